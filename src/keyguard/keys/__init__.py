@@ -1,0 +1,40 @@
+"""Key format, generation and hashing: pure functions, no I/O.
+
+Public surface::
+
+    generate_key(env) -> RawKey          # a new key, from the OS CSPRNG
+    parse_key(text) -> ParsedKey         # raises InvalidKeyFormat before any lookup
+    KEY_PATTERN                          # the regex scanners use (docs/key-format.md)
+"""
+
+from keyguard.keys.format import (
+    BODY_LENGTH,
+    CHECKSUM_LENGTH,
+    ENVIRONMENTS,
+    KEY_PATTERN,
+    Environment,
+    InvalidKeyFormat,
+    ParsedKey,
+    checksum_valid,
+    generate_key,
+    parse_key,
+)
+from keyguard.keys.hashing import Pepper, PepperRing, digest_key
+from keyguard.keys.secret import RawKey
+
+__all__ = [
+    "BODY_LENGTH",
+    "CHECKSUM_LENGTH",
+    "ENVIRONMENTS",
+    "KEY_PATTERN",
+    "Environment",
+    "InvalidKeyFormat",
+    "ParsedKey",
+    "Pepper",
+    "PepperRing",
+    "RawKey",
+    "checksum_valid",
+    "digest_key",
+    "generate_key",
+    "parse_key",
+]
