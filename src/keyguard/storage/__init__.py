@@ -1,0 +1,1 @@
+"""Database engine, ORM base and Alembic migrations (SQLite and PostgreSQL)."""
