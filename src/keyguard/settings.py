@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keyguard.errors import ConfigurationError
@@ -36,12 +36,6 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
-
-    @model_validator(mode="after")
-    def _live_mode_is_strict(self) -> Settings:
-        if self.mode == "live" and self.secrets_backend == "env" and self.pepper is None:
-            raise ValueError("live mode needs KEYGUARD_PEPPER (or another secrets backend)")
-        return self
 
     @property
     def resolved_database_url(self) -> str:

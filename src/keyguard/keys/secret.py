@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Final
 
 _MASK: Final = "kg_***"
@@ -29,8 +30,6 @@ class RawKey:
         # Identity of secrets is decided by digests elsewhere; equality here is for tests only.
         if not isinstance(other, RawKey):
             return NotImplemented
-        import hmac
-
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

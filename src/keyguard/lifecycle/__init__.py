@@ -1,0 +1,1 @@
+"""Key lifecycle: create, list, show, rotate, revoke, suspend, resume and expiry."""

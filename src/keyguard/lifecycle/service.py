@@ -1,0 +1,339 @@
+"""KeyService: every lifecycle action is one transaction holding the change and its audit event.
+
+Caches are told about a change only after the commit, through the `on_change` callback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyguard import audit
+from keyguard.clock import Clock
+from keyguard.errors import InvalidInput, NotFound, PermissionDenied
+from keyguard.keys import ENVIRONMENTS, PepperRing, digest_key, generate_key
+from keyguard.keys.format import ALPHABET, display_prefix
+from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
+from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
+from keyguard.policy import scopes as scope_rules
+from keyguard.policy.restrictions import Restrictions
+from keyguard.storage.models import ApiKey, Tenant
+
+ChangeListener = Callable[[str], None]
+MAX_PAGE = 500
+
+
+def new_key_id() -> str:
+    return "key_" + "".join(secrets.choice(ALPHABET) for _ in range(16))
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """What a caller asks for when creating a key (already parsed, not yet authorised)."""
+
+    tenant_id: str
+    env: str
+    scopes: Sequence[str]
+    restrictions: Restrictions = field(default_factory=Restrictions)
+    expires_in: timedelta | None = None
+    name: str | None = None
+
+
+class KeyService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        peppers: PepperRing,
+        clock: Clock,
+        on_change: ChangeListener | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._peppers = peppers
+        self._clock = clock
+        self._listeners: list[ChangeListener] = [on_change] if on_change else []
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    # -- create --------------------------------------------------------------------------
+
+    def create(self, actor: Actor, spec: KeySpec) -> CreatedKey:
+        now = self._clock()
+        with self._sessions.begin() as session:
+            tenant = self._tenant(session, actor, spec.tenant_id)
+            row, raw = self._new_row(
+                session, actor=actor, spec=spec, tenant=tenant, now=now, parent_id=None
+            )
+            audit.append(
+                session,
+                now=now,
+                actor=actor.id,
+                action="key.created",
+                tenant_id=tenant.id,
+                target=row.id,
+                data={
+                    "env": row.env,
+                    "scopes": row.scopes,
+                    "expires_at": row.expires_at.isoformat(),
+                },
+            )
+            return CreatedKey(view=to_view(row, now), key=raw)
+
+    def _new_row(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        spec: KeySpec,
+        tenant: Tenant,
+        now: datetime,
+        parent_id: str | None,
+    ) -> tuple[ApiKey, Any]:
+        if spec.env not in ENVIRONMENTS:
+            raise InvalidInput(
+                f"unknown environment {spec.env!r} (use live, test or dev)",
+                code="invalid_environment",
+                field="env",
+            )
+        scopes = scope_rules.normalize_scopes(spec.scopes)
+        expires_at = now + self._lifetime(tenant, spec.expires_in)
+        _forbid_escalation(actor, spec.env, scopes, spec.restrictions, expires_at)
+        raw = generate_key(spec.env)  # type: ignore[arg-type]
+        pepper = self._peppers.current
+        row = ApiKey(
+            id=new_key_id(),
+            tenant_id=tenant.id,
+            name=spec.name,
+            env=spec.env,
+            display_prefix=display_prefix(raw.reveal()),
+            digest=digest_key(pepper, raw),
+            pepper_version=pepper.version,
+            scopes=sorted(scopes),
+            restrictions=spec.restrictions.to_json(),
+            state="active",
+            created_at=now,
+            expires_at=expires_at,
+            created_by=actor.id,
+            parent_id=parent_id,
+        )
+        session.add(row)
+        session.flush()
+        return row, raw
+
+    @staticmethod
+    def _lifetime(tenant: Tenant, requested: timedelta | None) -> timedelta:
+        lifetime = requested or timedelta(days=tenant.default_key_lifetime_days)
+        cap = timedelta(days=tenant.max_key_lifetime_days)
+        if lifetime <= timedelta(0):
+            raise InvalidInput(
+                "expiry must be in the future", code="invalid_duration", field="expires_in"
+            )
+        if lifetime > cap:
+            raise InvalidInput(
+                f"expiry exceeds the tenant's cap of {tenant.max_key_lifetime_days} days",
+                code="expiry_too_long",
+                field="expires_in",
+            )
+        return lifetime
+
+    # -- read ----------------------------------------------------------------------------
+
+    def show(self, actor: Actor, key_id: str) -> KeyView:
+        with self._sessions() as session:
+            return to_view(self._key(session, actor, key_id), self._clock())
+
+    def list(
+        self,
+        actor: Actor,
+        tenant_id: str | None = None,
+        *,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> list[KeyView]:
+        """Keys in creation order; `after` is the id of the last key of the previous page."""
+        tenant_id = actor.tenant_id or tenant_id
+        query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id).limit(min(limit, MAX_PAGE))
+        if tenant_id is not None:
+            query = query.where(ApiKey.tenant_id == tenant_id)
+        with self._sessions() as session:
+            if after is not None:
+                cursor = self._key(session, actor, after)
+                query = query.where(
+                    (ApiKey.created_at > cursor.created_at)
+                    | ((ApiKey.created_at == cursor.created_at) & (ApiKey.id > cursor.id))
+                )
+            now = self._clock()
+            return [to_view(row, now) for row in session.scalars(query)]
+
+    # -- state changes -------------------------------------------------------------------
+
+    def rotate(self, actor: Actor, key_id: str, grace: timedelta) -> CreatedKey:
+        """Issue a successor; the old key keeps working until `grace` has passed."""
+        if grace < timedelta(0):
+            raise InvalidInput("grace must not be negative", code="invalid_duration", field="grace")
+        now = self._clock()
+        with self._sessions.begin() as session:
+            old = self._changeable(session, actor, key_id, "rotate", now)
+            tenant = self._tenant(session, actor, old.tenant_id)
+            spec = KeySpec(
+                tenant_id=old.tenant_id,
+                env=old.env,
+                scopes=old.scopes,
+                restrictions=Restrictions.from_json(old.restrictions),
+                expires_in=min(
+                    old.expires_at - old.created_at, timedelta(days=tenant.max_key_lifetime_days)
+                ),
+                name=old.name,
+            )
+            new, raw = self._new_row(
+                session, actor=actor, spec=spec, tenant=tenant, now=now, parent_id=old.id
+            )
+            old.grace_until = now + grace
+            old.state = "rotating" if grace > timedelta(0) else "revoked"
+            old.state_reason = ROTATED_REASON
+            audit.append(
+                session,
+                now=now,
+                actor=actor.id,
+                action="key.rotated",
+                tenant_id=old.tenant_id,
+                target=old.id,
+                data={"successor": new.id, "grace_until": old.grace_until.isoformat()},
+            )
+            created = CreatedKey(view=to_view(new, now), key=raw)
+        self._notify(key_id)
+        return created
+
+    def revoke(self, actor: Actor, key_id: str, reason: str | None = None) -> KeyView:
+        return self._set_state(
+            actor, key_id, "revoke", "revoked", reason or "revoked by " + actor.id
+        )
+
+    def suspend(self, actor: Actor, key_id: str, reason: str | None = None) -> KeyView:
+        return self._set_state(actor, key_id, "suspend", "suspended", reason)
+
+    def resume(self, actor: Actor, key_id: str) -> KeyView:
+        return self._set_state(actor, key_id, "resume", "active", None)
+
+    def _set_state(
+        self, actor: Actor, key_id: str, action: Action, state: str, reason: str | None
+    ) -> KeyView:
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = self._changeable(session, actor, key_id, action, now)
+            row.state, row.state_reason = state, reason
+            audit.append(
+                session,
+                now=now,
+                actor=actor.id,
+                action=f"key.{state}" if action != "resume" else "key.resumed",
+                tenant_id=row.tenant_id,
+                target=row.id,
+                data={"reason": reason} if reason else {},
+            )
+            view = to_view(row, now)
+        self._notify(key_id)
+        return view
+
+    def _changeable(
+        self, session: Session, actor: Actor, key_id: str, action: Action, now: datetime
+    ) -> ApiKey:
+        row = self._key(session, actor, key_id, for_update=True)
+        state = effective_state(
+            row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
+        )
+        check_transition(action, state, key_id)
+        if action in ("rotate", "resume"):
+            # Rotating or resuming hands out (or restores) the key's powers: the same
+            # no-escalation rule as creation applies.
+            _forbid_escalation(
+                actor,
+                row.env,
+                frozenset(row.scopes),
+                Restrictions.from_json(row.restrictions),
+                row.expires_at if action == "resume" else None,
+            )
+        return row
+
+    # -- lookups -------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(session: Session, actor: Actor, key_id: str, *, for_update: bool = False) -> ApiKey:
+        query = select(ApiKey).where(ApiKey.id == key_id)
+        if for_update:
+            query = query.with_for_update()
+        row = session.scalars(query).one_or_none()
+        # Another tenant's key looks exactly like a missing one.
+        if row is None or (actor.tenant_id is not None and row.tenant_id != actor.tenant_id):
+            raise NotFound(f"no key {key_id!r}")
+        return row
+
+    @staticmethod
+    def _tenant(session: Session, actor: Actor, tenant_id: str) -> Tenant:
+        if actor.tenant_id is not None and tenant_id != actor.tenant_id:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return tenant
+
+    def _notify(self, key_id: str) -> None:
+        for listener in self._listeners:
+            listener(key_id)
+
+
+def _forbid_escalation(
+    actor: Actor,
+    env: str,
+    scopes: frozenset[str],
+    restrictions: Restrictions,
+    expires_at: datetime | None,
+) -> None:
+    """A key may only hand out a subset of its own powers."""
+    if actor.is_operator:
+        return
+    assert actor.scopes is not None  # noqa: S101 - a non-operator actor always has scopes
+    assert actor.restrictions is not None  # noqa: S101 - and restrictions
+    if env != actor.env:
+        raise PermissionDenied(
+            f"a {actor.env} key cannot manage {env} keys", code="privilege_escalation"
+        )
+    if not scope_rules.covers(actor.scopes, scopes):
+        missing = sorted(s for s in scopes if not scope_rules.covers(actor.scopes, frozenset({s})))
+        raise PermissionDenied(
+            f"scopes exceed the caller's own: {', '.join(missing)}", code="privilege_escalation"
+        )
+    if not restrictions.within(actor.restrictions):
+        raise PermissionDenied(
+            "restrictions are looser than the caller's own", code="privilege_escalation"
+        )
+    if expires_at is not None and actor.expires_at is not None and expires_at > actor.expires_at:
+        raise PermissionDenied("expiry is later than the caller's own", code="privilege_escalation")
+
+
+def to_view(row: ApiKey, now: datetime) -> KeyView:
+    return KeyView(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        env=row.env,  # type: ignore[arg-type]
+        display_prefix=row.display_prefix,
+        scopes=tuple(row.scopes),
+        restrictions=Restrictions.from_json(row.restrictions),
+        state=effective_state(
+            row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
+        ),
+        state_reason=row.state_reason,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        grace_until=row.grace_until,
+        last_used_at=row.last_used_at,
+        created_by=row.created_by,
+        parent_id=row.parent_id,
+    )

@@ -1,0 +1,1 @@
+"""Scopes and per-key restrictions: pure checks that return Allowed or Denied(reason)."""

@@ -1,0 +1,46 @@
+"""Runtime: every long-lived object of a process, built once from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyguard.clock import Clock, system_clock
+from keyguard.keys import PepperRing
+from keyguard.lifecycle.service import KeyService
+from keyguard.runtime.peppers import load_peppers
+from keyguard.settings import Settings
+from keyguard.storage.engine import make_engine, make_session_factory
+from keyguard.verification import Verifier
+from keyguard.verification.cache import SnapshotCache
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    peppers: PepperRing
+    clock: Clock
+    verifier: Verifier
+    keys: KeyService
+    closed: bool = field(default=False)
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock = system_clock) -> Runtime:
+        peppers = load_peppers(settings)
+        engine = make_engine(settings.resolved_database_url)
+        sessions = make_session_factory(engine)
+        verifier = Verifier(sessions, peppers, clock, SnapshotCache(settings.cache_ttl_seconds))
+        keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate)
+        return cls(settings, engine, sessions, peppers, clock, verifier, keys)
+
+    def close(self) -> None:
+        """Flush what is batched in memory, then release connections."""
+        if self.closed:
+            return
+        self.verifier.last_used.flush(self.sessions)
+        self.engine.dispose()
+        self.closed = True

@@ -1,0 +1,58 @@
+"""The immutable, cacheable picture of a key that verification decides on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from keyguard.policy.restrictions import Restrictions
+from keyguard.storage.models import ApiKey
+
+
+@dataclass(frozen=True, slots=True)
+class KeySnapshot:
+    id: str
+    tenant_id: str
+    env: str
+    name: str | None
+    display_prefix: str
+    state: str
+    state_reason: str | None
+    expires_at: datetime
+    grace_until: datetime | None
+    scopes: frozenset[str]
+    restrictions: Restrictions
+    pepper_version: str
+    digest: str = field(repr=False)
+
+    @classmethod
+    def from_row(cls, row: ApiKey) -> KeySnapshot:
+        return cls(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            env=row.env,
+            name=row.name,
+            display_prefix=row.display_prefix,
+            state=row.state,
+            state_reason=row.state_reason,
+            expires_at=row.expires_at,
+            grace_until=row.grace_until,
+            scopes=frozenset(row.scopes),
+            restrictions=Restrictions.from_json(row.restrictions),
+            pepper_version=row.pepper_version,
+            digest=row.digest,
+        )
+
+    def public(self) -> dict[str, Any]:
+        """Metadata a gateway may see: never the digest."""
+        return {
+            "id": self.id,
+            "tenant": self.tenant_id,
+            "env": self.env,
+            "name": self.name,
+            "prefix": self.display_prefix,
+            "scopes": sorted(self.scopes),
+            "expires_at": self.expires_at.isoformat().replace("+00:00", "Z"),
+            "restrictions": self.restrictions.to_json(),
+        }
