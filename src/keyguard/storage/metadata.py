@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from keyguard.storage import models  # noqa: F401 - imported for its table definitions
+# Each import registers that domain's tables on Base.metadata.
+from keyguard.storage import models  # noqa: F401
 from keyguard.storage.base import Base
+from keyguard.usage import models as usage_models  # noqa: F401
 
 target_metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Usage events: one record per authenticated (or failed) request, the PRODUCT.md schema."""

@@ -1,0 +1,79 @@
+"""Shared fixtures: a real database per test (SQLite and PostgreSQL), a manual clock, factories."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from keyguard.clock import ManualClock
+from keyguard.lifecycle.service import KeySpec
+from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant
+from keyguard.lifecycle.views import OPERATOR, CreatedKey
+from keyguard.runtime import Runtime
+from keyguard.settings import Settings
+from keyguard.storage import migrate
+from tests.services import POSTGRES, service_url
+
+START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+TEST_PEPPER = "test-pepper-" + "0123456789abcdef" * 3
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'keyguard.db'}"
+        return
+    yield from _postgres_schema(service_url(POSTGRES))
+
+
+def _postgres_schema(base_url: str) -> Iterator[str]:
+    schema = "t_" + secrets.token_hex(6)
+    admin = create_engine(base_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, pepper=TEST_PEPPER)
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: ManualClock) -> Iterator[Runtime]:
+    rt = Runtime.build(settings, clock)
+    migrate.upgrade(rt.engine)
+    with rt.sessions.begin() as session:
+        ensure_tenant(session, clock, DEFAULT_TENANT, OPERATOR.id)
+        ensure_tenant(session, clock, "other", OPERATOR.id)
+    yield rt
+    rt.close()
+
+
+def create_key(runtime: Runtime, **overrides: object) -> CreatedKey:
+    """Factory: a key with sensible defaults, created by the operator."""
+    values: dict[str, object] = {
+        "tenant_id": DEFAULT_TENANT,
+        "env": "live",
+        "scopes": ["mail:send"],
+    }
+    values.update(overrides)
+    return runtime.keys.create(OPERATOR, KeySpec(**values))  # type: ignore[arg-type]
