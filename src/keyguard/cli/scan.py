@@ -1,11 +1,188 @@
-"""`keyguard scan`: placeholder until the scanner lands."""
+"""`keyguard scan`: find leaked keys in files, git history, staged changes or stdin.
+
+Exit codes are part of the product (PRODUCT.md): 0 no findings, 1 findings, 2 error.
+Every error, ours or not, becomes one line on stderr and exit 2: a scan that breaks
+must never look like a clean scan, and must never print a traceback.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Final
+
 import typer
+from rich.console import Console
+
+from keyguard.errors import InvalidInput, KeyguardError
+from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
+from keyguard.scanner.providers import default_rules
+from keyguard.scanner.remote import post_findings
+from keyguard.scanner.report import RichProgress, render_text, to_json
+from keyguard.scanner.sarif import to_sarif
+from keyguard.scanner.service import ScanRequest, ScanResult, Source, run_scan
+from keyguard.scanner.sources import parse_size
+
+EXIT_CLEAN: Final = 0
+EXIT_FINDINGS: Final = 1
+EXIT_ERROR: Final = 2
 
 
-def scan() -> None:
-    """Scan files and git history for leaked keys."""
-    typer.echo("the scanner is not built yet", err=True)
-    raise typer.Exit(2)
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class EngineChoice(StrEnum):
+    auto = "auto"
+    hyperscan = "hyperscan"
+    python = "python"
+
+
+def _source(paths: list[str], git: bool, staged: bool, stdin: bool) -> Source:
+    chosen = [name for name, on in (("--git", git), ("--staged", staged)) if on]
+    if stdin or paths == ["-"]:
+        chosen.append("--stdin")
+    if len(chosen) > 1:
+        raise InvalidInput(f"choose one of {', '.join(chosen)}", code="conflicting_options")
+    if "-" in paths and paths != ["-"]:
+        raise InvalidInput("'-' (stdin) cannot be combined with paths", code="conflicting_options")
+    if git:
+        return "git"
+    if staged:
+        return "staged"
+    return "stdin" if chosen == ["--stdin"] else "files"
+
+
+def _emit(result: ScanResult, output_format: OutputFormat, out: Console) -> None:
+    if output_format is OutputFormat.json:
+        out.print(to_json(result), markup=False, highlight=False, soft_wrap=True)
+    elif output_format is OutputFormat.sarif:
+        document = to_sarif(result.findings, default_rules())
+        out.print(json.dumps(document, indent=2), markup=False, highlight=False, soft_wrap=True)
+    else:
+        render_text(result, out)
+
+
+def _run(request: ScanRequest, output_format: OutputFormat, err: Console) -> ScanResult:
+    if output_format is not OutputFormat.text:
+        return run_scan(request)
+    progress = RichProgress(err)
+    try:
+        return run_scan(request, progress=progress)
+    finally:
+        progress.stop()
+
+
+def scan(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files or directories (default: .); '-' reads stdin.", show_default=False
+        ),
+    ] = None,
+    git: Annotated[bool, typer.Option("--git", help="Scan the lines every commit added.")] = False,
+    staged: Annotated[bool, typer.Option("--staged", help="Scan the staged changes.")] = False,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Scan standard input.")] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="Report format.")
+    ] = OutputFormat.text,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Accepted findings (a baseline file).")
+    ] = None,
+    write_baseline_to: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", help="Write all current findings as a baseline, exit 0."),
+    ] = None,
+    no_gitignore: Annotated[
+        bool, typer.Option("--no-gitignore", help="Also scan files .gitignore excludes.")
+    ] = False,
+    max_file_size: Annotated[
+        str, typer.Option("--max-file-size", help="Skip larger files (e.g. 10M, 512K).")
+    ] = "10M",
+    report_to: Annotated[
+        str | None,
+        typer.Option("--report-to", help="POST findings (redacted, fingerprints) to this URL."),
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
+    engine: Annotated[
+        EngineChoice, typer.Option("--engine", help="Matching engine.")
+    ] = EngineChoice.auto,
+) -> None:
+    """Scan files, git history, staged changes or stdin for leaked API keys."""
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False)
+    try:
+        code = _scan(
+            paths or ["."],
+            git=git,
+            staged=staged,
+            stdin=stdin,
+            output_format=output_format,
+            baseline=baseline,
+            write_baseline_to=write_baseline_to,
+            gitignore=not no_gitignore,
+            max_file_size=max_file_size,
+            report_to=report_to,
+            jobs=jobs,
+            engine=engine,
+            out=out,
+            err=err,
+        )
+    except KeyguardError as error:
+        _fail(err, error.message)
+    except OSError as error:
+        _fail(err, f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+    except KeyboardInterrupt:
+        _fail(err, "interrupted")
+    except Exception as error:  # the last line of defence: no traceback, exit 2
+        _fail(err, f"internal error: {type(error).__name__}: {error}")
+    raise typer.Exit(code)
+
+
+def _fail(err: Console, message: str) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _scan(
+    paths: list[str],
+    *,
+    git: bool,
+    staged: bool,
+    stdin: bool,
+    output_format: OutputFormat,
+    baseline: Path | None,
+    write_baseline_to: Path | None,
+    gitignore: bool,
+    max_file_size: str,
+    report_to: str | None,
+    jobs: int,
+    engine: EngineChoice,
+    out: Console,
+    err: Console,
+) -> int:
+    source = _source(paths, git, staged, stdin)
+    accepted = load_baseline(baseline) if baseline is not None else frozenset()
+    request = ScanRequest(
+        paths=tuple(p for p in paths if p != "-") or (".",),
+        source=source,
+        gitignore=gitignore,
+        max_file_size=parse_size(max_file_size),
+        jobs=jobs,
+        engine=engine.value,
+        stdin=sys.stdin.buffer.read() if source == "stdin" else b"",
+    )
+    result = _run(request, output_format, err)
+    result.findings, result.stats.baselined = apply_baseline(result.findings, accepted)
+    if write_baseline_to is not None:
+        write_baseline(write_baseline_to, result.findings)
+        err.print(f"wrote {len(result.findings)} finding(s) to {write_baseline_to}", markup=False)
+        return EXIT_CLEAN
+    _emit(result, output_format, out)
+    if report_to is not None:
+        post_findings(report_to, result.findings)
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN

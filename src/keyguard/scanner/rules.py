@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 Confidence = Literal["high", "medium", "low"]
 Severity = Literal["high", "medium", "low"]
@@ -91,29 +91,31 @@ def rule(
     *,
     keywords: tuple[str, ...],
     secret: str | None = None,
-    boundaries: bool = True,
-    **options: object,
+    left: str = LEFT,
+    right: str = RIGHT,
+    pattern: str | None = None,
+    **options: Any,
 ) -> Rule:
     """Build a rule from its core; `secret` names the sub-pattern holding the secret.
 
     When `secret` is None the whole core is the secret. Otherwise `secret` must occur
     verbatim in `core` once, and it becomes the `secret` group of the Python pattern,
-    fenced by LEFT/RIGHT so that it is never part of a longer token.
+    fenced by `left`/`right` so that it is never part of a longer token. An explicit
+    Python `pattern` replaces the derived one; it must match only where `core` does.
     """
     secret = core if secret is None else secret
     if core.count(secret) != 1:
         raise ValueError(f"rule {id}: secret sub-pattern must occur once in the core")
-    group = f"(?P<secret>{secret})"
     # Boundaries go around the secret only, so `MY_POSTMARK_TOKEN=…` still has context.
-    pattern = core.replace(secret, f"{LEFT}{group}{RIGHT}" if boundaries else group)
+    derived = core.replace(secret, f"{left}(?P<secret>{secret}){right}")
     return Rule(
         id=id,
         provider=provider,
         description=description,
         core=core,
-        pattern=pattern,
+        pattern=pattern or derived,
         keywords=keywords,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 

@@ -1,0 +1,181 @@
+"""From a buffer and the rules an engine says fired, to findings.
+
+This stage is shared by both engines: an engine only decides which rules (and which
+decoders) can match in a buffer; extraction, overlap resolution, precision checks and
+pairing happen here, identically for both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from keyguard.scanner import precision
+from keyguard.scanner.decoding import Decoded, base64_candidates, percent_candidates
+from keyguard.scanner.findings import Finding, fingerprint, redact, severity_of
+from keyguard.scanner.rules import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """What an engine learnt in its one pass: the rules and decoders worth running."""
+
+    rules: frozenset[int]
+    base64: bool
+    percent: bool
+
+
+FireFn = Callable[[bytes], Fired]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A secret found in a buffer; lives only inside the worker that found it."""
+
+    rule_index: int
+    start: int
+    end: int
+    secret: str
+    origin: int  # offset reported to the user: the match, or the encoded blob
+    encoding: str | None = None
+
+
+@dataclass(slots=True)
+class Located:
+    """Where a buffer came from, so that findings can name a path, a commit and a line."""
+
+    path: str
+    commit: str | None = None
+    author_date: str | None = None
+    line_numbers: Sequence[int] | None = None  # buffer line i -> line_numbers[i - 1]
+
+
+@dataclass(slots=True)
+class Outcome:
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: Counter[str] = field(default_factory=Counter)
+
+
+def extract(rules: Sequence[Rule], buffer: bytes, fired: Iterable[int]) -> list[Match]:
+    """Every match of every fired rule, in rule priority order."""
+    matches: list[Match] = []
+    for index in sorted(fired):
+        for found in rules[index].compiled.finditer(buffer):
+            start, end = found.span("secret")
+            secret = found.group("secret").decode("ascii", "replace")
+            matches.append(Match(index, start, end, secret, start))
+    return matches
+
+
+def resolve_overlaps(matches: list[Match]) -> list[Match]:
+    """An earlier (more specific) rule wins a span; `generic` never doubles a known key."""
+    kept: list[Match] = []
+    for match in sorted(matches, key=lambda m: (m.rule_index, m.start)):
+        if not any(m.start < match.end and match.start < m.end for m in kept):
+            kept.append(match)
+    return kept
+
+
+def _line_bounds(buffer: bytes, offset: int) -> tuple[int, int]:
+    start = buffer.rfind(b"\n", 0, offset) + 1
+    end = buffer.find(b"\n", offset)
+    return start, len(buffer) if end < 0 else end
+
+
+def _window(buffer: bytes, offset: int, lines: int) -> tuple[int, int]:
+    start, end = _line_bounds(buffer, offset)
+    for _ in range(lines):
+        start = buffer.rfind(b"\n", 0, max(start - 1, 0)) + 1
+        nxt = buffer.find(b"\n", end + 1)
+        end = len(buffer) if nxt < 0 else nxt
+    return start, end
+
+
+def _paired(rule: Rule, buffer: bytes, match: Match) -> bool:
+    """The other half of a credential pair is within the rule's window of lines."""
+    if rule.compiled_pair is None:
+        return True
+    lo, hi = _window(buffer, match.start, rule.pair_window)
+    for other in rule.compiled_pair.finditer(buffer, lo, hi):
+        if other.end() <= match.start or other.start() >= match.end:
+            return True
+    return False
+
+
+def _rejection(rule: Rule, buffer: bytes, match: Match, where: Located) -> str | None:
+    line_start, line_end = _line_bounds(buffer, match.origin)
+    line = buffer[line_start:line_end]
+    if precision.allowed_inline(line):
+        return "allow-comment"
+    reason = precision.noise_reason(rule, where.path, line)
+    reason = reason or precision.quality_reason(rule, match.secret)
+    if reason is None and match.encoding is None and not _paired(rule, buffer, match):
+        reason = "unpaired"
+    return reason
+
+
+def _finding(rule: Rule, buffer: bytes, match: Match, where: Located) -> Finding:
+    line_start, _ = _line_bounds(buffer, match.origin)
+    line = buffer.count(b"\n", 0, match.origin) + 1
+    if where.line_numbers is not None:
+        line = where.line_numbers[line - 1]
+    column = len(buffer[line_start : match.origin].decode("utf-8", "replace")) + 1
+    checksum_ok = rule.checksum(match.secret) if rule.checksum else None
+    return Finding(
+        path=where.path,
+        line=line,
+        column=column,
+        rule=rule.id,
+        provider=rule.provider,
+        commit=where.commit,
+        fingerprint=fingerprint(match.secret),
+        redacted=redact(match.secret, rule.visible_prefix),
+        checksum_valid=checksum_ok,
+        severity=severity_of(rule, checksum_ok),
+        confidence=rule.confidence,
+        author_date=where.author_date,
+        encoding=match.encoding,
+    )
+
+
+def decoded_matches(rules: Sequence[Rule], decoded: Iterable[Decoded], fire: FireFn) -> list[Match]:
+    """Matches inside decoded blobs, placed at the blob; decoded text is not decoded again."""
+    found: list[Match] = []
+    for blob in decoded:
+        inner = resolve_overlaps(extract(rules, blob.text, fire(blob.text).rules))
+        found.extend(
+            Match(m.rule_index, m.start, m.end, m.secret, blob.offset, blob.encoding) for m in inner
+        )
+    return found
+
+
+def report(rules: Sequence[Rule], buffer: bytes, matches: list[Match], where: Located) -> Outcome:
+    """Apply precision checks and turn surviving matches into findings."""
+    outcome = Outcome()
+    seen: set[tuple[int, str]] = set()
+    for match in matches:
+        rule = rules[match.rule_index]
+        key = (match.rule_index, match.secret)
+        if match.encoding is not None and key in seen:
+            continue  # already reported in its plain form
+        reason = _rejection(rule, buffer, match, where)
+        if reason is not None:
+            outcome.suppressed[reason] += 1
+            continue
+        seen.add(key)
+        outcome.findings.append(_finding(rule, buffer, match, where))
+    return outcome
+
+
+def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Located) -> Outcome:
+    """The whole pipeline for one buffer."""
+    fired = fire(buffer)
+    plain = resolve_overlaps(extract(rules, buffer, fired.rules))
+    blobs: list[Decoded] = []
+    if fired.base64:
+        blobs.extend(base64_candidates(buffer))
+    if fired.percent:
+        blobs.extend(percent_candidates(buffer))
+    decoded = decoded_matches(rules, blobs, fire) if blobs else []
+    return report(rules, buffer, plain + decoded, where)

@@ -1,0 +1,114 @@
+"""The matching engines: one pass over a buffer with all rules at once.
+
+`HyperscanEngine` compiles every rule's core pattern into one Hyperscan database and
+learns, in a single pass, which rules (and which decoders) can match. `RegexEngine` is
+the pure-Python fallback: a keyword prefilter on the lowered buffer. Both only *select*
+rules; the same Python patterns then extract secrets (keyguard.scanner.detect), and since
+a Hyperscan core matches wherever its Python pattern does, and a keyword is present
+wherever its rule matches, both engines report exactly the same findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+from keyguard.errors import ConfigurationError
+from keyguard.scanner.decoding import BASE64_TRIGGER, PERCENT_TRIGGER
+from keyguard.scanner.detect import Fired, Located, Outcome, scan_buffer
+from keyguard.scanner.rules import Rule
+
+EngineName = Literal["auto", "hyperscan", "python"]
+
+
+class Engine(Protocol):
+    """Selects, in one pass, the rules and decoders worth running on a buffer."""
+
+    name: str
+
+    def fire(self, buffer: bytes) -> Fired: ...
+
+
+class RegexEngine:
+    """Pure Python: a rule runs when one of its keywords is in the lowered buffer."""
+
+    name = "python"
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._keywords = [
+            (index, tuple(word.encode("ascii") for word in rule.keywords))
+            for index, rule in enumerate(rules)
+        ]
+
+    def fire(self, buffer: bytes) -> Fired:
+        lowered = buffer.lower()
+        selected = frozenset(
+            index
+            for index, words in self._keywords
+            if not words or any(word in lowered for word in words)
+        )
+        # The base64 candidate pattern is cheap and anchored on `:`/`=`/`Basic`: always run.
+        return Fired(selected, base64=True, percent=b"%" in buffer)
+
+
+class HyperscanEngine:
+    """All rule cores and both decoder triggers in one Hyperscan database."""
+
+    name = "hyperscan"
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        import hyperscan  # noqa: PLC0415 - optional dependency, loaded only when chosen
+
+        expressions = [rule.hyperscan_pattern for rule in rules]
+        expressions += [BASE64_TRIGGER, PERCENT_TRIGGER]
+        self._base64_id = len(rules)
+        self._percent_id = len(rules) + 1
+        self._db = hyperscan.Database()
+        # SINGLEMATCH: we only need to know *whether* a rule matches; Python extracts.
+        self._db.compile(
+            expressions=expressions,
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
+            flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions),
+        )
+
+    def fire(self, buffer: bytes) -> Fired:
+        hits: set[int] = set()
+
+        def on_match(id_: int, start: int, end: int, flags: int, context: Any) -> None:
+            hits.add(id_)
+
+        self._db.scan(buffer, match_event_handler=on_match)
+        base64 = self._base64_id in hits
+        percent = self._percent_id in hits
+        hits.discard(self._base64_id)
+        hits.discard(self._percent_id)
+        return Fired(frozenset(hits), base64=base64, percent=percent)
+
+
+def hyperscan_available() -> bool:
+    try:
+        import hyperscan  # noqa: F401, PLC0415 - probing the optional dependency
+    except ImportError:
+        return False
+    return True
+
+
+def build_engine(rules: Sequence[Rule], name: EngineName = "auto") -> Engine:
+    """Hyperscan when importable (or demanded), the pure-Python engine otherwise."""
+    if name == "python" or (name == "auto" and not hyperscan_available()):
+        return RegexEngine(rules)
+    if not hyperscan_available():
+        raise ConfigurationError("hyperscan is not installed", code="hyperscan_missing")
+    return HyperscanEngine(rules)
+
+
+class Scanner:
+    """Rules plus an engine: scans one buffer at a time."""
+
+    def __init__(self, rules: Sequence[Rule], engine: Engine) -> None:
+        self.rules = rules
+        self.engine = engine
+
+    def scan(self, buffer: bytes, where: Located) -> Outcome:
+        return scan_buffer(self.rules, self.engine.fire, buffer, where)

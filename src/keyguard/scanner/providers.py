@@ -1,0 +1,473 @@
+"""Every rule the scanner knows, in priority order (an earlier rule wins an overlap).
+
+Formats were taken from the providers' documentation where it states one, and otherwise
+from the shapes that public scanners (gitleaks, Kingfisher/Betterleaks, TruffleHog) and
+real keys show; each rule's `notes` say which, and where a format is uncertain.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from functools import cache
+from typing import Any, Final
+
+from keyguard.keys import KEY_PATTERN, checksum_valid
+from keyguard.scanner.rules import NEAR, UUID, Rule, has_digit_and_letter, not_uuid, rule
+
+# Base64 secrets need base64 boundaries: `+`, `/` and `=` continue the token.
+B64_LEFT: Final = "(?<![0-9A-Za-z_+/=-])"
+B64_RIGHT: Final = "(?![0-9A-Za-z_+/=-])"
+AWS_KEY_ID: Final = "(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"
+BASE58: Final = "[1-9A-HJ-NP-Za-km-z]"
+
+
+def _ses_smtp_structure(secret: str) -> bool:
+    """An SES SMTP password is base64 of a version byte (0x04) and an HMAC-SHA256."""
+    try:
+        raw = base64.b64decode(secret, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 33 and raw[0] == 0x04
+
+
+def _keyguard() -> Rule:
+    core = KEY_PATTERN.pattern.replace(r"\b", "")
+    return rule(
+        "keyguard-api-key",
+        "keyguard",
+        "Keyguard API key (kg_<env>_…); the CRC32 checksum tells a real key from a look-alike",
+        core,
+        keywords=("kg_",),
+        pattern=f"(?P<secret>{KEY_PATTERN.pattern})",
+        checksum=checksum_valid,
+        prefixed=True,
+        visible_prefix=8,
+        notes="A failed checksum is reported with severity low and checksum_valid false.",
+    )
+
+
+def _email_prefixed() -> list[Rule]:
+    return [
+        rule(
+            "sendgrid-api-key",
+            "sendgrid",
+            "SendGrid API key",
+            r"SG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}",
+            keywords=("sg.",),
+            prefixed=True,
+            visible_prefix=3,
+            min_entropy=3.5,
+            notes="Documented shape: SG. + 22-character id + . + 43-character secret.",
+        ),
+        rule(
+            "brevo-api-key",
+            "brevo",
+            "Brevo (Sendinblue) API v3 key",
+            "xkeysib-[0-9a-f]{64}-[0-9A-Za-z]{16}",
+            keywords=("xkeysib-",),
+            prefixed=True,
+            visible_prefix=8,
+            min_entropy=3.0,
+        ),
+        rule(
+            "brevo-smtp-key",
+            "brevo",
+            "Brevo (Sendinblue) SMTP key",
+            "xsmtpsib-[0-9a-f]{64}-[0-9A-Za-z]{16}",
+            keywords=("xsmtpsib-",),
+            prefixed=True,
+            visible_prefix=9,
+            min_entropy=3.0,
+            notes="Same layout as xkeysib- keys; missed by scanners that only know xkeysib-.",
+        ),
+        rule(
+            "mailchimp-api-key",
+            "mailchimp",
+            "Mailchimp Marketing API key (any data centre, -us1 to -us99)",
+            "[0-9a-f]{32}-us[1-9][0-9]?",
+            keywords=("-us",),
+            prefixed=True,
+            min_entropy=3.0,
+            notes="The -usN suffix is the data centre; one-digit centres (-us1…-us9) exist.",
+        ),
+        rule(
+            "mailersend-api-token",
+            "mailersend",
+            "MailerSend API token",
+            r"mlsn\.[0-9A-Za-z]{30,100}",
+            keywords=("mlsn.",),
+            prefixed=True,
+            visible_prefix=5,
+            min_entropy=3.0,
+            notes="Uncertain length: observed tokens are mlsn. + 64 hex; 30-100 is accepted.",
+        ),
+        rule(
+            "resend-api-key",
+            "resend",
+            "Resend API key",
+            f"re_{BASE58}{{8}}_{BASE58}{{24}}",
+            keywords=("re_",),
+            prefixed=True,
+            visible_prefix=3,
+            min_entropy=3.0,
+            checks=(has_digit_and_letter,),
+            notes="Undocumented shape, observed: re_ + 8 + _ + 24 base58 characters.",
+        ),
+        rule(
+            "hubspot-private-app-token",
+            "hubspot",
+            "HubSpot private app access token",
+            f"pat-[a-z]{{2}}[0-9]{{1,2}}-{UUID}",
+            keywords=("pat-",),
+            prefixed=True,
+            visible_prefix=8,
+            notes="pat-<region>-<uuid>; regions seen: na1, na2, eu1, ap1 (the list may grow).",
+        ),
+        rule(
+            "klaviyo-private-api-key",
+            "klaviyo",
+            "Klaviyo private API key",
+            "pk_[0-9A-Za-z]{34}",
+            keywords=("pk_",),
+            prefixed=True,
+            visible_prefix=3,
+            min_entropy=3.0,
+            checks=(has_digit_and_letter,),
+            notes="pk_ is documented; the 34-character body is observed, not documented.",
+        ),
+        rule(
+            "kit-api-key",
+            "kit",
+            "Kit (ConvertKit) v4 API key",
+            "kit_[0-9A-Za-z]{32,64}",
+            keywords=("kit_",),
+            prefixed=True,
+            visible_prefix=4,
+            min_entropy=3.0,
+            checks=(has_digit_and_letter,),
+            notes="Uncertain: v4 keys start kit_; the body length is not documented.",
+        ),
+    ]
+
+
+def _mailgun() -> list[Rule]:
+    shapes = "(?:key-[0-9a-f]{32}|[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}|[0-9a-f]{32})"
+    return [
+        rule(
+            "mailgun-webhook-signing-key",
+            "mailgun",
+            "Mailgun HTTP webhook signing key",
+            f"(?i:mailgun)[\\w.-]{{0,30}}(?i:webhook|signing){NEAR}{shapes}",
+            secret=shapes,
+            keywords=("mailgun",),
+            context_gated=True,
+            min_entropy=3.0,
+            notes="Context-gated: signing keys take any of the API key shapes, or 32 hex.",
+        ),
+        rule(
+            "mailgun-api-key",
+            "mailgun",
+            "Mailgun private API key (legacy key- shape)",
+            "key-[0-9a-f]{32}",
+            keywords=("key-",),
+            prefixed=True,
+            visible_prefix=4,
+            min_entropy=3.0,
+        ),
+        rule(
+            "mailgun-api-key-v2",
+            "mailgun",
+            "Mailgun API or domain sending key (32-8-8 hex shape)",
+            "[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}",
+            keywords=(),
+            prefixed=True,
+            min_entropy=3.0,
+            notes="Undocumented, observed shape of keys created since ~2020.",
+        ),
+        rule(
+            "mailgun-public-validation-key",
+            "mailgun",
+            "Mailgun public validation key",
+            "pubkey-[0-9a-f]{32}",
+            keywords=("pubkey-",),
+            prefixed=True,
+            visible_prefix=7,
+            confidence="low",
+            min_entropy=3.0,
+            notes="Public by design but deprecated; reported low so it is reviewed.",
+        ),
+    ]
+
+
+def _context(
+    id: str,
+    provider: str,
+    description: str,
+    keyword: str,
+    value: str,
+    *,
+    keywords: tuple[str, ...] | None = None,
+    **options: Any,
+) -> Rule:
+    """A secret with no distinctive shape: only reported next to the provider's name."""
+    return rule(
+        id,
+        provider,
+        description,
+        f"(?i:{keyword}){NEAR}{value}",
+        secret=value,
+        keywords=keywords or (keyword.lower(),),
+        context_gated=True,
+        **options,
+    )
+
+
+def _context_rules() -> list[Rule]:
+    return [
+        _context(
+            "postmark-account-token",
+            "postmark",
+            "Postmark account API token",
+            "postmark[^\\n]{0,40}?account",
+            UUID,
+            keywords=("postmark",),
+            notes="A UUID: reported only with Postmark and account context on the line.",
+        ),
+        _context(
+            "postmark-server-token",
+            "postmark",
+            "Postmark server API token",
+            "postmark",
+            UUID,
+            notes="A UUID: reported only with Postmark context on the line.",
+        ),
+        _context(
+            "mandrill-api-key",
+            "mandrill",
+            "Mandrill (Mailchimp Transactional) API key",
+            "mandrill",
+            "(?:md-)?[0-9A-Za-z_-]{22}",
+            min_entropy=3.5,
+            checks=(has_digit_and_letter,),
+            notes="22 characters; newer keys are said to start md- (unconfirmed).",
+        ),
+        _context(
+            "sparkpost-api-key",
+            "sparkpost",
+            "SparkPost API key",
+            "sparkpost",
+            "[0-9a-f]{40}",
+            min_entropy=3.0,
+        ),
+        _context(
+            "elastic-email-api-key",
+            "elasticemail",
+            "Elastic Email API key",
+            "elastic[ _.-]?email",
+            "[0-9A-Za-z_-]{96}",
+            keywords=("elastic",),
+            min_entropy=3.0,
+            notes="Uncertain: observed as 96 characters (often upper-case hex).",
+        ),
+        _context(
+            "sendpulse-api-secret",
+            "sendpulse",
+            "SendPulse REST API id or secret",
+            "sendpulse",
+            "[0-9a-f]{32}",
+            min_entropy=3.0,
+            notes="Client id and secret are both 32 hex; the id alone is not secret.",
+        ),
+        _context(
+            "getresponse-api-key",
+            "getresponse",
+            "GetResponse API key",
+            "getresponse",
+            "[0-9a-z]{32}",
+            min_entropy=3.0,
+            checks=(has_digit_and_letter,),
+        ),
+        _context(
+            "constant-contact-api-key",
+            "constantcontact",
+            "Constant Contact API key or client secret",
+            "constant[ _.-]?contact|ctct",
+            f"(?:{UUID}|[0-9A-Za-z_-]{{22}}|[0-9a-z]{{24}})",
+            keywords=("constant", "ctct"),
+            min_entropy=3.0,
+            checks=(has_digit_and_letter,),
+            notes="Uncertain: v3 keys are UUIDs, secrets 22 characters, v2 keys 24.",
+        ),
+        _context(
+            "mailerlite-api-key",
+            "mailerlite",
+            "MailerLite API token",
+            "mailerlite",
+            "(?:eyJ[0-9A-Za-z_-]{10,}\\.eyJ[0-9A-Za-z_-]{10,}\\.[0-9A-Za-z_-]{10,}|[0-9a-f]{32})",
+            min_entropy=3.0,
+            notes="New tokens are JWTs; classic keys 32 hex.",
+        ),
+        _context(
+            "kit-api-secret",
+            "kit",
+            "Kit (ConvertKit) v3 API key or secret",
+            "convertkit|kit[_-]?api",
+            "(?:[0-9A-Za-z_-]{43}|[0-9A-Za-z_-]{22})",
+            keywords=("convertkit", "kit"),
+            min_entropy=3.5,
+            checks=(has_digit_and_letter,),
+            notes="Uncertain lengths: v3 key 22 and secret 43 characters as observed.",
+        ),
+        _context(
+            "loops-api-key",
+            "loops",
+            "Loops API key",
+            "loops[_.-]?(?:so|api|key|token)",
+            "[0-9a-f]{32}",
+            keywords=("loops",),
+            min_entropy=3.0,
+            notes="Uncertain: observed as 32 hex; gated on loops_api/loops.so context.",
+        ),
+        _context(
+            "customerio-api-key",
+            "customerio",
+            "Customer.io App or Track API key",
+            "customer[_.-]?io",
+            "(?:[0-9a-f]{32}|[0-9a-f]{20})",
+            keywords=("customer",),
+            min_entropy=3.0,
+            notes="App API keys 32 hex, Track API keys (and site ids) 20 hex.",
+        ),
+        _context(
+            "hubspot-legacy-api-key",
+            "hubspot",
+            "HubSpot legacy API key (hapikey)",
+            "hubspot|hapikey",
+            UUID,
+            keywords=("hubspot", "hapikey"),
+            confidence="medium",
+            notes="Retired by HubSpot in 2022; a live one is unlikely but still reported.",
+        ),
+    ]
+
+
+def _pairs() -> list[Rule]:
+    mailjet = "(?i:mailjet|mj_?apikey)"
+    return [
+        rule(
+            "mailjet-api-credentials",
+            "mailjet",
+            "Mailjet API key and secret passed together",
+            "(?i:mailjet)[^\\n]{0,80}?[\"'][0-9a-f]{32}[\"'][ \\t]*,[ \\t]*[\"'][a-f0-9]{32}",
+            secret="[a-f0-9]{32}",
+            keywords=("mailjet",),
+            context_gated=True,
+            min_entropy=3.0,
+        ),
+        rule(
+            "mailjet-secret-key",
+            "mailjet",
+            "Mailjet API secret key with its API key nearby",
+            f"{mailjet}[\\w.-]{{0,20}}(?i:secret|private){NEAR}[0-9a-f]{{32}}",
+            secret="[0-9a-f]{32}",
+            keywords=("mailjet", "mj_apikey", "mjapikey"),
+            context_gated=True,
+            min_entropy=3.0,
+            pair=f"{mailjet}[^\\n]{{0,60}}?(?<![0-9A-Za-z])[0-9a-f]{{32}}(?![0-9A-Za-z])",
+            notes="Key and secret are both 32 hex; reported when both are within 5 lines.",
+        ),
+        rule(
+            "aws-ses-smtp-password",
+            "aws",
+            "Amazon SES SMTP password (derived from an IAM secret key)",
+            f"(?i:smtp){NEAR}B[0-9A-Za-z+/]{{43}}",
+            secret="B[0-9A-Za-z+/]{43}",
+            left=B64_LEFT,
+            right=B64_RIGHT,
+            keywords=("smtp",),
+            context_gated=True,
+            checks=(_ses_smtp_structure,),
+            notes="Structure check: base64 of 33 bytes whose first (version) byte is 0x04.",
+        ),
+        rule(
+            "aws-access-key-id",
+            "aws",
+            "AWS access key id (also the SES SMTP user name)",
+            AWS_KEY_ID,
+            keywords=("a3t", "akia", "asia", "abia", "acca"),
+            prefixed=True,
+            visible_prefix=4,
+            confidence="medium",
+            notes="An id, not a secret; medium because a secret is usually close by.",
+        ),
+        rule(
+            "aws-secret-access-key",
+            "aws",
+            "AWS secret access key next to its access key id",
+            f"(?i:aws|secret){NEAR}[0-9A-Za-z/+]{{40}}",
+            secret="[0-9A-Za-z/+]{40}",
+            left=B64_LEFT,
+            right=B64_RIGHT,
+            keywords=("aws", "secret"),
+            context_gated=True,
+            min_entropy=4.0,
+            checks=(has_digit_and_letter,),
+            pair=AWS_KEY_ID,
+            notes="40 base64 characters; reported when an access key id is within 5 lines.",
+        ),
+        rule(
+            "twilio-api-key-sid",
+            "twilio",
+            "Twilio API key SID (its secret is usually close by)",
+            "SK[0-9a-f]{32}",
+            keywords=("sk",),
+            prefixed=True,
+            visible_prefix=2,
+            confidence="medium",
+            min_entropy=3.0,
+        ),
+        _context(
+            "twilio-auth-token",
+            "twilio",
+            "Twilio auth token or API key secret",
+            "twilio",
+            "[0-9A-Za-z]{32}",
+            min_entropy=3.0,
+            checks=(has_digit_and_letter,),
+            notes="Auth tokens are 32 hex, API key secrets 32 alphanumerics.",
+        ),
+    ]
+
+
+def _generic() -> Rule:
+    names = (
+        "api[_-]?key|apikey|secret|smtp[_-]?pass(?:word)?|passwd|password"
+        "|access[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key"
+    )
+    value = "[0-9A-Za-z+/=_.~-]{16,128}"
+    return rule(
+        "generic-high-entropy-secret",
+        "generic",
+        "High-entropy value assigned to a name like *_API_KEY, *_SMTP_PASSWORD, *_SECRET",
+        f"(?i:{names})[\\w.-]{{0,20}}[\"']?[ \\t]*(?::=|=>|=|:)[ \\t]*[\"'`]?{value}",
+        secret=value,
+        keywords=("key", "secret", "pass", "token"),
+        confidence="low",
+        min_entropy=3.5,
+        checks=(has_digit_and_letter, not_uuid),
+        notes="Lower confidence: any provider; only values with high entropy.",
+    )
+
+
+@cache
+def default_rules() -> tuple[Rule, ...]:
+    """All rules, in priority order (built once per process, on first use)."""
+    return (
+        _keyguard(),
+        *_email_prefixed(),
+        *_mailgun(),
+        *_context_rules(),
+        *_pairs(),
+        _generic(),
+    )

@@ -1,0 +1,255 @@
+"""Scan orchestration: list inputs, fan batches out to worker processes, gather findings.
+
+Each worker builds its engine once (Hyperscan databases are per process) and scans whole
+batches, returning only findings, which hold no secret. Small scans stay in-process: a
+pool costs more than it saves below a few megabytes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal, Protocol, TypeVar
+
+from keyguard.scanner import git
+from keyguard.scanner.detect import Located
+from keyguard.scanner.engine import EngineName, Scanner, build_engine, hyperscan_available
+from keyguard.scanner.findings import Finding
+from keyguard.scanner.providers import default_rules
+from keyguard.scanner.sources import (
+    DEFAULT_MAX_FILE_SIZE,
+    FileRef,
+    iter_batches,
+    list_files,
+    read_file,
+)
+
+Source = Literal["files", "git", "staged", "stdin"]
+BATCH_BYTES: Final = 4 * 1024 * 1024
+BATCH_FILES: Final = 256
+PARALLEL_THRESHOLD: Final = 4 * 1024 * 1024
+PARALLEL_COMMITS: Final = 200
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRequest:
+    """What to scan and how; `jobs=0` means one process per core."""
+
+    paths: tuple[str, ...] = (".",)
+    source: Source = "files"
+    gitignore: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    jobs: int = 0
+    engine: EngineName = "auto"
+    parallel_threshold: int = PARALLEL_THRESHOLD
+    parallel_commits: int = PARALLEL_COMMITS
+    stdin: bytes = b""
+
+
+@dataclass(slots=True)
+class ScanStats:
+    files: int = 0
+    bytes: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)
+    baselined: int = 0
+    engine: str = ""
+    seconds: float = 0.0
+
+    def add(self, other: ScanStats) -> None:
+        self.files += other.files
+        self.bytes += other.bytes
+        self.skipped.update(other.skipped)
+        self.suppressed.update(other.suppressed)
+
+
+@dataclass(slots=True)
+class ScanResult:
+    findings: list[Finding]
+    stats: ScanStats
+
+
+@dataclass(slots=True)
+class _Batch:
+    findings: list[Finding] = field(default_factory=list)
+    stats: ScanStats = field(default_factory=ScanStats)
+
+
+class Progress(Protocol):
+    """Where a long scan reports how far it got (the CLI draws a Rich bar)."""
+
+    def start(self, total_bytes: int | None) -> None: ...
+
+    def advance(self, done_bytes: int) -> None: ...
+
+
+class _Worker:
+    def __init__(self, engine: EngineName, max_file_size: int) -> None:
+        rules = default_rules()
+        self.scanner = Scanner(rules, build_engine(rules, engine))
+        self.max_file_size = max_file_size
+        self.key = (engine, max_file_size)
+
+    def scan_one(self, batch: _Batch, data: bytes, where: Located) -> None:
+        outcome = self.scanner.scan(data, where)
+        batch.findings.extend(outcome.findings)
+        batch.stats.suppressed.update(outcome.suppressed)
+        batch.stats.files += 1
+        batch.stats.bytes += len(data)
+
+    def files(self, refs: Sequence[FileRef]) -> _Batch:
+        batch = _Batch()
+        for ref in refs:
+            data = read_file(ref, self.max_file_size)
+            if isinstance(data, str):
+                batch.stats.skipped[data] += 1
+            else:
+                self.scan_one(batch, data, Located(ref.display))
+        return batch
+
+    def blobs(self, blobs: Sequence[git.Blob]) -> _Batch:
+        batch = _Batch()
+        for blob in blobs:
+            self.scan_one(batch, blob.data, blob.where)
+        return batch
+
+
+_WORKER: _Worker | None = None
+
+
+def _init_worker(engine: EngineName, max_file_size: int) -> _Worker:
+    global _WORKER  # noqa: PLW0603 - one engine per worker process, built once
+    same = _WORKER is not None and _WORKER.key == (engine, max_file_size)
+    if _WORKER is None or not same:
+        _WORKER = _Worker(engine, max_file_size)
+    return _WORKER
+
+
+def _files_task(refs: Sequence[FileRef]) -> _Batch:
+    assert _WORKER is not None  # noqa: S101 - set by the pool initializer
+    return _WORKER.files(refs)
+
+
+def _blobs_task(blobs: Sequence[git.Blob]) -> _Batch:
+    assert _WORKER is not None  # noqa: S101 - set by the pool initializer
+    return _WORKER.blobs(blobs)
+
+
+def _blob_batches(blobs: Iterable[git.Blob]) -> Iterator[list[git.Blob]]:
+    batch: list[git.Blob] = []
+    size = 0
+    for blob in blobs:
+        batch.append(blob)
+        size += sum(len(line) + 1 for line in blob.lines)
+        if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _jobs(request: ScanRequest) -> int:
+    return request.jobs if request.jobs > 0 else os.cpu_count() or 1
+
+
+def _run(
+    request: ScanRequest,
+    task: Callable[[T], _Batch],
+    batches: Iterable[T],
+    parallel: bool,
+    progress: Progress | None,
+) -> Iterator[_Batch]:
+    """Batches through a process pool (in order) or in-process."""
+    if not parallel:
+        _init_worker(request.engine, request.max_file_size)
+        for item in batches:
+            result = task(item)
+            _advance(progress, result)
+            yield result
+        return
+    # fork: workers inherit the loaded rules; the pool exists before any progress thread.
+    context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    with context.Pool(
+        _jobs(request), initializer=_init_worker, initargs=(request.engine, request.max_file_size)
+    ) as pool:
+        for result in pool.imap(task, batches):
+            _advance(progress, result)
+            yield result
+
+
+def _advance(progress: Progress | None, result: _Batch) -> None:
+    if progress is not None:
+        progress.advance(result.stats.bytes)
+
+
+def _scan_files(request: ScanRequest, progress: Progress | None) -> _Batch:
+    listing = list_files(
+        request.paths, gitignore=request.gitignore, max_file_size=request.max_file_size
+    )
+    total = sum(ref.size for ref in listing.files)
+    if progress is not None:
+        progress.start(total)
+    parallel = _jobs(request) > 1 and total >= request.parallel_threshold
+    batches = iter_batches(listing.files, max_bytes=BATCH_BYTES, max_files=BATCH_FILES)
+    gathered = _gather(_run(request, _files_task, batches, parallel, progress))
+    if listing.oversized:
+        gathered.stats.skipped["size"] += listing.oversized
+    gathered.findings.sort(key=Finding.sort_key)
+    return gathered
+
+
+def _scan_git(request: ScanRequest, progress: Progress | None) -> _Batch:
+    if progress is not None:
+        progress.start(None)
+    read = git.staged if request.source == "staged" else git.history
+    blobs = (blob for repo in request.paths for blob in read(repo))
+    parallel = _jobs(request) > 1 and request.source == "git" and _long_history(request)
+    return _gather(_run(request, _blobs_task, _blob_batches(blobs), parallel, progress))
+
+
+def _long_history(request: ScanRequest) -> bool:
+    # History size is unknown until read; the commit count is a cheap stand-in.
+    return sum(git.commit_count(repo) for repo in request.paths) >= request.parallel_commits
+
+
+def _gather(batches: Iterable[_Batch]) -> _Batch:
+    total = _Batch()
+    for batch in batches:
+        total.findings.extend(batch.findings)
+        total.stats.add(batch.stats)
+    return total
+
+
+def run_scan(
+    request: ScanRequest,
+    *,
+    progress: Progress | None = None,
+    timer: Callable[[], float] = time.perf_counter,
+) -> ScanResult:
+    """Scan what the request names; findings come back sorted, secrets never included."""
+    started = timer()
+    if request.source == "stdin":
+        batch = _Batch()
+        _init_worker(request.engine, request.max_file_size).scan_one(
+            batch, request.stdin, Located("-")
+        )
+    elif request.source == "files":
+        batch = _scan_files(request, progress)
+    else:
+        batch = _scan_git(request, progress)
+    batch.stats.engine = engine_name(request.engine)
+    batch.stats.seconds = timer() - started
+    return ScanResult(batch.findings, batch.stats)
+
+
+def engine_name(engine: EngineName) -> str:
+    """The engine `auto` resolves to on this machine."""
+    if engine == "auto":
+        return "hyperscan" if hyperscan_available() else "python"
+    return engine
