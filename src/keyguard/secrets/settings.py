@@ -59,7 +59,7 @@ class SecretsSettings(BaseSettings):
     openbao_kv_prefix: str = "keyguard"
     openbao_transit_mount: str = "transit"
     openbao_transit_key: str = "keyguard"
-    openbao_timeout_seconds: float = Field(default=5.0, gt=0)
+    openbao_timeout_seconds: int = Field(default=5, gt=0)
 
     aws_secret_prefix: str = "keyguard/"
     aws_kms_key_id: str | None = None

@@ -1,0 +1,142 @@
+"""`keyguard secrets check|rewrap`: test the secrets configuration; rewrap stored secrets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from keyguard.cli.output import errors_as_exit, fail, print_json, stderr, stdout
+from keyguard.clock import system_clock
+from keyguard.secrets.checks import Check, exit_code, run_checks
+from keyguard.secrets.factory import build_wrapper
+from keyguard.secrets.service import DEFAULT_BATCH_SIZE, RewrapReport, rewrap_all
+from keyguard.secrets.settings import SecretsSettings
+
+app = typer.Typer(
+    name="secrets",
+    help="Check the secrets backend and rewrap stored secrets.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="KEYGUARD_DATABASE_URL",
+        help="SQLAlchemy URL (default: keyguard.db in KEYGUARD_DATA_DIR).",
+    ),
+]
+BatchOption = Annotated[int, typer.Option(min=1, help="Rows per transaction.")]
+_STYLE = {"ok": "green", "skipped": "yellow", "failed": "red", "misconfigured": "red"}
+
+
+@app.command("check")
+def check(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Test the provider, the pepper and the wrapper: exit 0 ok, 1 failing, 2 misconfigured."""
+    settings = secrets_settings(ctx)
+    checks = run_checks(settings)
+    if json_output:
+        print_json(
+            {
+                "ok": exit_code(checks) == 0,
+                "backend": settings.secrets_backend,
+                "wrapper": settings.resolved_wrapper,
+                "checks": [
+                    {"name": c.name, "status": c.status, "detail": c.detail} for c in checks
+                ],
+            }
+        )
+    else:
+        _print_checks(settings, checks)
+    raise typer.Exit(exit_code(checks))
+
+
+@app.command("rewrap")
+def rewrap(
+    ctx: typer.Context,
+    database_url: DatabaseOption = None,
+    batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-encrypt every stored data key under the current wrapping key, while serving."""
+    settings = secrets_settings(ctx)
+    with errors_as_exit():
+        wrapper = build_wrapper(settings)
+    engine = create_engine(database_url or settings.resolved_database_url)
+    try:
+        with errors_as_exit():
+            report = rewrap_all(
+                sessionmaker(engine), wrapper, clock=system_clock, batch_size=batch_size
+            )
+    except SQLAlchemyError as exc:
+        fail(f"database error ({type(exc).__name__}): {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    _print_report(report, json_output)
+    if report.other_wrapper:
+        stderr.print(
+            f"{report.other_wrapper} stored secret(s) are wrapped by another kind of wrapper "
+            "and were left as they are",
+            markup=False,
+        )
+        raise typer.Exit(1)
+
+
+def secrets_settings(ctx: typer.Context | None = None) -> SecretsSettings:
+    """SecretsSettings from the environment, with what the CLI root already resolved."""
+    overrides: dict[str, Any] = {}
+    root = ctx.find_root().obj if ctx is not None else None
+    settings = getattr(root, "settings", None)
+    if settings is not None:
+        overrides = {
+            "mode": settings.mode,
+            "data_dir": settings.data_dir,
+            "database_url": settings.database_url,
+            "secrets_backend": settings.secrets_backend,
+        }
+    try:
+        return SecretsSettings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"invalid settings: {problems}")
+
+
+def _print_checks(settings: SecretsSettings, checks: list[Check]) -> None:
+    table = Table(
+        title=f"secrets backend {settings.secrets_backend}, wrapper "
+        f"{settings.resolved_wrapper}, mode {settings.mode}"
+    )
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for item in checks:
+        table.add_row(item.name, Text(item.status, style=_STYLE[item.status]), Text(item.detail))
+    stdout.print(table)
+
+
+def _print_report(report: RewrapReport, json_output: bool) -> None:
+    if json_output:
+        print_json(
+            {
+                "key_id": report.key_id,
+                "rewrapped": report.rewrapped,
+                "batches": report.batches,
+                "other_wrapper": report.other_wrapper,
+            }
+        )
+        return
+    stdout.print(
+        f"rewrapped {report.rewrapped} stored secret(s) under {report.key_id} "
+        f"in {report.batches} batch(es)",
+        markup=False,
+    )
