@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from keyguard.errors import ConfigurationError
 
@@ -32,10 +33,34 @@ class Settings(BaseSettings):
     cache_ttl_seconds: float = Field(default=30.0, gt=0)
     last_used_flush_seconds: float = Field(default=5.0, gt=0)
 
+    # HTTP API (docs/http-api.md).
+    # Proxies whose X-Forwarded-For we believe: "10.0.0.0/8,::1/128". Empty: the socket peer
+    # is the client, and X-Forwarded-For is ignored.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # When Redis (shared rate limits) is unreachable: refuse with 503 (default) or let through.
+    redis_fail_open: bool = False
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Usage events are written in batches: at most this long in memory before a flush.
+    usage_flush_seconds: float = Field(default=1.0, gt=0)
+    usage_queue_limit: int = Field(default=100_000, gt=0)
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _cidrs(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        networks = []
+        for item in (str(i).strip() for i in items):
+            if item:
+                try:
+                    networks.append(str(ipaddress.ip_network(item, strict=False)))
+                except ValueError:
+                    raise ValueError(f"invalid CIDR {item!r} in trusted_proxies") from None
+        return tuple(networks)
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.clock import Clock, system_clock
 from keyguard.keys import PepperRing
 from keyguard.lifecycle.service import KeyService
+from keyguard.ratelimit import RateLimits, build_limits
 from keyguard.runtime.peppers import load_peppers
 from keyguard.settings import Settings
 from keyguard.storage.engine import make_engine, make_session_factory
+from keyguard.usage.writer import UsageWriter
 from keyguard.verification import Verifier
 from keyguard.verification.cache import SnapshotCache
 
@@ -26,6 +28,8 @@ class Runtime:
     clock: Clock
     verifier: Verifier
     keys: KeyService
+    usage: UsageWriter
+    limits: RateLimits
     closed: bool = field(default=False)
 
     @classmethod
@@ -35,12 +39,20 @@ class Runtime:
         sessions = make_session_factory(engine)
         verifier = Verifier(sessions, peppers, clock, SnapshotCache(settings.cache_ttl_seconds))
         keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate)
-        return cls(settings, engine, sessions, peppers, clock, verifier, keys)
+        usage = UsageWriter(
+            sessions,
+            flush_interval=settings.usage_flush_seconds,
+            max_queue=settings.usage_queue_limit,
+        )
+        limits = build_limits(settings, clock)
+        return cls(settings, engine, sessions, peppers, clock, verifier, keys, usage, limits)
 
     def close(self) -> None:
         """Flush what is batched in memory, then release connections."""
         if self.closed:
             return
+        self.usage.close()
         self.verifier.last_used.flush(self.sessions)
+        self.limits.backend.close()
         self.engine.dispose()
         self.closed = True

@@ -1,0 +1,62 @@
+"""A usage event before it is stored: built on the request path, written in batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from keyguard.usage.models import UsageEvent
+
+# Column widths of `usage_events`; longer values are cut so one odd request cannot make a
+# whole batch fail on PostgreSQL.
+_WIDTHS: Final = {"ip": 45, "user_agent": 300, "method": 10, "path": 300, "scope": 40}
+
+
+def _cut(name: str, value: str | None) -> str | None:
+    return value[: _WIDTHS[name]] if value is not None else None
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One request, allowed or denied, in the PRODUCT.md usage-event schema."""
+
+    ts: datetime
+    method: str
+    path: str
+    outcome: str
+    status: int
+    key_id: str | None = None
+    tenant_id: str | None = None
+    env: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    scope: str | None = None
+    recipients: int | None = None
+    recipient_domains: list[str] | None = None
+    sender: str | None = None
+    extra: dict[str, Any] | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The row as column values of `usage_events` (what the batched INSERT takes)."""
+        return {
+            "ts": self.ts,
+            "key_id": self.key_id,
+            "tenant_id": self.tenant_id,
+            "env": self.env,
+            "ip": _cut("ip", self.ip),
+            "user_agent": _cut("user_agent", self.user_agent),
+            "method": _cut("method", self.method),
+            "path": _cut("path", self.path),
+            "scope": _cut("scope", self.scope),
+            "outcome": self.outcome,
+            "status": self.status,
+            "recipients": self.recipients,
+            "recipient_domains": self.recipient_domains,
+            "sender": self.sender,
+            "extra": self.extra,
+        }
+
+    def to_row(self) -> UsageEvent:
+        """An ORM object, for a caller that adds the event inside its own transaction."""
+        return UsageEvent(**self.columns())
