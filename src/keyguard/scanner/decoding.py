@@ -11,16 +11,21 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
-# Hyperscan triggers: each matches wherever the Python candidate pattern below does.
-BASE64_TRIGGER: Final = rb"""(?:Basic[ \t]+|[:=][ \t]*["']?)[0-9A-Za-z+/]{24,}"""
+# A blob is whole groups of four base64 characters (padding included) after `:`, `=` or
+# `Basic`, ending at a non-base64 character: identifiers of other lengths are not decoded.
+_BLOB: Final = rb"(?:[0-9A-Za-z+/]{4}){6,}(?:[0-9A-Za-z+/]{2}==|[0-9A-Za-z+/]{3}=)?"
+_LEAD: Final = rb"""(?:Basic[ \t]+|[:=][ \t]*["']?)"""
+# Hyperscan triggers: each matches wherever the Python candidate pattern below does. The
+# base64 one consumes its terminator, so it reports exactly one end offset per blob.
+BASE64_TRIGGER: Final = _LEAD + _BLOB + rb"(?:[^0-9A-Za-z+/=]|\z)"
 PERCENT_TRIGGER: Final = rb"[0-9A-Za-z=]%[0-9A-Fa-f]{2}"
 
-_BASE64: Final = re.compile(rb"""(?:Basic[ \t]+|[:=][ \t]*["']?)([0-9A-Za-z+/]{24,}={0,2})""")
+_BASE64: Final = re.compile(_LEAD + b"(" + _BLOB + rb")(?![0-9A-Za-z+/=])")
 _PERCENT: Final = re.compile(rb"(?<=[0-9A-Za-z=])%[0-9A-Fa-f]{2}")
 _URL_CHARS: Final = frozenset(
     b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._~+/=:@%-"
@@ -57,11 +62,13 @@ def decode_base64(blob: bytes) -> bytes | None:
     return raw
 
 
-def base64_candidates(buffer: bytes) -> Iterator[Decoded]:
-    for match in _BASE64.finditer(buffer):
-        text = decode_base64(match.group(1))
-        if text is not None:
-            yield Decoded(match.start(1), text, "base64")
+def base64_candidates(buffer: bytes, lines: Sequence[tuple[int, int]] | None) -> Iterator[Decoded]:
+    """Decodable blobs in the whole buffer, or only in `lines` (blobs never span lines)."""
+    for start, end in [(0, len(buffer))] if lines is None else lines:
+        for match in _BASE64.finditer(buffer, start, end):
+            text = decode_base64(match.group(1))
+            if text is not None:
+                yield Decoded(match.start(1), text, "base64")
 
 
 def _token_around(buffer: bytes, position: int) -> tuple[int, int]:

@@ -24,6 +24,8 @@ class Fired:
     rules: frozenset[int]
     base64: bool
     percent: bool
+    # Where base64 candidates end, when the engine knows; None means "look everywhere".
+    base64_ends: tuple[int, ...] | None = None
 
 
 FireFn = Callable[[bytes], Fired]
@@ -57,14 +59,40 @@ class Outcome:
     suppressed: Counter[str] = field(default_factory=Counter)
 
 
+def keyword_lines(
+    buffer: bytes, lowered: bytes, keywords: Iterable[bytes]
+) -> list[tuple[int, int]]:
+    """The lines holding a keyword, as (start, end) offsets, in order."""
+    spans: set[tuple[int, int]] = set()
+    for word in keywords:
+        position = lowered.find(word)
+        while position >= 0:
+            span = _line_bounds(buffer, position)
+            spans.add(span)
+            position = lowered.find(word, span[1])
+    return sorted(spans)
+
+
+def _regions(rule: Rule, buffer: bytes, lowered: bytes) -> list[tuple[int, int]]:
+    # Every pattern is single-line and every match holds one of its rule's keywords, so
+    # running the pattern over the keyword lines finds exactly what a whole-buffer run does.
+    if not rule.keywords:
+        return [(0, len(buffer))]
+    return keyword_lines(buffer, lowered, (w.encode("ascii") for w in rule.keywords))
+
+
 def extract(rules: Sequence[Rule], buffer: bytes, fired: Iterable[int]) -> list[Match]:
     """Every match of every fired rule, in rule priority order."""
     matches: list[Match] = []
-    for index in sorted(fired):
-        for found in rules[index].compiled.finditer(buffer):
-            start, end = found.span("secret")
-            secret = found.group("secret").decode("ascii", "replace")
-            matches.append(Match(index, start, end, secret, start))
+    selected = sorted(fired)
+    lowered = buffer.lower() if selected else b""
+    for index in selected:
+        compiled = rules[index].compiled
+        for start, end in _regions(rules[index], buffer, lowered):
+            for found in compiled.finditer(buffer, start, end):
+                begin, finish = found.span("secret")
+                secret = found.group("secret").decode("ascii", "replace")
+                matches.append(Match(index, begin, finish, secret, begin))
     return matches
 
 
@@ -168,13 +196,20 @@ def report(rules: Sequence[Rule], buffer: bytes, matches: list[Match], where: Lo
     return outcome
 
 
+def _lines_of(buffer: bytes, ends: tuple[int, ...] | None) -> list[tuple[int, int]] | None:
+    if ends is None:
+        return None
+    # A reported end is one past the terminator; the candidate is on the terminator's line.
+    return sorted({_line_bounds(buffer, max(end - 1, 0)) for end in ends})
+
+
 def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Located) -> Outcome:
     """The whole pipeline for one buffer."""
     fired = fire(buffer)
     plain = resolve_overlaps(extract(rules, buffer, fired.rules))
     blobs: list[Decoded] = []
     if fired.base64:
-        blobs.extend(base64_candidates(buffer))
+        blobs.extend(base64_candidates(buffer, _lines_of(buffer, fired.base64_ends)))
     if fired.percent:
         blobs.extend(percent_candidates(buffer))
     decoded = decoded_matches(rules, blobs, fire) if blobs else []

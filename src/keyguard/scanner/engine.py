@@ -64,26 +64,32 @@ class HyperscanEngine:
         self._base64_id = len(rules)
         self._percent_id = len(rules) + 1
         self._db = hyperscan.Database()
-        # SINGLEMATCH: we only need to know *whether* a rule matches; Python extracts.
+        # SINGLEMATCH: we only need to know *whether* a rule matches; Python extracts. The
+        # base64 trigger reports every blob end instead, so only those lines are decoded.
+        flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions)
+        flags[self._base64_id] = 0
         self._db.compile(
             expressions=expressions,
             ids=list(range(len(expressions))),
             elements=len(expressions),
-            flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions),
+            flags=flags,
         )
 
     def fire(self, buffer: bytes) -> Fired:
         hits: set[int] = set()
+        ends: list[int] = []
+        base64_id = self._base64_id
 
         def on_match(id_: int, start: int, end: int, flags: int, context: Any) -> None:
-            hits.add(id_)
+            if id_ == base64_id:
+                ends.append(end)
+            else:
+                hits.add(id_)
 
         self._db.scan(buffer, match_event_handler=on_match)
-        base64 = self._base64_id in hits
         percent = self._percent_id in hits
-        hits.discard(self._base64_id)
         hits.discard(self._percent_id)
-        return Fired(frozenset(hits), base64=base64, percent=percent)
+        return Fired(frozenset(hits), base64=bool(ends), percent=percent, base64_ends=tuple(ends))
 
 
 def hyperscan_available() -> bool:
