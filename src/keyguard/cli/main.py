@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from keyguard.cli.context import CliState
-from keyguard.cli.output import errors_as_exit
+from keyguard.cli.output import EXIT_USAGE, errors_as_exit, stderr
 from keyguard.settings import load_settings
 
 app = typer.Typer(
@@ -45,7 +47,20 @@ def _register() -> None:
     app.command("scan")(scan.scan)
 
 
+_KEY_LIKE = re.compile(r"kg_(live|test|dev)_")
+
+
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    A key on the command line is visible to `ps` and lands in shell history; it is refused
+    before parsing, so that no usage message can echo it back.
+    """
+    if any(_KEY_LIKE.search(arg) for arg in sys.argv[1:]):
+        stderr.print(
+            "error: a key was passed as an argument; keys are read from stdin "
+            "(e.g. `keyguard keys verify < key.txt`). Treat that key as exposed."
+        )
+        sys.exit(EXIT_USAGE)
     _register()
     app()
