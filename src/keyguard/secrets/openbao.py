@@ -136,15 +136,22 @@ class OpenBaoConnection:
             self._client.token = self._auth.token.reveal()
         else:
             auth = self._auth
-            self._mapped(
-                "AppRole login",
-                lambda c: c.auth.approle.login(
-                    role_id=auth.role_id,
-                    secret_id=auth.secret_id.reveal(),
-                    mount_point=auth.mount,
-                    use_token=True,
-                ),
-            )
+            try:
+                self._mapped(
+                    "AppRole login",
+                    lambda c: c.auth.approle.login(
+                        role_id=auth.role_id,
+                        secret_id=auth.secret_id.reveal(),
+                        mount_point=auth.mount,
+                        use_token=True,
+                    ),
+                )
+            except InvalidInput as exc:
+                # OpenBao answers 400 to an unknown role or secret id: our settings are wrong.
+                raise ConfigurationError(
+                    f"OpenBao AppRole login at {auth.mount}/ failed ({exc.message}); check "
+                    "KEYGUARD_OPENBAO_ROLE_ID and KEYGUARD_OPENBAO_SECRET_ID"
+                ) from None
             log.info("secrets.openbao.approle_login", extra={"mount": auth.mount})
         self._logged_in = True
 
