@@ -15,8 +15,8 @@ from typing import Any, Final
 from keyguard.keys import KEY_PATTERN, checksum_valid
 from keyguard.scanner.rules import NEAR, UUID, Rule, has_digit_and_letter, not_uuid, rule
 
-# Base64 secrets need base64 boundaries: `+`, `/` and `=` continue the token.
-B64_LEFT: Final = "(?<![0-9A-Za-z_+/=-])"
+# Base64 secrets need base64 boundaries: `+` and `/` continue a token, `=` only ends one.
+B64_LEFT: Final = "(?<![0-9A-Za-z_+/-])"
 B64_RIGHT: Final = "(?![0-9A-Za-z_+/=-])"
 AWS_KEY_ID: Final = "(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"
 BASE58: Final = "[1-9A-HJ-NP-Za-km-z]"
