@@ -103,6 +103,9 @@ class KeyService:
             )
         scopes = scope_rules.normalize_scopes(spec.scopes)
         expires_at = now + self._lifetime(tenant, spec.expires_in)
+        if spec.expires_in is None and actor.expires_at is not None:
+            # Unless asked otherwise, a key made by a key expires no later than its maker.
+            expires_at = min(expires_at, actor.expires_at)
         _forbid_escalation(actor, spec.env, scopes, spec.restrictions, expires_at)
         raw = generate_key(spec.env)  # type: ignore[arg-type]
         pepper = self._peppers.current
@@ -161,6 +164,8 @@ class KeyService:
         query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id).limit(min(limit, MAX_PAGE))
         if tenant_id is not None:
             query = query.where(ApiKey.tenant_id == tenant_id)
+        if actor.env is not None:
+            query = query.where(ApiKey.env == actor.env)  # environments are partitioned
         with self._sessions() as session:
             if after is not None:
                 cursor = self._key(session, actor, after)
@@ -269,8 +274,12 @@ class KeyService:
         if for_update:
             query = query.with_for_update()
         row = session.scalars(query).one_or_none()
-        # Another tenant's key looks exactly like a missing one.
-        if row is None or (actor.tenant_id is not None and row.tenant_id != actor.tenant_id):
+        # Another tenant's key, or another environment's, looks exactly like a missing one.
+        if (
+            row is None
+            or (actor.tenant_id is not None and row.tenant_id != actor.tenant_id)
+            or (actor.env is not None and row.env != actor.env)
+        ):
             raise NotFound(f"no key {key_id!r}")
         return row
 

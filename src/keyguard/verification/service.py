@@ -105,6 +105,16 @@ class Verifier:
         self.outcomes[decision.outcome] += 1
         return decision
 
+    def answers_from_memory(self, presented: str) -> bool:
+        """True when `verify` needs no database query (malformed string or cached digest):
+        an async caller can then decide on the event loop instead of in a worker thread."""
+        try:
+            parsed = parse_key(presented)
+        except InvalidKeyFormat:
+            return True
+        hit, _ = self._cache.get(digest_key(self._peppers.current, parsed.raw))
+        return hit
+
     def invalidate(self, key_id: str) -> None:
         """Forget a key at once (after revoke, rotate, suspend…)."""
         self._cache.invalidate_key(key_id)
