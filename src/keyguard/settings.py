@@ -44,6 +44,26 @@ class Settings(BaseSettings):
     usage_flush_seconds: float = Field(default=1.0, gt=0)
     usage_queue_limit: int = Field(default=100_000, gt=0)
 
+    # Email (docs/mail.md). The relay is `smtp_relay`; its credentials are secrets.
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_relay_ca_file: Path | None = None  # CA bundle for the relay's certificate
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The SMTP submission server (`keyguard smtp`) and its certificate for STARTTLS.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=2525, ge=0, le=65535)
+    smtp_tls_cert_file: Path | None = None
+    smtp_tls_key_file: Path | None = None
+    smtp_in_serve: bool = False
+    # The delivery worker: inside `keyguard serve` unless turned off, or `keyguard worker`.
+    mail_worker_in_serve: bool = True
+    mail_worker_connections: int = Field(default=4, ge=1, le=64)
+    mail_worker_batch: int = Field(default=100, ge=1, le=1000)
+    mail_poll_seconds: float = Field(default=1.0, gt=0)
+    mail_lease_seconds: float = Field(default=300.0, gt=0)
+    mail_retry_base_seconds: float = Field(default=30.0, gt=0)
+    mail_max_attempts: int = Field(default=8, ge=1)
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:

@@ -1,0 +1,267 @@
+"""The delivery worker: claim due messages from the outbox, hand them to the relay over SMTP,
+record what the relay said.
+
+Each worker keeps a few SMTP connections open and reuses them message after message; a
+connection that fails is dropped and reopened for the next message. Database work runs in
+a thread so the event loop (uvicorn's, inside `keyguard serve`) never blocks on it.
+
+Exactly-once is as strong as SMTP allows: a message is marked sent in the transaction right
+after the relay's 250; if the process dies between the two, the lease runs out and the
+message is sent again (at-least-once, the same as every MTA).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import socket
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final
+
+import aiosmtplib
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyguard.clock import Clock
+from keyguard.mail import outbox, sending, suppressions
+from keyguard.mail.outbox import Claimed, DeliveryResult, RetryPolicy
+from keyguard.mail.relay import RelayConfig
+from keyguard.settings import Settings
+
+log = structlog.get_logger("keyguard.mail.delivery")
+
+# Replies that say the mailbox does not exist or never will: the address is suppressed.
+HARD_BOUNCES: Final = frozenset({550, 551, 553})
+HOUSEKEEPING_SECONDS: Final = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    batch: int = 100
+    connections: int = 4
+    poll_interval: float = 1.0
+    lease: timedelta = timedelta(minutes=5)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        return cls(
+            batch=settings.mail_worker_batch,
+            connections=settings.mail_worker_connections,
+            poll_interval=settings.mail_poll_seconds,
+            lease=timedelta(seconds=settings.mail_lease_seconds),
+            retry=RetryPolicy(
+                base=timedelta(seconds=settings.mail_retry_base_seconds),
+                max_attempts=settings.mail_max_attempts,
+            ),
+        )
+
+
+class RelayConnection:
+    """One SMTP session with the relay, opened on first use and kept for the next message."""
+
+    def __init__(self, relay: RelayConfig) -> None:
+        self._relay = relay
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def deliver(self, message: Claimed) -> DeliveryResult:
+        result = DeliveryResult(message)
+        try:
+            client = await self._connected()
+            refused, reply = await client.sendmail(message.sender, message.rcpt, message.mime)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            for refusal in exc.recipients:
+                _classify(result, refusal.recipient, refusal.code, refusal.message)
+            return result
+        except aiosmtplib.SMTPResponseException as exc:  # sender refused, DATA refused, 421…
+            for rcpt in message.rcpt:
+                _classify(result, rcpt, exc.code, exc.message)
+            if exc.code == 421:
+                await self.close()
+            return result
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            result.deferred = [(rcpt, None, _describe(exc)) for rcpt in message.rcpt]
+            await self.close()
+            return result
+        for rcpt in message.rcpt:
+            if rcpt in refused:
+                _classify(result, rcpt, refused[rcpt].code, refused[rcpt].message)
+            else:
+                result.delivered.append((rcpt, 250, reply))
+        return result
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            if client.is_connected:
+                await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        relay = self._relay
+        client = aiosmtplib.SMTP(
+            hostname=relay.host,
+            port=relay.port,
+            use_tls=relay.implicit_tls,
+            # True: STARTTLS or nothing (live). None: STARTTLS when the relay offers it (dev).
+            start_tls=None if relay.implicit_tls else (True if relay.require_tls else None),
+            tls_context=relay.tls_context(),
+            timeout=relay.timeout,
+            local_hostname=socket.gethostname(),
+            username=relay.username,
+            password=relay.password.get_secret_value() if relay.password else None,
+        )
+        await client.connect()
+        self._client = client
+        return client
+
+
+class DeliveryWorker:
+    """Claims batches, delivers them over a pool of relay connections, records the results."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        relay: RelayConfig,
+        *,
+        config: WorkerConfig | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._relay = relay
+        self.config = config or WorkerConfig()
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._connections = [RelayConnection(relay) for _ in range(self.config.connections)]
+        self._random = random.SystemRandom()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._next_housekeeping = 0.0
+        self.counts: Counter[str] = Counter()
+
+    def wake(self) -> None:
+        """Thread-safe: look at the outbox now (called after a commit that queued mail)."""
+        loop, event = self._loop, self._wakeup
+        if loop is not None and event is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; sleeps `poll_interval` (or until woken) when idle."""
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        log.info("mail worker started", owner=self.owner, relay=self._relay.display)
+        try:
+            while not stop.is_set():
+                if await self._step() == 0:
+                    await _first(stop, self._wakeup, self.config.poll_interval)
+                    self._wakeup.clear()
+        finally:
+            await self.close()
+            log.info("mail worker stopped", owner=self.owner, **dict(self.counts))
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; the number of messages handled."""
+        claimed = await asyncio.to_thread(self._claim)
+        if not claimed:
+            return 0
+        width = len(self._connections)
+        delivered = await asyncio.gather(
+            *(
+                self._deliver_chunk(conn, claimed[i::width])
+                for i, conn in enumerate(self._connections)
+            )
+        )
+        results = [result for chunk in delivered for result in chunk]
+        await asyncio.to_thread(self._complete, results)
+        return len(claimed)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(conn.close() for conn in self._connections))
+
+    async def _step(self) -> int:
+        try:
+            handled = await self.run_once()
+            if time.monotonic() >= self._next_housekeeping:
+                await asyncio.to_thread(self._housekeeping)
+        except Exception:  # the worker outlives a database hiccup; the lease covers its rows
+            log.exception("mail worker step failed", owner=self.owner)
+            self.counts["errors"] += 1
+            return 0
+        return handled
+
+    async def _deliver_chunk(
+        self, connection: RelayConnection, chunk: Sequence[Claimed]
+    ) -> list[DeliveryResult]:
+        return [await connection.deliver(message) for message in chunk]
+
+    def _claim(self) -> list[Claimed]:
+        with self._sessions.begin() as session:
+            return outbox.claim(
+                session,
+                owner=self.owner,
+                limit=self.config.batch,
+                lease=self.config.lease,
+                now=self._clock(),
+            )
+
+    def _complete(self, results: Sequence[DeliveryResult]) -> None:
+        now = self._clock()
+        with self._sessions.begin() as session:
+            states = outbox.complete(
+                session, results, now=now, retry=self.config.retry, jitter=self._random.random()
+            )
+            for result in results:
+                hard = [r for r, code, _ in result.bounced if code in HARD_BOUNCES]
+                if hard and result.message.id in states:
+                    suppressions.add_bounces(
+                        session, result.message.tenant_id, result.message.env, hard, now
+                    )
+        self.counts.update(states.values())
+        for result in results:
+            if result.deferred or result.bounced:
+                log.warning(
+                    "mail delivery problem",
+                    message_id=result.message.id,
+                    state=states.get(result.message.id, "lease_lost"),
+                    relay=self._relay.display,
+                    deferred=[f"{code} {text}" for _, code, text in result.deferred][:3],
+                    bounced=[f"{code} {text}" for _, code, text in result.bounced][:3],
+                )
+
+    def _housekeeping(self) -> None:
+        self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+        with self._sessions.begin() as session:
+            sending.forget_idempotency_keys(session, self._clock())
+
+
+def _classify(result: DeliveryResult, rcpt: str, code: int, text: str) -> None:
+    if code >= 500:
+        result.bounced.append((rcpt, code, text))
+    else:
+        result.deferred.append((rcpt, code, text))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+async def _first(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float) -> None:
+    """Wait until stopped, woken, or `timeout` seconds have passed."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()

@@ -1,0 +1,139 @@
+"""A tenant's registered sender domains and its internal allowlist for test and dev mail.
+
+Functions take the caller's session and never commit; registering and removing are admin
+actions, so each one appends an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from keyguard import audit
+from keyguard.errors import NotFound
+from keyguard.mail.addresses import normalize_domain, normalize_recipient_rule
+from keyguard.mail.models import InternalRecipient, SenderDomain
+from keyguard.mail.policy import TenantMailPolicy
+from keyguard.storage.models import Tenant
+
+
+def tenant_policy(session: Session, tenant_id: str) -> TenantMailPolicy:
+    domains = session.scalars(
+        select(SenderDomain.domain).where(SenderDomain.tenant_id == tenant_id)
+    )
+    internal = session.scalars(
+        select(InternalRecipient.address).where(InternalRecipient.tenant_id == tenant_id)
+    )
+    return TenantMailPolicy(frozenset(domains), frozenset(internal))
+
+
+def list_domains(session: Session, tenant_id: str) -> list[str]:
+    _tenant(session, tenant_id)
+    return list(
+        session.scalars(
+            select(SenderDomain.domain)
+            .where(SenderDomain.tenant_id == tenant_id)
+            .order_by(SenderDomain.domain)
+        )
+    )
+
+
+def add_domain(session: Session, *, tenant_id: str, domain: str, actor: str, now: datetime) -> bool:
+    """Register `domain`; False when it already was."""
+    _tenant(session, tenant_id)
+    domain = normalize_domain(domain)
+    if session.get(SenderDomain, (tenant_id, domain)) is not None:
+        return False
+    session.add(SenderDomain(tenant_id=tenant_id, domain=domain, created_at=now))
+    session.flush()
+    audit.append(
+        session,
+        now=now,
+        actor=actor,
+        action="mail.domain_added",
+        tenant_id=tenant_id,
+        target=domain,
+    )
+    return True
+
+
+def remove_domain(
+    session: Session, *, tenant_id: str, domain: str, actor: str, now: datetime
+) -> None:
+    _tenant(session, tenant_id)
+    domain = normalize_domain(domain)
+    result = session.execute(
+        delete(SenderDomain).where(
+            SenderDomain.tenant_id == tenant_id, SenderDomain.domain == domain
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]  # DML results carry rowcount
+        raise NotFound(f"{domain} is not registered for tenant {tenant_id}")
+    audit.append(
+        session,
+        now=now,
+        actor=actor,
+        action="mail.domain_removed",
+        tenant_id=tenant_id,
+        target=domain,
+    )
+
+
+def list_internal(session: Session, tenant_id: str) -> list[str]:
+    _tenant(session, tenant_id)
+    return list(
+        session.scalars(
+            select(InternalRecipient.address)
+            .where(InternalRecipient.tenant_id == tenant_id)
+            .order_by(InternalRecipient.address)
+        )
+    )
+
+
+def add_internal(
+    session: Session, *, tenant_id: str, address: str, actor: str, now: datetime
+) -> bool:
+    """Let test and dev mail reach `address` (or every address at `@domain`)."""
+    _tenant(session, tenant_id)
+    rule = normalize_recipient_rule(address)
+    if session.get(InternalRecipient, (tenant_id, rule)) is not None:
+        return False
+    session.add(InternalRecipient(tenant_id=tenant_id, address=rule, created_at=now))
+    session.flush()
+    audit.append(
+        session,
+        now=now,
+        actor=actor,
+        action="mail.internal_recipient_added",
+        tenant_id=tenant_id,
+        target=rule,
+    )
+    return True
+
+
+def remove_internal(
+    session: Session, *, tenant_id: str, address: str, actor: str, now: datetime
+) -> None:
+    _tenant(session, tenant_id)
+    rule = normalize_recipient_rule(address)
+    row = session.get(InternalRecipient, (tenant_id, rule))
+    if row is None:
+        raise NotFound(f"{rule} is not an internal recipient of tenant {tenant_id}")
+    session.delete(row)
+    audit.append(
+        session,
+        now=now,
+        actor=actor,
+        action="mail.internal_recipient_removed",
+        tenant_id=tenant_id,
+        target=rule,
+    )
+
+
+def _tenant(session: Session, tenant_id: str) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenant

@@ -1,0 +1,71 @@
+"""The daily recipient quota of a key, counted in the acceptance transaction.
+
+Counting in the same transaction as the outbox rows means a rolled-back send consumes
+nothing and a committed one is counted exactly once. The counter row is locked while it is
+read and raised (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+writers), so concurrent requests cannot both spend the last recipients.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from keyguard.errors import RateLimited
+from keyguard.mail.models import QuotaUsage
+
+
+class QuotaWindow:
+    """The recipients a key may still send today; `take` spends from it in memory."""
+
+    def __init__(self, key_id: str, day: str, limit: int, used: int, retry_after: float) -> None:
+        self.key_id = key_id
+        self.day = day
+        self.limit = limit
+        self.used = used
+        self.spent = 0
+        self.retry_after = retry_after
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used - self.spent, 0)
+
+    def take(self, recipients: int) -> None:
+        if recipients > self.remaining:
+            raise RateLimited(
+                f"the key's daily quota of {self.limit} recipients is exhausted "
+                f"({self.remaining} left today)",
+                code="quota_exceeded",
+                retry_after=self.retry_after,
+            )
+        self.spent += recipients
+
+
+def open_window(session: Session, key_id: str, limit: int, now: datetime) -> QuotaWindow:
+    """Lock today's counter row (creating it) and return what is left."""
+    day = now.date().isoformat()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(QuotaUsage).values(key_id=key_id, day=day, used=0).on_conflict_do_nothing()
+    )
+    used = session.scalars(
+        select(QuotaUsage.used)
+        .where(QuotaUsage.key_id == key_id, QuotaUsage.day == day)
+        .with_for_update()
+    ).one()
+    midnight = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=now.tzinfo)
+    return QuotaWindow(key_id, day, limit, used, (midnight - now).total_seconds())
+
+
+def commit_window(session: Session, window: QuotaWindow) -> None:
+    """Add what was spent to the counter (still inside the caller's transaction)."""
+    if window.spent:
+        session.execute(
+            update(QuotaUsage)
+            .where(QuotaUsage.key_id == window.key_id, QuotaUsage.day == window.day)
+            .values(used=QuotaUsage.used + window.spent)
+        )

@@ -1,0 +1,484 @@
+"""Acceptance of `POST /v1/mail/send`: validate → policy → suppressions → quota → outbox.
+
+One transaction holds the outbox rows, their first delivery events, the quota spent, the
+usage event and the Idempotency-Key record, so "202" means all of them are durable and a
+crash can lose none of them alone. Denials write their usage event in a transaction of
+their own, after the send's transaction was rolled back.
+
+Batches are all-or-nothing unless the caller asks for `partial`, in which case the answer
+lists, item by item, which messages were accepted and which were refused and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyguard.clock import Clock
+from keyguard.errors import InvalidInput, KeyguardError, RateLimited
+from keyguard.mail import domains, outbox, policy, quota, suppressions, templates
+from keyguard.mail.addresses import Address, parse_address
+from keyguard.mail.limits import MAX_IDEMPOTENCY_KEY_CHARS
+from keyguard.mail.models import IdempotencyRecord
+from keyguard.mail.prepare import Prepared, prepare
+from keyguard.mail.raw import prepare_raw
+from keyguard.mail.schemas import BatchIn, MessageIn, SendIn, canonical_request
+from keyguard.mail.usage import Caller, event_for, record
+from keyguard.usage.models import UsageEvent
+
+IDEMPOTENCY_TTL: Final = timedelta(hours=24)
+Notify = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    index: int
+    id: str | None = None
+    status: str = "rejected"
+    error: KeyguardError | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.error is None:
+            return {"id": self.id, "status": self.status}
+        return {
+            "index": self.index,
+            "status": "rejected",
+            "code": self.error.code,
+            "detail": self.error.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """The 202 answer (`body`), or `refused` with the reasons: nothing was accepted."""
+
+    batch: bool
+    items: tuple[ItemResult, ...] = ()
+    refused: bool = False
+    replayed_body: dict[str, Any] | None = None
+
+    @property
+    def replayed(self) -> bool:
+        return self.replayed_body is not None
+
+    @property
+    def errors(self) -> list[ItemResult]:
+        return [i for i in self.items if i.error is not None]
+
+    @property
+    def first_error(self) -> KeyguardError:
+        error = self.errors[0].error
+        assert error is not None  # noqa: S101 - errors() keeps only items with one
+        return error
+
+    def body(self) -> dict[str, Any]:
+        if self.replayed_body is not None:
+            return self.replayed_body
+        return {"messages": [item.to_json() for item in self.items]}
+
+
+class _Refused(Exception):
+    """Internal: rolls the send's transaction back when an all-or-nothing batch fails."""
+
+
+@dataclass
+class _Attempt:
+    caller: Caller
+    items: Sequence[MessageIn]
+    partial: bool
+    now: datetime
+    results: list[Prepared | KeyguardError] = field(default_factory=list)
+
+
+class SendingService:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, on_accepted: Notify | None = None
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._listeners: list[Notify] = [on_accepted] if on_accepted else []
+
+    def add_listener(self, listener: Notify) -> None:
+        """Called after a commit that queued mail (the in-process worker wakes up)."""
+        self._listeners.append(listener)
+
+    def notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def send(
+        self, caller: Caller, request: SendIn, idempotency_key: str | None = None
+    ) -> SendOutcome:
+        batch = isinstance(request, BatchIn)
+        if isinstance(request, BatchIn):
+            attempt = _Attempt(caller, request.messages, request.partial, self._clock())
+        else:
+            attempt = _Attempt(caller, [request], False, self._clock())
+        fingerprint = _fingerprint(request) if idempotency_key else None
+        if idempotency_key and fingerprint:
+            _check_idempotency_key(idempotency_key)
+            replay = self._replay(caller, idempotency_key, fingerprint, attempt.now)
+            if replay is not None:
+                return SendOutcome(batch, replayed_body=replay)
+        try:
+            with self._sessions.begin() as session:
+                outcome = self._accept(session, attempt, batch)
+                if idempotency_key and fingerprint:
+                    _remember(
+                        session,
+                        caller,
+                        idem_key=idempotency_key,
+                        fingerprint=fingerprint,
+                        outcome=outcome,
+                        now=attempt.now,
+                    )
+        except _Refused:
+            outcome = SendOutcome(batch, tuple(_items(attempt.results)), refused=True)
+            record(self._sessions, self._refusal_events(attempt, outcome))
+            return outcome
+        except IntegrityError:
+            if not idempotency_key or not fingerprint:
+                raise
+            # A concurrent request with the same key committed first: answer as it did.
+            replay = self._replay(caller, idempotency_key, fingerprint, attempt.now)
+            if replay is None:
+                raise
+            return SendOutcome(batch, replayed_body=replay)
+        self.notify()
+        return outcome
+
+    def accept_raw(
+        self, caller: Caller, sender: Address, recipients: Sequence[Address], data: bytes
+    ) -> outbox.Enqueued:
+        """SMTP submission: the client's MIME, the envelope's sender and recipients."""
+        key, now = caller.key, self._clock()
+        try:
+            with self._sessions.begin() as session:
+                tenant = domains.tenant_policy(session, key.tenant_id)
+                prepared = prepare_raw(
+                    data,
+                    sender=sender,
+                    recipients=recipients,
+                    restrictions=key.restrictions,
+                    tenant=tenant,
+                    now=now,
+                )
+                rules = {rule for r in recipients for rule in (r.key, f"@{r.domain}")}
+                blocked = suppressions.suppressed_among(session, key.tenant_id, key.env, rules)
+                for recipient in recipients:
+                    policy.check_not_suppressed(recipient, blocked)
+                if key.restrictions.daily_quota is not None:
+                    window = quota.open_window(session, key.id, key.restrictions.daily_quota, now)
+                    window.take(len(recipients))
+                    quota.commit_window(session, window)
+                [queued] = outbox.enqueue(
+                    session,
+                    tenant_id=key.tenant_id,
+                    env=key.env,
+                    key_id=key.id,
+                    tenant=tenant,
+                    messages=[prepared],
+                    now=now,
+                )
+                session.add(
+                    event_for(
+                        caller,
+                        now=now,
+                        outcome="ok",
+                        status=caller.accepted_status,
+                        sender=sender,
+                        recipients=recipients,
+                        extra={"messages": 1},
+                    )
+                )
+        except KeyguardError as error:
+            self.record_denial(caller, error, sender=sender, recipients=recipients)
+            raise
+        self.notify()
+        return queued
+
+    def tenant_policy(self, tenant_id: str) -> policy.TenantMailPolicy:
+        with self._sessions() as session:
+            return domains.tenant_policy(session, tenant_id)
+
+    def suppressed(self, caller: Caller, recipient: Address) -> bool:
+        key = caller.key
+        with self._sessions() as session:
+            rules = {recipient.key, f"@{recipient.domain}"}
+            return bool(suppressions.suppressed_among(session, key.tenant_id, key.env, rules))
+
+    def record_denial(
+        self,
+        caller: Caller,
+        error: KeyguardError,
+        *,
+        sender: Address | None = None,
+        recipients: Sequence[Address] = (),
+    ) -> None:
+        """The usage event of a refusal, in its own transaction (outcome "ok" when the
+        refusal was about malformed input rather than policy)."""
+        extra = {"code": error.code}
+        event = event_for(
+            caller,
+            now=self._clock(),
+            outcome=policy.usage_outcome(error) or "ok",
+            status=caller.status_of(error),
+            sender=sender,
+            recipients=recipients,
+            extra=extra,
+        )
+        record(self._sessions, [event])
+
+    # -- the transaction -------------------------------------------------------------------
+
+    def _accept(self, session: Session, attempt: _Attempt, batch: bool) -> SendOutcome:
+        key = attempt.caller.key
+        tenant = domains.tenant_policy(session, key.tenant_id)
+        refs = {item.template for item in attempt.items if item.template}
+        loaded = templates.load_for_send(session, key.tenant_id, key.env, refs)
+        for item in attempt.items:
+            try:
+                attempt.results.append(
+                    prepare(
+                        item,
+                        restrictions=key.restrictions,
+                        tenant=tenant,
+                        templates=loaded,
+                        now=attempt.now,
+                    )
+                )
+            except KeyguardError as error:
+                attempt.results.append(error)
+        self._check_suppressions(session, attempt)
+        self._spend_quota(session, attempt)
+        if any(isinstance(r, KeyguardError) for r in attempt.results) and not attempt.partial:
+            raise _Refused
+        accepted = [r for r in attempt.results if isinstance(r, Prepared)]
+        queued = outbox.enqueue(
+            session,
+            tenant_id=key.tenant_id,
+            env=key.env,
+            key_id=key.id,
+            tenant=tenant,
+            messages=accepted,
+            now=attempt.now,
+        )
+        states = {q.id: q.state for q in queued}
+        outcome = SendOutcome(batch, tuple(_items(attempt.results, states)))
+        session.add_all(self._accept_events(attempt, accepted, outcome))
+        return outcome
+
+    def _check_suppressions(self, session: Session, attempt: _Attempt) -> None:
+        key = attempt.caller.key
+        wanted = {
+            rule
+            for p in attempt.results
+            if isinstance(p, Prepared)
+            for r in p.recipients
+            for rule in (r.key, f"@{r.domain}")
+        }
+        blocked = suppressions.suppressed_among(session, key.tenant_id, key.env, wanted)
+        if not blocked:
+            return
+        for index, result in enumerate(attempt.results):
+            if isinstance(result, Prepared):
+                try:
+                    for recipient in result.recipients:
+                        policy.check_not_suppressed(recipient, blocked)
+                except KeyguardError as error:
+                    attempt.results[index] = error
+
+    def _spend_quota(self, session: Session, attempt: _Attempt) -> None:
+        key = attempt.caller.key
+        limit = key.restrictions.daily_quota
+        if limit is None:
+            return
+        if not attempt.partial and any(isinstance(r, KeyguardError) for r in attempt.results):
+            return  # refused anyway: do not lock the counter for nothing
+        window = quota.open_window(session, key.id, limit, attempt.now)
+        for index, result in enumerate(attempt.results):
+            if isinstance(result, Prepared):
+                try:
+                    window.take(len(result.recipients))
+                except RateLimited as error:
+                    attempt.results[index] = error
+        quota.commit_window(session, window)
+
+    # -- usage events ----------------------------------------------------------------------
+
+    def _accept_events(
+        self, attempt: _Attempt, accepted: Sequence[Prepared], outcome: SendOutcome
+    ) -> list[UsageEvent]:
+        caller = attempt.caller
+        recipients = [r for p in accepted for r in p.recipients]
+        extra: dict[str, Any] = {"messages": len(accepted)}
+        if outcome.errors:
+            extra["rejected"] = len(outcome.errors)
+        events = [
+            event_for(
+                caller,
+                now=attempt.now,
+                outcome="ok",
+                status=caller.accepted_status,
+                sender=accepted[0].sender if accepted else None,
+                recipients=recipients,
+                extra=extra,
+            )
+        ]
+        return events + self._denial_events(attempt, outcome, caller.accepted_status)
+
+    def _refusal_events(self, attempt: _Attempt, outcome: SendOutcome) -> list[UsageEvent]:
+        status = attempt.caller.status_of(outcome.first_error)
+        events = self._denial_events(attempt, outcome, status)
+        if events:
+            return events
+        # Refused for malformed input only: the key was fine, the request was not.
+        extra = {"code": outcome.first_error.code, "rejected": len(outcome.errors)}
+        return [
+            event_for(attempt.caller, now=attempt.now, outcome="ok", status=status, extra=extra)
+        ]
+
+    def _denial_events(
+        self, attempt: _Attempt, outcome: SendOutcome, status: int
+    ) -> list[UsageEvent]:
+        """One usage event per policy denial (sender, recipient, suppression, quota)."""
+        events = []
+        for item in outcome.errors:
+            assert item.error is not None  # noqa: S101 - errors() keeps only items with one
+            kind = policy.usage_outcome(item.error)
+            if kind is None:
+                continue
+            message = attempt.items[item.index]
+            events.append(
+                event_for(
+                    attempt.caller,
+                    now=attempt.now,
+                    outcome=kind,
+                    status=status,
+                    sender=_sender_of(message),
+                    recipients=_recipients_of(message),
+                    extra={"code": item.error.code, "index": item.index},
+                )
+            )
+        return events
+
+    # -- idempotency -----------------------------------------------------------------------
+
+    def _replay(
+        self, caller: Caller, idem_key: str, fingerprint: str, now: datetime
+    ) -> dict[str, Any] | None:
+        key = caller.key
+        with self._sessions.begin() as session:
+            stored = session.get(IdempotencyRecord, (key.tenant_id, key.env, idem_key))
+            if stored is None or stored.created_at < now - IDEMPOTENCY_TTL:
+                return None
+            if stored.request_hash != fingerprint:
+                raise InvalidInput(
+                    "this Idempotency-Key was used with a different request",
+                    code="idempotency_key_reused",
+                    field="Idempotency-Key",
+                )
+            session.add(
+                event_for(
+                    caller,
+                    now=now,
+                    outcome="ok",
+                    status=stored.status,
+                    extra={"idempotent_replay": True},
+                )
+            )
+            return dict(stored.response)
+
+
+def forget_idempotency_keys(session: Session, now: datetime) -> int:
+    """Housekeeping: drop records older than the replay window."""
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # DML results carry rowcount
+
+
+def _remember(
+    session: Session,
+    caller: Caller,
+    *,
+    idem_key: str,
+    fingerprint: str,
+    outcome: SendOutcome,
+    now: datetime,
+) -> None:
+    key = caller.key
+    existing = session.scalars(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == key.tenant_id,
+            IdempotencyRecord.env == key.env,
+            IdempotencyRecord.idem_key == idem_key,
+        )
+    ).one_or_none()
+    if existing is not None:  # expired: reuse the row for the new answer
+        session.delete(existing)
+        session.flush()
+    session.add(
+        IdempotencyRecord(
+            tenant_id=key.tenant_id,
+            env=key.env,
+            idem_key=idem_key,
+            request_hash=fingerprint,
+            status=caller.accepted_status,
+            response=outcome.body(),
+            created_at=now,
+        )
+    )
+    session.flush()  # a concurrent twin fails here, inside our transaction
+
+
+def _check_idempotency_key(value: str) -> None:
+    if not (0 < len(value) <= MAX_IDEMPOTENCY_KEY_CHARS) or not all("!" <= c <= "~" for c in value):
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters",
+            code="invalid_idempotency_key",
+            field="Idempotency-Key",
+        )
+
+
+def _fingerprint(request: SendIn) -> str:
+    data = json.dumps(canonical_request(request), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def _items(
+    results: Sequence[Prepared | KeyguardError], states: dict[str, str] | None = None
+) -> list[ItemResult]:
+    items = []
+    for index, result in enumerate(results):
+        if isinstance(result, KeyguardError):
+            items.append(ItemResult(index, error=result))
+        else:
+            status = (states or {}).get(result.id, "queued")
+            items.append(ItemResult(index, result.id, status))
+    return items
+
+
+def _sender_of(message: MessageIn) -> Address | None:
+    try:
+        return parse_address(message.sender, "from")
+    except KeyguardError:
+        return None
+
+
+def _recipients_of(message: MessageIn) -> list[Address]:
+    found = []
+    for value in [*message.to, *message.cc, *message.bcc]:
+        try:
+            found.append(parse_address(value))
+        except KeyguardError:
+            continue
+    return found

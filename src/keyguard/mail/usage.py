@@ -1,0 +1,83 @@
+"""Usage events of the email service, in the PRODUCT.md schema, for HTTP and SMTP alike.
+
+An accepted send writes its event in the transaction that writes the outbox rows; a denial
+writes its event in a transaction of its own (the send's transaction is rolled back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyguard.errors import KeyguardError
+from keyguard.mail.addresses import Address
+from keyguard.usage.models import UsageEvent
+from keyguard.usage.records import UsageRecord
+from keyguard.verification import KeySnapshot
+
+StatusOf = Callable[[KeyguardError], int]
+
+
+def _default_status(_error: KeyguardError) -> int:
+    return 400
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, from where and through which door; `status_of` maps errors to that door's
+    status codes (HTTP status or SMTP reply code), so the domain never hard-codes either."""
+
+    key: KeySnapshot
+    ip: str | None = None
+    user_agent: str | None = None
+    method: str = "POST"
+    path: str = "/v1/mail/send"
+    scope: str = "mail:send"
+    accepted_status: int = 202
+    status_of: StatusOf = field(default=_default_status)
+
+
+def event_for(
+    caller: Caller,
+    *,
+    now: datetime,
+    outcome: str,
+    status: int,
+    sender: Address | None = None,
+    recipients: Sequence[Address] = (),
+    extra: dict[str, Any] | None = None,
+) -> UsageEvent:
+    key = caller.key
+    return UsageRecord(
+        ts=now,
+        key_id=key.id,
+        tenant_id=key.tenant_id,
+        env=key.env,
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+        method=caller.method,
+        path=caller.path,
+        scope=caller.scope,
+        outcome=outcome,
+        status=status,
+        recipients=len(recipients) if recipients else None,
+        recipient_domains=_domains(recipients) if recipients else None,
+        sender=sender.addr if sender else None,
+        extra=extra,
+    ).to_row()
+
+
+def record(sessions: sessionmaker[Session], events: Iterable[UsageEvent]) -> None:
+    """Write denial events in their own transaction."""
+    batch = list(events)
+    if batch:
+        with sessions.begin() as session:
+            session.add_all(batch)
+
+
+def _domains(recipients: Sequence[Address]) -> list[str]:
+    return sorted({r.domain for r in recipients})

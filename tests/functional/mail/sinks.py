@@ -1,0 +1,165 @@
+"""Real SMTP servers on loopback for the email tests: relay sinks and a test certificate.
+
+A sink is an aiosmtpd server in its own thread that records every message it accepts. It
+can offer STARTTLS with a self-signed certificate made at test time, refuse recipients by
+address, or count its SMTP sessions (to see connections being reused).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
+def make_certificate(directory: Path) -> Certificate:
+    """A self-signed certificate for localhost and 127.0.0.1, valid for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return Certificate(cert_path, key_path)
+
+
+@dataclass
+class Received:
+    sender: str
+    rcpt: list[str]
+    data: bytes
+    tls: bool
+
+
+@dataclass
+class SinkHandler:
+    """Accepts everything except recipients listed in `refuse` (address → SMTP reply)."""
+
+    refuse: dict[str, str] = field(default_factory=dict)
+    messages: list[Received] = field(default_factory=list)
+    sessions: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: Any
+    ) -> Any:
+        session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
+        return responses
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        content = envelope.original_content or b""
+        received = Received(
+            envelope.mail_from or "", list(envelope.rcpt_tos), content, session.ssl is not None
+        )
+        with self.lock:
+            self.messages.append(received)
+        return "250 2.0.0 accepted"
+
+    def snapshot(self) -> list[Received]:
+        with self.lock:
+            return list(self.messages)
+
+
+@dataclass
+class Sink:
+    handler: SinkHandler
+    port: int
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.handler.snapshot()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_sink(
+    *, certificate: Certificate | None = None, refuse: dict[str, str] | None = None
+) -> Iterator[Sink]:
+    """A relay sink on a free loopback port; with a certificate it offers STARTTLS."""
+    handler = SinkHandler(refuse=dict(refuse or {}))
+    port = free_port()
+    kwargs: dict[str, Any] = {}
+    if certificate is not None:
+        kwargs = {"tls_context": certificate.server_context(), "require_starttls": True}
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, ready_timeout=10, decode_data=False, **kwargs
+    )
+    controller.start()
+    try:
+        yield Sink(handler, port)
+    finally:
+        controller.stop()
