@@ -33,10 +33,25 @@ def run_checks(settings: SecretsSettings) -> list[Check]:
         checks.append(_provider_health(settings, provider))
         if checks[-1].status == "ok":
             checks.append(_pepper(settings, provider))
+    if _master_key_not_created_yet(settings):
+        path = settings.resolved_master_key_file
+        checks.append(
+            Check("wrapper", "skipped", f"local master key {path} is created on first use")
+        )
+        return checks
     wrapper = _build(checks, "wrapper", lambda: build_wrapper(settings, check=False, create=False))
     if wrapper is not None:
         checks.append(_wrapper_health(wrapper))
     return checks
+
+
+def _master_key_not_created_yet(settings: SecretsSettings) -> bool:
+    # Checking must not create state; in dev mode the first real use creates the key.
+    return (
+        settings.mode == "dev"
+        and settings.resolved_wrapper == "local"
+        and not settings.resolved_master_key_file.exists()
+    )
 
 
 def _build(checks: list[Check], name: str, build: Callable[[], T]) -> T | None:

@@ -56,6 +56,12 @@ def parse_pepper(value: SecretValue, *, default_label: str) -> Pepper:
             raise ConfigurationError(
                 f"pepper version {default_label!r} is not a {{label, pepper}} JSON object"
             ) from None
+    elif not _LABEL.fullmatch(label):
+        # AWS version ids are 36-character UUIDs: too long for api_keys.pepper_version.
+        raise ConfigurationError(
+            f"pepper version {label!r} carries no label and its version id cannot be one; "
+            'store it as {"label": "v1", "pepper": "…"} (keyguard.secrets.format_pepper)'
+        )
     return Pepper(_checked_label(label), _checked_material(label, text))
 
 

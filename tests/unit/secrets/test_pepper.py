@@ -50,6 +50,12 @@ def test_a_bare_value_takes_the_provider_version_as_its_label() -> None:
     assert parse_pepper(SecretValue(CURRENT), default_label="7").version == "7"
 
 
+def test_a_bare_value_whose_version_id_cannot_be_a_label_says_how_to_label_it() -> None:
+    with pytest.raises(ConfigurationError, match='"label"') as raised:
+        parse_pepper(SecretValue(CURRENT), default_label="c88d2362-ba4a-4de6-8d77-5b747fa819b4")
+    assert CURRENT not in str(raised.value)
+
+
 def test_two_versions_with_one_label_are_refused(tmp_path: Path) -> None:
     provider = FileSecretProvider(tmp_path)
     provider.put("pepper", format_pepper("v1", OLDER))
