@@ -45,6 +45,11 @@ def _register() -> None:
     app.add_typer(keys.app, name="keys")
     app.add_typer(audit.app, name="audit")
     app.command("scan")(scan.scan)
+    from keyguard.cli import domains, smtp, worker  # the email service (docs/mail.md)
+
+    app.add_typer(domains.app, name="domains")
+    app.command("worker")(worker.worker)
+    app.command("smtp")(smtp.smtp)
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")

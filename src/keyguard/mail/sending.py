@@ -205,6 +205,10 @@ class SendingService:
         self.notify()
         return queued
 
+    def record(self, events: Sequence[UsageEvent]) -> None:
+        """Usage events that belong to no send (authentication failures over SMTP)."""
+        record(self._sessions, events)
+
     def tenant_policy(self, tenant_id: str) -> policy.TenantMailPolicy:
         with self._sessions() as session:
             return domains.tenant_policy(session, tenant_id)

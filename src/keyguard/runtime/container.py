@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.clock import Clock, system_clock
 from keyguard.keys import PepperRing
 from keyguard.lifecycle.service import KeyService
+from keyguard.mail.service import MailService
 from keyguard.ratelimit import RateLimits, build_limits
 from keyguard.runtime.peppers import load_peppers
 from keyguard.settings import Settings
@@ -30,6 +31,7 @@ class Runtime:
     keys: KeyService
     usage: UsageWriter
     limits: RateLimits
+    mail: MailService
     closed: bool = field(default=False)
 
     @classmethod
@@ -45,7 +47,8 @@ class Runtime:
             max_queue=settings.usage_queue_limit,
         )
         limits = build_limits(settings, clock)
-        return cls(settings, engine, sessions, peppers, clock, verifier, keys, usage, limits)
+        mail = MailService(sessions, clock)
+        return cls(settings, engine, sessions, peppers, clock, verifier, keys, usage, limits, mail)
 
     def close(self) -> None:
         """Flush what is batched in memory, then release connections."""

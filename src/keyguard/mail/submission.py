@@ -1,0 +1,332 @@
+"""SMTP submission (`keyguard smtp`): mail clients authenticate with a Keyguard key and submit
+mail through the same verification, policy, quota, usage events and outbox as HTTP.
+
+AUTH PLAIN/LOGIN with the username `apikey` and a key as the password. The key needs the
+`mail:send` scope and is checked against its CIDR allowlist with the client's address. The
+sender is checked at MAIL FROM, each recipient at RCPT TO (refused one by one, as SMTP
+expects), the quota and the header `From` at DATA. With a certificate the server offers
+STARTTLS and refuses AUTH and mail before it; `live` mode refuses to run without one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+import structlog
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from keyguard.clock import Clock
+from keyguard.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    InvalidInput,
+    KeyguardError,
+    PermissionDenied,
+    RateLimited,
+)
+from keyguard.keys.secret import RawKey
+from keyguard.mail import policy
+from keyguard.mail.addresses import Address, parse_address
+from keyguard.mail.limits import MAX_MESSAGE_BYTES, MAX_RECIPIENTS_PER_MESSAGE
+from keyguard.mail.sending import SendingService
+from keyguard.mail.usage import Caller
+from keyguard.ratelimit import RateLimits
+from keyguard.settings import Settings
+from keyguard.usage.records import UsageRecord
+from keyguard.verification import Allowed, Denied, Verifier
+
+log = structlog.get_logger("keyguard.mail.submission")
+
+USERNAME: Final = b"apikey"
+SCOPE: Final = "mail:send"
+
+
+def smtp_reply(error: KeyguardError) -> tuple[int, str]:
+    """The one mapping from Keyguard errors to SMTP replies (code and enhanced status)."""
+    if isinstance(error, RateLimited):
+        return 452, "4.7.1"
+    if isinstance(error, AuthenticationFailed):
+        return 535, "5.7.8"
+    if isinstance(error, PermissionDenied):
+        return 550, "5.7.1"
+    if isinstance(error, InvalidInput) and error.code == "message_too_large":
+        return 552, "5.3.4"
+    if isinstance(error, InvalidInput) and error.code == "invalid_address":
+        return 553, "5.1.3"
+    return 554, "5.6.0"
+
+
+def reply_for(error: KeyguardError) -> str:
+    code, status = smtp_reply(error)
+    text = " ".join(error.message.split())[:300]  # one line, whatever the message holds
+    return f"{code} {status} {error.code}: {text}"
+
+
+@dataclass
+class Identity:
+    """What an authenticated SMTP session knows: the key and the mail in progress."""
+
+    raw: RawKey = field(repr=False)
+    caller: Caller
+    tenant: policy.TenantMailPolicy | None = None
+    sender: Address | None = None
+    recipients: list[Address] = field(default_factory=list)
+
+
+class SubmissionHandler:
+    """aiosmtpd hooks; blocking work (database, verification) runs in threads."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        sending: SendingService,
+        *,
+        limits: RateLimits | None = None,
+        clock: Clock,
+    ) -> None:
+        self.verifier = verifier
+        self.sending = sending
+        self.limits = limits
+        self._clock = clock
+
+    # -- AUTH (called by KeyguardSMTP) ------------------------------------------------------
+
+    async def authenticate(self, session: Session, login: bytes, password: bytes) -> AuthResult:
+        ip = _peer_ip(session)
+        presented = password.decode("utf-8", "replace")
+        if login != USERNAME:
+            presented = ""  # a wrong username is treated like an invalid key: one answer
+        decision = await asyncio.to_thread(self.verifier.verify, presented, scope=SCOPE, ip=ip)
+        if isinstance(decision, Denied):
+            await asyncio.to_thread(self._record_auth, decision, ip)
+            return AuthResult(
+                success=False,
+                handled=False,
+                message=f"535 5.7.8 Authentication failed: {decision.problem_code}",
+            )
+        caller = Caller(
+            decision.key,
+            ip=ip,
+            user_agent="smtp",
+            method="SMTP",
+            path="DATA",
+            accepted_status=250,
+            status_of=lambda error: smtp_reply(error)[0],
+        )
+        return AuthResult(success=True, auth_data=Identity(RawKey(presented), caller))
+
+    # -- the mail transaction ---------------------------------------------------------------
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        identity = _identity(session)
+        try:
+            sender = parse_address(address, "MAIL FROM")
+            await self._recheck(identity, sender)
+        except KeyguardError as error:
+            return reply_for(error)
+        identity.sender, identity.recipients = sender, []
+        envelope.mail_from, envelope.mail_options = address, list(options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        identity = _identity(session)
+        if len(identity.recipients) >= MAX_RECIPIENTS_PER_MESSAGE:
+            return f"452 4.5.3 at most {MAX_RECIPIENTS_PER_MESSAGE} recipients per message"
+        try:
+            recipient = parse_address(address, "RCPT TO")
+            await self._check_recipient(identity, recipient)
+        except KeyguardError as error:
+            return reply_for(error)
+        identity.recipients.append(recipient)
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        identity = _identity(session)
+        if identity.sender is None or not identity.recipients:
+            return "503 5.5.1 need MAIL FROM and RCPT TO first"
+        data = envelope.original_content or b""
+        try:
+            queued = await asyncio.to_thread(
+                self.sending.accept_raw,
+                _at(identity.caller, "DATA"),
+                identity.sender,
+                list(identity.recipients),
+                data,
+            )
+        except KeyguardError as error:
+            return reply_for(error)
+        return f"250 2.0.0 OK queued as {queued.id}"
+
+    # -- checks -------------------------------------------------------------------------------
+
+    async def _recheck(self, identity: Identity, sender: Address) -> None:
+        """At every MAIL FROM: the key may have been revoked since AUTH; the rate limit; the
+        sender policy."""
+        caller = _at(identity.caller, "MAIL")
+        decision = await asyncio.to_thread(
+            self.verifier.verify, identity.raw.reveal(), scope=SCOPE, ip=caller.ip
+        )
+        if not isinstance(decision, Allowed):
+            await asyncio.to_thread(self._record_auth, decision, caller.ip)
+            raise AuthenticationFailed("the key is no longer valid", code=decision.problem_code)
+        identity.caller = replace(identity.caller, key=decision.key)
+        caller = _at(identity.caller, "MAIL")
+        try:
+            self._check_rate(caller)
+            identity.tenant = await asyncio.to_thread(
+                self.sending.tenant_policy, caller.key.tenant_id
+            )
+            policy.check_sender(caller.key.restrictions, identity.tenant, sender)
+        except KeyguardError as error:
+            await asyncio.to_thread(self.sending.record_denial, caller, error, sender=sender)
+            raise
+
+    async def _check_recipient(self, identity: Identity, recipient: Address) -> None:
+        caller = _at(identity.caller, "RCPT")
+        try:
+            policy.check_recipient(caller.key.restrictions, recipient)
+            if await asyncio.to_thread(self.sending.suppressed, caller, recipient):
+                policy.check_not_suppressed(recipient, {recipient.key})
+        except KeyguardError as error:
+            await asyncio.to_thread(
+                self.sending.record_denial,
+                caller,
+                error,
+                sender=identity.sender,
+                recipients=[recipient],
+            )
+            raise
+
+    def _check_rate(self, caller: Caller) -> None:
+        per_minute = caller.key.restrictions.rate_limit_per_minute
+        if self.limits is None or per_minute is None:
+            return
+        decision = self.limits.check(caller.key.id, per_minute)
+        if not decision.allowed:
+            raise RateLimited("the key's request rate is exceeded", code="rate_limited")
+
+    def _record_auth(self, decision: Denied | Allowed, ip: str | None) -> None:
+        key = decision.key
+        event = UsageRecord(
+            ts=self._clock(),
+            method="SMTP",
+            path="AUTH",
+            outcome=decision.outcome,
+            status=535,
+            key_id=key.id if key else None,
+            tenant_id=key.tenant_id if key else None,
+            env=key.env if key else None,
+            ip=ip,
+            user_agent="smtp",
+            scope=SCOPE,
+        )
+        self.sending.record([event.to_row()])
+
+
+class KeyguardSMTP(SMTP):
+    """aiosmtpd's SMTP whose AUTH asks Keyguard's verifier, off the event loop.
+
+    The stock PLAIN/LOGIN parsers call a synchronous authenticator; here that step only
+    captures the credentials, and the verification is awaited afterwards.
+    """
+
+    def __init__(self, handler: SubmissionHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._keyguard = handler
+
+    def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
+        return AuthResult(success=True, handled=False, auth_data=auth_data)
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:  # noqa: N802 - aiosmtpd
+        return await self._verify(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:  # noqa: N802 - aiosmtpd
+        return await self._verify(await super().auth_LOGIN(_, args))
+
+    async def _verify(self, captured: AuthResult) -> AuthResult:
+        if not captured.success or not isinstance(captured.auth_data, LoginPassword):
+            return captured
+        credentials: LoginPassword = captured.auth_data
+        assert self.session is not None  # noqa: S101 - AUTH runs inside a session
+        return await self._keyguard.authenticate(
+            self.session, credentials.login, credentials.password
+        )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server certificate for STARTTLS; required in live mode."""
+    cert, key = settings.smtp_tls_cert_file, settings.smtp_tls_key_file
+    if cert is None or key is None:
+        if settings.mode == "live":
+            raise ConfigurationError(
+                "live mode needs KEYGUARD_SMTP_TLS_CERT_FILE and KEYGUARD_SMTP_TLS_KEY_FILE: "
+                "keys must never cross the network in clear"
+            )
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"cannot load the SMTP certificate: {exc}") from None
+    return context
+
+
+async def start_server(
+    handler: SubmissionHandler, *, host: str, port: int, tls: ssl.SSLContext | None
+) -> asyncio.Server:
+    """Listen on host:port in the running loop; AUTH is required for any mail."""
+    loop = asyncio.get_running_loop()
+    if tls is None:
+        log.warning("smtp submission without TLS: keys travel in clear (dev mode only)")
+    hostname = socket.gethostname()
+
+    def protocol() -> KeyguardSMTP:
+        return KeyguardSMTP(
+            handler,
+            hostname=hostname,
+            ident="Keyguard ESMTP",
+            tls_context=tls,
+            require_starttls=tls is not None,
+            auth_required=True,
+            auth_require_tls=tls is not None,
+            data_size_limit=MAX_MESSAGE_BYTES,
+            loop=loop,
+        )
+
+    server = await loop.create_server(protocol, host=host, port=port)
+    log.info("smtp submission listening", host=host, port=bound_port(server), tls=bool(tls))
+    return server
+
+
+def bound_port(server: asyncio.Server) -> int:
+    port: int = server.sockets[0].getsockname()[1]
+    return port
+
+
+def _identity(session: Session) -> Identity:
+    identity = session.auth_data
+    assert isinstance(identity, Identity)  # noqa: S101 - auth_required guarantees it
+    return identity
+
+
+def _at(caller: Caller, path: str) -> Caller:
+    return replace(caller, path=path)
+
+
+def _peer_ip(session: Session) -> str | None:
+    peer = session.peer
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return None
