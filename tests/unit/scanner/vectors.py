@@ -83,9 +83,17 @@ def positives(m: Maker) -> list[Vector]:
             "mailgun-api-key-v2",
             f'MG = "{m.body(32, HEX)}-{m.body(8, HEX)}-{m.body(8, HEX)}"',
         ),
-        Vector("mailgun pubkey", "mailgun-public-validation-key", f'P = "pubkey-{m.body(32, HEX)}"'),
-        Vector("postmark account", "postmark-account-token", f'POSTMARK_ACCOUNT_TOKEN = "{m.uuid()}"'),
-        Vector("postmark server header", "postmark-server-token", f"X-Postmark-Server-Token: {m.uuid()}"),
+        Vector(
+            "mailgun pubkey", "mailgun-public-validation-key", f'P = "pubkey-{m.body(32, HEX)}"'
+        ),
+        Vector(
+            "postmark account", "postmark-account-token", f'POSTMARK_ACCOUNT_TOKEN = "{m.uuid()}"'
+        ),
+        Vector(
+            "postmark server header",
+            "postmark-server-token",
+            f"X-Postmark-Server-Token: {m.uuid()}",
+        ),
         Vector("mandrill", "mandrill-api-key", f'MANDRILL_API_KEY = "{m.body(22)}"'),
         Vector("sparkpost", "sparkpost-api-key", f'SPARKPOST_API_KEY = "{m.body(40, HEX)}"'),
         Vector(
@@ -99,9 +107,13 @@ def positives(m: Maker) -> list[Vector]:
             "getresponse-api-key",
             f'GETRESPONSE_API_KEY = "{m.body(32, HEX + "ghijklmnopqrstuvwxyz")}"',
         ),
-        Vector("constant contact", "constant-contact-api-key", f'CONSTANT_CONTACT_KEY = "{m.uuid()}"'),
+        Vector(
+            "constant contact", "constant-contact-api-key", f'CONSTANT_CONTACT_KEY = "{m.uuid()}"'
+        ),
         Vector("mailerlite jwt", "mailerlite-api-key", f'MAILERLITE_API_KEY = "{m.jwt()}"'),
-        Vector("kit v3 secret", "kit-api-secret", f'CONVERTKIT_API_SECRET = "{m.body(43, B64URL)}"'),
+        Vector(
+            "kit v3 secret", "kit-api-secret", f'CONVERTKIT_API_SECRET = "{m.body(43, B64URL)}"'
+        ),
         Vector("loops", "loops-api-key", f'LOOPS_API_KEY = "{m.body(32, HEX)}"'),
         Vector("customer.io", "customerio-api-key", f'CUSTOMERIO_APP_KEY = "{m.body(32, HEX)}"'),
         Vector("hubspot legacy", "hubspot-legacy-api-key", f"hapikey={m.uuid()}"),
@@ -126,8 +138,12 @@ def positives(m: Maker) -> list[Vector]:
         ),
         Vector("twilio sid", "twilio-api-key-sid", f'SID = "SK{m.body(32, HEX)}"'),
         Vector("twilio token", "twilio-auth-token", f'TWILIO_AUTH_TOKEN = "{m.body(32, HEX)}"'),
-        Vector("generic api key", "generic-high-entropy-secret", f'PAYMENTS_API_KEY = "{m.body(28)}"'),
-        Vector("generic env", "generic-high-entropy-secret", f"APP_SECRET={m.body(30)}", path=".env"),
+        Vector(
+            "generic api key", "generic-high-entropy-secret", f'PAYMENTS_API_KEY = "{m.body(28)}"'
+        ),
+        Vector(
+            "generic env", "generic-high-entropy-secret", f"APP_SECRET={m.body(30)}", path=".env"
+        ),
         Vector(
             "generic smtp",
             "generic-high-entropy-secret",
@@ -146,8 +162,12 @@ def negatives(m: Maker) -> list[Vector]:
     """Look-alikes: the named rule must NOT be reported (other rules may be)."""
     return [
         Vector("sendgrid xxxx", "sendgrid-api-key", f'KEY = "SG.{"x" * 22}.{"x" * 43}"'),
-        Vector("sendgrid EXAMPLE", "sendgrid-api-key", f'KEY = "SG.EXAMPLE{m.body(15)}.{m.body(43)}"'),
-        Vector("sendgrid your_", "sendgrid-api-key", f'KEY = "SG.your_api_key_here_0.{m.body(43)}"'),
+        Vector(
+            "sendgrid EXAMPLE", "sendgrid-api-key", f'KEY = "SG.EXAMPLE{m.body(15)}.{m.body(43)}"'
+        ),
+        Vector(
+            "sendgrid your_", "sendgrid-api-key", f'KEY = "SG.your_api_key_here_0.{m.body(43)}"'
+        ),
         Vector("sendgrid env ref", "sendgrid-api-key", 'KEY = os.environ["SENDGRID_API_KEY"]'),
         Vector("sendgrid template", "sendgrid-api-key", 'SENDGRID_API_KEY = "${SENDGRID_API_KEY}"'),
         Vector("sendgrid angle", "sendgrid-api-key", "SENDGRID_API_KEY=<your-sendgrid-key>"),
@@ -160,14 +180,30 @@ def negatives(m: Maker) -> list[Vector]:
         Vector("uuid generic", "generic-high-entropy-secret", f'API_KEY = "{m.uuid()}"'),
         Vector("postmark other line", "postmark-server-token", f"# postmark\nid = '{m.uuid()}'"),
         Vector("mailjet alone", "mailjet-secret-key", f"MJ_APIKEY_PRIVATE={m.body(32, HEX)}"),
-        Vector("aws secret alone", "aws-secret-access-key", f"aws_secret_access_key = {m.body(40)}"),
+        Vector(
+            "aws secret alone", "aws-secret-access-key", f"aws_secret_access_key = {m.body(40)}"
+        ),
         Vector("ses no context", "aws-ses-smtp-password", f'blob = "{m.ses_password()}"'),
-        Vector("ses wrong version", "aws-ses-smtp-password", f'SMTP_PASSWORD = "{m.ses_password(5)}"'),
+        Vector(
+            "ses wrong version", "aws-ses-smtp-password", f'SMTP_PASSWORD = "{m.ses_password(5)}"'
+        ),
         Vector("keyguard short", "keyguard-api-key", f'K = "kg_live_{m.body(30)}"'),
-        Vector("keyguard allow", "keyguard-api-key", f'K = "{generate_key("live").reveal()}"  # keyguard:allow'),
-        Vector("generic low entropy", "generic-high-entropy-secret", 'API_KEY = "aaaaaaaabbbbbbbb11"'),
-        Vector("generic words", "generic-high-entropy-secret", 'SECRET_KEY = "django-insecure-changeme"'),
-        Vector("generic sequence", "generic-high-entropy-secret", 'API_KEY = "abcdef0123456789XyZ"'),
+        Vector(
+            "keyguard allow",
+            "keyguard-api-key",
+            f'K = "{generate_key("live").reveal()}"  # keyguard:allow',
+        ),
+        Vector(
+            "generic low entropy", "generic-high-entropy-secret", 'API_KEY = "aaaaaaaabbbbbbbb11"'
+        ),
+        Vector(
+            "generic words",
+            "generic-high-entropy-secret",
+            'SECRET_KEY = "django-insecure-changeme"',
+        ),
+        Vector(
+            "generic sequence", "generic-high-entropy-secret", 'API_KEY = "abcdef0123456789XyZ"'
+        ),
         Vector(
             "lock integrity",
             "generic-high-entropy-secret",
@@ -180,5 +216,5 @@ def negatives(m: Maker) -> list[Vector]:
             f'var c={{apiKey:"{m.body(30)}"}};',
             path="static/app.min.js",
         ),
-        Vector("klaviyo stripe-like", "klaviyo-private-api-key", f'pk_live_{m.body(24)}'),
+        Vector("klaviyo stripe-like", "klaviyo-private-api-key", f"pk_live_{m.body(24)}"),
     ]

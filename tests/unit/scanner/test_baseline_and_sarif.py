@@ -1,0 +1,61 @@
+"""Baselines accept findings by fingerprint; SARIF output validates against SARIF 2.1.0."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from keyguard.errors import InvalidInput
+from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
+from keyguard.scanner.providers import default_rules
+from keyguard.scanner.sarif import to_sarif
+from tests.unit.scanner.conftest import ScanText
+from tests.unit.scanner.vectors import Maker, positives
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0-subset.schema.json").read_text())
+
+
+def test_baseline_round_trip_accepts_known_findings(tmp_path: Path, scan_text: ScanText) -> None:
+    old = scan_text(f'K = "{Maker(71).sendgrid()}"')
+    write_baseline(tmp_path / "b.json", old)
+    new_key = scan_text(f'K2 = "{Maker(72).sendgrid()}"')
+    kept, accepted = apply_baseline(old + new_key, load_baseline(tmp_path / "b.json"))
+    assert (kept, accepted) == (new_key, 1)
+
+
+def test_baseline_file_holds_no_secret(tmp_path: Path, scan_text: ScanText) -> None:
+    key = Maker(73).sendgrid()
+    write_baseline(tmp_path / "b.json", scan_text(f'K = "{key}"'))
+    assert key not in (tmp_path / "b.json").read_text()
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"findings": [{"rule": "x"}]}'])
+def test_malformed_baseline_is_an_input_error(tmp_path: Path, content: str) -> None:
+    (tmp_path / "b.json").write_text(content)
+    with pytest.raises(InvalidInput):
+        load_baseline(tmp_path / "b.json")
+
+
+def test_sarif_validates_against_the_schema(scan_text: ScanText) -> None:
+    findings = [f for v in positives(Maker(74)) for f in scan_text(v.text, v.path)]
+    document = to_sarif(findings, default_rules())
+    jsonschema.validate(document, SCHEMA)
+    assert len(document["runs"][0]["results"]) == len(findings) > 40
+
+
+def test_the_schema_rejects_what_sarif_forbids(scan_text: ScanText) -> None:
+    document = to_sarif(scan_text(f'K = "{Maker(75).sendgrid()}"'), default_rules())
+    document["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, SCHEMA)
+
+
+def test_sarif_results_point_at_their_rules(scan_text: ScanText) -> None:
+    document = to_sarif(scan_text(f'K = "{Maker(76).sendgrid()}"'), default_rules())
+    run = document["runs"][0]
+    (result,) = run["results"]
+    assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
+    assert result["partialFingerprints"]
