@@ -49,13 +49,15 @@ class Process:
 
     popen: subprocess.Popen[bytes]
     output: list[str] = field(default_factory=list)
+    _drainer: threading.Thread | None = None
 
     @classmethod
     def start(cls, args: list[str], *, ready: tuple[str, ...], env: dict[str, str]) -> Process:
         popen = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         process = cls(popen)
         process._wait_for(ready)
-        threading.Thread(target=process._drain, daemon=True).start()
+        process._drainer = threading.Thread(target=process._drain, daemon=True)
+        process._drainer.start()
         return process
 
     def stop(self) -> None:
@@ -65,6 +67,10 @@ class Process:
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait()
+        if self._drainer is not None:
+            self._drainer.join(timeout=10)
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
 
     def _wait_for(self, markers: tuple[str, ...]) -> None:
         assert self.popen.stdout is not None
