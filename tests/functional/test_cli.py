@@ -26,7 +26,7 @@ def test_init_writes_a_private_admin_key_file_and_is_idempotent(cli: Cli) -> Non
     key_file = cli.data_dir / "admin.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     first = key_file.read_text()
-    result = cli.run("init", "--if-needed")
+    result = cli.run_process("init", "--if-needed")  # the console script, in a real process
     assert key_file.read_text() == first
     assert first.strip() not in result.stdout + result.stderr
     keys = json.loads(cli.run("keys", "list", "--json").stdout)["keys"]
@@ -129,6 +129,12 @@ def test_bad_input_is_one_line_on_stderr_with_exit_2(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_missing_option_is_a_usage_error_without_traceback(cli: Cli) -> None:
+    result = cli.run_process("keys", "create", "--scope", "mail:send", check=2)
+    assert "--env" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_illegal_transition_is_a_usage_error(cli: Cli) -> None:
     created = _create(cli, "--env", "live", "--scope", "mail:send")
     cli.run("keys", "revoke", created["id"])
@@ -145,8 +151,9 @@ def test_verify_reads_stdin_and_rejects_garbage_with_exit_1(cli: Cli) -> None:
 
 def test_verify_has_no_key_argument(cli: Cli) -> None:
     created = _create(cli, "--env", "live", "--scope", "mail:send")
-    result = cli.run("keys", "verify", created["key"], check=2)
-    assert created["key"] not in result.stderr
+    result = cli.run_process("keys", "verify", created["key"], check=2)
+    assert created["key"] not in result.stderr + result.stdout
+    assert "stdin" in result.stderr
 
 
 def test_audit_verify_and_export(cli: Cli) -> None:
