@@ -39,9 +39,10 @@ def root(
 
 
 def _register() -> None:
-    from keyguard.cli import audit, init, keys, scan
+    from keyguard.cli import audit, init, keys, scan, serve
 
     app.command("init")(init.init)
+    app.command("serve")(serve.serve)
     app.add_typer(keys.app, name="keys")
     app.add_typer(audit.app, name="audit")
     app.command("scan")(scan.scan)

@@ -28,15 +28,13 @@ class LimitDecision:
     retry_after: float = 0.0
 
     def headers(self) -> dict[str, str]:
-        """RateLimit-* (draft-ietf-httpapi-ratelimit-headers) and, when refused, Retry-After."""
-        values = {
+        """RateLimit-* headers (draft-ietf-httpapi-ratelimit-headers); a refusal's Retry-After
+        travels with the RateLimited error instead."""
+        return {
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(self.remaining),
             "RateLimit-Reset": str(math.ceil(self.reset_after)),
         }
-        if not self.allowed:
-            values["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
-        return values
 
 
 def gcra(

@@ -1,0 +1,186 @@
+"""create_app: the composition root of the HTTP API. Nothing is built at import time.
+
+Adding a feature's routes (the extension point)::
+
+    # in keyguard/<feature>/api.py
+    router = APIRouter(route_class=EnforcedRoute, tags=["mail"])
+
+    @router.post("/v1/mail/send", status_code=202, openapi_extra={"x-max-body-bytes": N})
+    def send(principal: Annotated[Principal, require_scope("mail:send")], ...): ...
+
+then append `router` to ROUTERS below. create_app refuses to start when a /v1 route declares
+no scope, or declares one without being an EnforcedRoute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from importlib.metadata import version
+from typing import Any, Final, TextIO
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from keyguard.api import problems
+from keyguard.api.auth import TrustedProxies
+from keyguard.api.enforcement import SCOPE_EXTRA, EnforcedRoute, required_scope
+from keyguard.api.metrics import Metrics
+from keyguard.api.middleware import KeyguardMiddleware
+from keyguard.api.routes import audit, keys, ops, verify
+from keyguard.api.state import ApiState
+from keyguard.errors import ConfigurationError
+from keyguard.logging import make_logger
+from keyguard.runtime import Runtime
+from keyguard.settings import Settings
+
+# The routers create_app mounts, in this order (verify before keys: /v1/keys/verify is not
+# a key id). A feature appends its own.
+ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, keys.router, audit.router]
+
+SECURITY_SCHEMES: Final = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer kg_<env>_…`",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+PUBLIC_PREFIXES: Final = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+SWEEP_SECONDS: Final = 60.0
+
+log = structlog.get_logger("keyguard.api")
+
+
+def create_app(
+    source: Settings | Runtime,
+    *,
+    routers: Sequence[APIRouter] | None = None,
+    extra_routers: Sequence[APIRouter] = (),
+    log_stream: TextIO | None = None,
+    hsts: bool = False,
+) -> FastAPI:
+    """The ASGI app. Given Settings it builds (and on shutdown closes) its own Runtime; given a
+    Runtime it uses it and leaves closing to the caller."""
+    owns_runtime = isinstance(source, Settings)
+    runtime = Runtime.build(source) if isinstance(source, Settings) else source
+    settings = runtime.settings
+    api = ApiState(
+        runtime=runtime,
+        metrics=Metrics(runtime),
+        trusted=TrustedProxies(settings.trusted_proxies),
+        access_log=make_logger(log_stream, log="keyguard.access"),
+        max_body_bytes=settings.max_body_bytes,
+        hsts=hsts,
+        owns_runtime=owns_runtime,
+    )
+    app = FastAPI(
+        title="Keyguard",
+        version=version("keyguard"),
+        description="API key security: key lifecycle, verification for gateways, audit.",
+        lifespan=_lifespan,
+        redoc_url=None,
+    )
+    app.state.keyguard = api
+    problems.install(app)
+    for router in [*(ROUTERS if routers is None else routers), *extra_routers]:
+        _check_router(router)
+        app.include_router(router)
+    app.add_middleware(KeyguardMiddleware, api=api)
+    app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
+    return app
+
+
+def _check_router(router: APIRouter) -> None:
+    """Fail at startup, not in production traffic, when a route could run unprotected."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        scope = required_scope(route.dependant)
+        if scope is not None and not isinstance(route, EnforcedRoute):
+            raise ConfigurationError(f"{route.path} declares a scope but is not an EnforcedRoute")
+        if scope is None and route.path.startswith("/v1/"):
+            raise ConfigurationError(f"{route.path} must declare its scope with require_scope()")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    api: ApiState = app.state.keyguard
+    runtime = api.runtime
+    runtime.usage.start()
+    tasks = [
+        asyncio.create_task(
+            _every(
+                runtime.settings.last_used_flush_seconds,
+                partial(runtime.verifier.last_used.flush, runtime.sessions),
+            )
+        ),
+        asyncio.create_task(_every(SWEEP_SECONDS, runtime.limits.sweep)),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # In-flight requests are done by now: write what they left behind.
+        await run_in_threadpool(runtime.usage.close)
+        await run_in_threadpool(runtime.verifier.last_used.flush, runtime.sessions)
+        await runtime.limits.backend.aclose()
+        if api.owns_runtime:
+            await run_in_threadpool(runtime.close)
+
+
+async def _every(seconds: float, job: Callable[[], Any]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await run_in_threadpool(job)
+        except Exception:  # a periodic job must not die; the next round retries
+            log.exception("background_job_failed", job=getattr(job, "__name__", repr(job)))
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus security, required scopes and problem responses."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = SECURITY_SCHEMES
+    schemas = components.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas["Problem"] = problems.PROBLEM_SCHEMA
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            _document(operation)
+    app.openapi_schema = schema
+    return schema
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _document(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    if "422" in responses:
+        responses["422"] = _problem("Invalid request (one entry per field in `errors`).")
+    responses["default"] = _problem("Any other error, as problem JSON.")
+    if operation.get(SCOPE_EXTRA) is None:
+        operation["security"] = []
+        return
+    operation["security"] = [{"bearer": []}, {"apiKey": []}]
+    responses["401"] = _problem("No key, or a key that does not authenticate.")
+    responses["403"] = _problem(f"The key lacks `{operation[SCOPE_EXTRA]}`, or its policy refuses.")
+    responses["429"] = _problem("The key's request rate is exhausted (see Retry-After).")

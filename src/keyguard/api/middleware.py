@@ -1,0 +1,165 @@
+"""The one middleware around every request: context, guards, headers, and what is left behind.
+
+Before the app: the request context (time, client IP, user agent), refusal of keys in the
+URL, and the body size limit (enforced while the body is read, after routing, so a route may
+declare a larger limit). After the app: security and RateLimit-* headers on the response,
+then the latency metric, the usage event of a protected request and the access log line.
+The access log names the key's public id; it never sees the query string, the key or the
+Authorization header.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyguard.api.auth import HOW_TO_AUTHENTICATE, client_ip, key_in_query
+from keyguard.api.context import CONTEXT_KEY, USAGE_RECORDED, RequestContext
+from keyguard.api.problems import PayloadTooLarge, problem_response
+from keyguard.api.state import ApiState
+from keyguard.logging import scrub
+from keyguard.usage.records import UsageRecord
+from keyguard.verification.service import Outcome
+
+OUTCOMES: Final = frozenset(Outcome.__args__)  # type: ignore[attr-defined]
+HSTS: Final = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+KEY_IN_QUERY_DETAIL: Final = (
+    "API keys must never be sent in the URL: servers, proxies and browsers record URLs. "
+    f"{HOW_TO_AUTHENTICATE[0].upper()}{HOW_TO_AUTHENTICATE[1:]}, and rotate this key, since it "
+    "may have been recorded on its way here."
+)
+MAX_LOGGED_PATH: Final = 300
+
+
+class KeyguardMiddleware:
+    def __init__(self, app: ASGIApp, api: ApiState) -> None:
+        self.app = app
+        self.api = api
+        self._headers = [(b"x-content-type-options", b"nosniff")] + ([HSTS] if api.hsts else [])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        context = RequestContext(
+            ts=self.api.runtime.clock(),
+            ip=client_ip(scope, self.api.trusted),
+            user_agent=_header(scope, b"user-agent"),
+        )
+        scope.setdefault("state", {})[CONTEXT_KEY] = context
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                context.status = message["status"]
+                message["headers"] = self._response_headers(message, context)
+            await send(message)
+
+        try:
+            if key_in_query(scope.get("query_string", b"")):
+                context.outcome, context.problem_code = "invalid_key", "key_in_query"
+                refusal = problem_response(400, "key_in_query", KEY_IN_QUERY_DETAIL)
+                await refusal(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, self._limited(scope, receive), send_with_headers)
+        except Exception:
+            context.status = context.status or 500
+            raise
+        finally:
+            self._finish(scope, context, time.perf_counter() - started)
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+        """`receive`, refusing bodies over the matched route's limit (or the default)."""
+        received = 0
+        limit: int | None = None
+
+        async def limited_receive() -> Message:
+            nonlocal received, limit
+            if limit is None:
+                declared = getattr(scope.get("route"), "max_body_bytes", None)
+                limit = declared or self.api.max_body_bytes
+                length = _header(scope, b"content-length")
+                if length is not None and length.isdigit() and int(length) > limit:
+                    raise PayloadTooLarge(limit)  # refused before a byte is read
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(limit)
+            return message
+
+        return limited_receive
+
+    def _response_headers(self, message: Message, context: RequestContext) -> list[Any]:
+        headers = list(message.get("headers", ()))
+        headers.extend(self._headers)
+        if not any(name.lower() == b"cache-control" for name, _ in headers):
+            headers.append((b"cache-control", b"no-store"))  # answers may hold key metadata
+        if context.rate_headers:
+            headers.extend(
+                (k.lower().encode(), v.encode()) for k, v in context.rate_headers.items()
+            )
+        return headers
+
+    def _finish(self, scope: Scope, context: RequestContext, elapsed: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        status = context.status or 500
+        self.api.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
+            elapsed
+        )
+        outcome = _usage_outcome(context)
+        if outcome is not None and not scope["state"].get(USAGE_RECORDED):
+            self.api.runtime.usage.submit(_usage(scope, context, outcome, status))
+        key = context.key
+        self.api.access_log.info(
+            "request",
+            method=scope["method"],
+            path=scope["path"][:MAX_LOGGED_PATH],
+            route=route,
+            status=status,
+            duration_ms=round(elapsed * 1000, 3),
+            ip=str(context.ip) if context.ip else None,
+            key_id=key.id if key else None,
+            tenant=key.tenant_id if key else None,
+            outcome=outcome,
+            code=context.problem_code,
+            user_agent=context.user_agent,
+        )
+
+
+def _usage_outcome(context: RequestContext) -> str | None:
+    """The PRODUCT.md outcome: a route's refusal (quota_exceeded, denied_sender…) wins over
+    the authorisation's `ok`; None for requests that leave no usage event."""
+    if context.outcome is None:
+        return None
+    if context.problem_code in OUTCOMES:
+        return context.problem_code
+    return context.outcome
+
+
+def _usage(scope: Scope, context: RequestContext, outcome: str, status: int) -> UsageRecord:
+    key = context.key
+    code = context.problem_code
+    return UsageRecord(
+        ts=context.ts,
+        method=scope["method"],
+        path=scrub(scope["path"]),  # a key pasted into a URL path must not reach the table
+        outcome=outcome,
+        status=status,
+        key_id=key.id if key else None,
+        tenant_id=key.tenant_id if key else None,
+        env=key.env if key else None,
+        ip=str(context.ip) if context.ip else None,
+        user_agent=scrub(context.user_agent) if context.user_agent else None,
+        scope=context.required_scope,
+        extra={"code": code} if code and code != outcome else None,
+    )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None

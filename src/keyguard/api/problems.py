@@ -1,0 +1,197 @@
+"""RFC 9457 problem details: every 4xx and 5xx is `application/problem+json` with a stable `code`.
+
+The one table from errors to HTTP status is `STATUS_BY_ERROR` (by class) refined by
+`STATUS_BY_CODE` (codes whose status differs from their class's). Nothing else in the API
+chooses an error status.
+"""
+
+from __future__ import annotations
+
+import math
+from http import HTTPStatus
+from typing import Any, Final
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from keyguard.api.context import context_in
+from keyguard.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    IllegalTransition,
+    InvalidInput,
+    KeyguardError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
+
+PROBLEM_JSON: Final = "application/problem+json"
+TYPE_PREFIX: Final = "urn:keyguard:problem:"
+
+STATUS_BY_ERROR: Final[dict[type[KeyguardError], int]] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    IllegalTransition: 409,
+    PermissionDenied: 403,
+    AuthenticationFailed: 401,
+    RateLimited: 429,
+    ConfigurationError: 503,
+}
+STATUS_BY_CODE: Final[dict[str, int]] = {
+    "key_in_query": 400,
+    "ambiguous_credentials": 400,
+    "payload_too_large": 413,
+    "method_not_allowed": 405,
+    "unsupported_media_type": 415,
+    "internal_error": 500,
+}
+# Framework-level HTTP errors (routing, body limits) and the code each one gets.
+CODE_BY_STATUS: Final[dict[int, str]] = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+}
+
+log = structlog.get_logger("keyguard.api")
+
+
+_TEXT: Final = {"type": "string"}
+# The JSON Schema of every error body, published in the OpenAPI document.
+PROBLEM_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details with a stable `code`.",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": _TEXT,
+        "title": _TEXT,
+        "status": {"type": "integer"},
+        "detail": _TEXT,
+        "code": _TEXT,
+        "errors": {
+            "type": "array",
+            "description": "One entry per invalid field.",
+            "items": {
+                "type": "object",
+                "required": ["location", "field", "code", "message"],
+                "properties": {"location": _TEXT, "field": _TEXT, "code": _TEXT, "message": _TEXT},
+            },
+        },
+        "retry_after": {"type": "integer", "description": "Seconds; also in Retry-After."},
+    },
+}
+
+
+class PayloadTooLarge(StarletteHTTPException):
+    """Raised while the body is read; an HTTPException so FastAPI passes it through as is."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body exceeds {limit} bytes")
+
+
+def status_for(error: KeyguardError) -> int:
+    if error.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[error.code]
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    retry_after: float | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    headers = dict(headers or {})
+    if errors:
+        body["errors"] = errors
+    if retry_after is not None:
+        body["retry_after"] = max(1, math.ceil(retry_after))
+        headers["Retry-After"] = str(body["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="keyguard"'
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def error_response(error: KeyguardError) -> JSONResponse:
+    field = getattr(error, "field", None)
+    errors = None
+    if isinstance(error, InvalidInput) and field:
+        errors = [
+            {"location": "request", "field": field, "code": error.code, "message": error.message}
+        ]
+    retry_after = error.retry_after if isinstance(error, RateLimited) else None
+    if isinstance(error, ConfigurationError):
+        retry_after = 1.0
+    return problem_response(
+        status_for(error), error.code, error.message, errors=errors, retry_after=retry_after
+    )
+
+
+def _remember(request: Request, code: str) -> None:
+    context = context_in(request.scope)
+    if context is not None:
+        context.problem_code = code
+
+
+async def keyguard_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KeyguardError)  # noqa: S101 - registered for KeyguardError only
+    _remember(request, exc.code)
+    return error_response(exc)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    _remember(request, "validation_failed")
+    # Only location, field, type and message: never `input`, which may hold a key.
+    errors = [
+        {
+            "location": str(e["loc"][0]) if e.get("loc") else "body",
+            "field": ".".join(str(part) for part in e.get("loc", ())[1:]),
+            "code": str(e.get("type", "invalid")),
+            "message": str(e.get("msg", "invalid value")),
+        }
+        for e in exc.errors()
+    ]
+    return problem_response(422, "validation_failed", "the request is not valid", errors=errors)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
+    code = CODE_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
+    _remember(request, code)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    _remember(request, "internal_error")
+    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    return problem_response(500, "internal_error", "an unexpected error occurred")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem JSON."""
+    app.add_exception_handler(KeyguardError, keyguard_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)

@@ -1,0 +1,140 @@
+"""POST /v1/keys/verify: a gateway (holding keys:verify) asks whether a key may do something.
+
+The answer carries the decision and the key's public metadata, never its digest; a string
+that is not one of the caller's tenant's keys gets the one opaque `invalid_key`. The check
+is a use of the verified key, so it applies that key's rate limit and leaves a usage event
+for it (with `via`: the gateway's key), besides the gateway's own.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+from keyguard.api.context import Principal, api_state, context_of
+from keyguard.api.enforcement import EnforcedRoute, require_scope
+from keyguard.api.schemas import KeyPublic
+from keyguard.errors import InvalidInput
+from keyguard.keys.format import MAX_KEY_LENGTH
+from keyguard.policy.scopes import SCOPES
+from keyguard.usage.records import UsageRecord
+from keyguard.verification import Allowed, Decision, Denied
+from keyguard.verification.service import INVALID
+
+router = APIRouter(route_class=EnforcedRoute, tags=["verification"])
+
+PATH = "/v1/keys/verify"
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(max_length=MAX_KEY_LENGTH * 4, description="The key a client presented.")
+    scope: str | None = Field(default=None, max_length=40, examples=["mail:send"])
+    ip: IPvAnyAddress | None = Field(default=None, description="The client's address.")
+    env: Literal["live", "test", "dev"] | None = None
+
+
+class VerifyAnswer(BaseModel):
+    valid: bool
+    outcome: str
+    code: str | None = Field(default=None, description="Set when it differs from `outcome`.")
+    key: KeyPublic | None = None
+    retry_after: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Absent rather than null at the top level, so that an invalid key's answer is
+        exactly `{"valid": false, "outcome": "invalid_key"}`."""
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+@router.post(PATH)
+async def verify_key(
+    body: VerifyRequest,
+    request: Request,
+    principal: Annotated[Principal, require_scope("keys:verify")],
+) -> VerifyAnswer:
+    """Verify a presented key against a scope, a client IP and an environment."""
+    if body.scope is not None and body.scope not in SCOPES:
+        raise InvalidInput(f"unknown scope {body.scope!r}", code="unknown_scope", field="scope")
+    api = api_state(request)
+    ip = str(body.ip) if body.ip is not None else None
+    decision = await api.verify(body.key, scope=body.scope, ip=ip, env=body.env)
+    if decision.key is not None and decision.key.tenant_id != principal.key.tenant_id:
+        decision = INVALID  # another tenant's key is not one of "ours" for this caller
+    answer = _answer(decision)
+    if isinstance(decision, Allowed) and decision.key.restrictions.rate_limit_per_minute:
+        rate = await api.runtime.limits.check_async(
+            decision.key.id, decision.key.restrictions.rate_limit_per_minute
+        )
+        if not rate.allowed:
+            answer = VerifyAnswer(
+                valid=False,
+                outcome="rate_limited",
+                key=answer.key,
+                retry_after=max(1, math.ceil(rate.retry_after)),
+            )
+    api.runtime.usage.submit(
+        _event(
+            decision=decision,
+            answer=answer,
+            body=body,
+            ip=ip,
+            ts=context_of(request).ts,
+            principal=principal,
+        )
+    )
+    return answer
+
+
+def _answer(decision: Decision) -> VerifyAnswer:
+    if isinstance(decision, Allowed):
+        return VerifyAnswer(valid=True, outcome="ok", key=KeyPublic.of(decision.key))
+    known = decision.key is not None and decision.outcome != "invalid_key"
+    return VerifyAnswer(
+        valid=False,
+        outcome=decision.outcome,
+        code=decision.problem_code if decision.problem_code != decision.outcome else None,
+        key=KeyPublic.of(decision.key) if known and decision.key else None,
+    )
+
+
+def _event(
+    *,
+    decision: Decision,
+    answer: VerifyAnswer,
+    body: VerifyRequest,
+    ip: str | None,
+    ts: datetime,
+    principal: Principal,
+) -> UsageRecord:
+    key = decision.key if answer.key is not None else None
+    code = decision.problem_code if isinstance(decision, Denied) else None
+    extra: dict[str, str] = {"via": principal.key.id}
+    if code and code != answer.outcome:
+        extra["code"] = code
+    return UsageRecord(
+        ts=ts,
+        method="POST",
+        path=PATH,
+        outcome=answer.outcome,
+        status=200,
+        key_id=key.id if key else None,
+        tenant_id=key.tenant_id if key else None,
+        env=key.env if key else None,
+        ip=ip,
+        scope=body.scope,
+        extra=extra,
+    )

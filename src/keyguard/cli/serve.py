@@ -1,0 +1,95 @@
+"""`keyguard serve`: the HTTP API under uvicorn, on 127.0.0.1:8080 by default."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keyguard.cli.context import state
+from keyguard.cli.init import ADMIN_KEY_FILE
+from keyguard.cli.output import errors_as_exit, fail, stdout
+from keyguard.errors import ConfigurationError
+from keyguard.settings import Settings
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8080,
+    tls_cert: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="PEM certificate chain.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="PEM private key.")
+    ] = None,
+    behind_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="CIDR",
+            help="Trusted proxy network (repeatable); its X-Forwarded-For names the client.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the HTTP API. In live mode, plain HTTP needs --behind-proxy (TLS ends there)."""
+    from keyguard.api import create_app
+    from keyguard.api.server import uvicorn_config
+    from keyguard.logging import configure_logging
+    from keyguard.runtime import Runtime
+    from keyguard.storage import migrate
+
+    if (tls_cert is None) != (tls_key is None):
+        fail("--tls-cert and --tls-key go together")
+    tls = tls_cert is not None
+    with errors_as_exit():
+        settings = _with_proxies(state(ctx).settings, behind_proxy or [])
+        if settings.mode == "live" and not tls and not behind_proxy:
+            raise ConfigurationError(
+                "live mode refuses plain HTTP: give --tls-cert/--tls-key, or name the "
+                "TLS-terminating proxies with --behind-proxy CIDR"
+            )
+        runtime = Runtime.build(settings)
+        if not migrate.is_current(runtime.engine):
+            runtime.close()
+            raise ConfigurationError(
+                "the database schema is not current: run `keyguard init --if-needed` first"
+            )
+    import uvicorn
+
+    configure_logging()
+    app = create_app(runtime, hsts=tls)
+    _announce(settings, host, port, tls)
+    server = uvicorn.Server(
+        uvicorn_config(app, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    )
+    try:
+        server.run()
+    finally:
+        runtime.close()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+def _with_proxies(settings: Settings, cidrs: list[str]) -> Settings:
+    extra = [part.strip() for value in cidrs for part in value.split(",") if part.strip()]
+    networks = list(settings.trusted_proxies)
+    for cidr in extra:
+        try:
+            networks.append(str(ipaddress.ip_network(cidr, strict=False)))
+        except ValueError:
+            raise ConfigurationError(f"invalid CIDR {cidr!r} for --behind-proxy") from None
+    return settings.model_copy(update={"trusted_proxies": tuple(dict.fromkeys(networks))})
+
+
+def _announce(settings: Settings, host: str, port: int, tls: bool) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    stdout.print(
+        f"Keyguard ({settings.mode} mode) on {'https' if tls else 'http'}://{shown}:{port}"
+    )
+    key_file = settings.data_dir / ADMIN_KEY_FILE
+    if key_file.exists():
+        stdout.print(f"First admin key: {key_file} (mode 0600; send it as `Authorization: Bearer`)")
+    if settings.trusted_proxies:
+        stdout.print(f"Trusting X-Forwarded-For from: {', '.join(settings.trusted_proxies)}")
