@@ -18,6 +18,7 @@ from keyguard.storage.engine import make_engine, make_session_factory
 from keyguard.usage.writer import UsageWriter
 from keyguard.verification import Verifier
 from keyguard.verification.cache import SnapshotCache
+from keyguard.verification.invalidation import ChangeFeed
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Runtime:
     usage: UsageWriter
     limits: RateLimits
     mail: MailService
+    changes: ChangeFeed
     closed: bool = field(default=False)
 
     @classmethod
@@ -48,7 +50,10 @@ class Runtime:
         )
         limits = build_limits(settings, clock)
         mail = MailService(sessions, clock)
-        return cls(settings, engine, sessions, peppers, clock, verifier, keys, usage, limits, mail)
+        changes = ChangeFeed(sessions, verifier.invalidate)
+        return cls(
+            settings, engine, sessions, peppers, clock, verifier, keys, usage, limits, mail, changes
+        )
 
     def close(self) -> None:
         """Flush what is batched in memory, then release connections."""

@@ -164,3 +164,19 @@ def test_keys_hashed_under_an_older_pepper_keep_verifying(
     assert rotated.verify(created.key.reveal()).allowed
     stranger = Verifier(runtime.sessions, PepperRing(newer), clock, SnapshotCache(30))
     assert stranger.verify(created.key.reveal()).outcome == "invalid_key"
+
+
+def test_a_change_made_by_another_process_reaches_this_cache_through_the_feed(
+    runtime: Runtime, settings: Any, clock: ManualClock
+) -> None:
+    other = Runtime.build(settings, clock)  # another node or the CLI, same database
+    try:
+        created = create_key(runtime)
+        runtime.changes.poll()  # establishes the starting point
+        assert runtime.verifier.verify(created.key.reveal()).allowed  # now cached here
+        other.keys.revoke(OPERATOR, created.view.id, "leaked")
+        assert runtime.verifier.verify(created.key.reveal()).allowed  # stale until the poll
+        assert runtime.changes.poll() == 1
+        assert runtime.verifier.verify(created.key.reveal()).outcome == "revoked"
+    finally:
+        other.close()
