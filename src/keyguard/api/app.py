@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
 from importlib.metadata import version
 from typing import Any, Final, TextIO
@@ -36,6 +36,7 @@ from keyguard.api.routes import audit, keys, ops, verify
 from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
 from keyguard.logging import make_logger
+from keyguard.mail.tasks import MailTasks
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 
@@ -51,7 +52,12 @@ SECURITY_SCHEMES: Final = {
     },
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
 }
-PUBLIC_PREFIXES: Final = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+# Background work of every API process, entered at startup and left at shutdown, in reverse.
+# A feature appends a factory taking the Runtime and returning an async context manager.
+BACKGROUND: Final[list[Callable[[Runtime], AbstractAsyncContextManager[object]]]] = [
+    MailTasks.for_serve,  # the delivery worker (and SMTP submission when configured)
+]
+CHANGE_FEED_SECONDS: Final = 1.0
 SWEEP_SECONDS: Final = 60.0
 
 log = structlog.get_logger("keyguard.api")
@@ -113,17 +119,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     api: ApiState = app.state.keyguard
     runtime = api.runtime
     runtime.usage.start()
-    tasks = [
-        asyncio.create_task(
-            _every(
-                runtime.settings.last_used_flush_seconds,
-                partial(runtime.verifier.last_used.flush, runtime.sessions),
-            )
+    await run_in_threadpool(runtime.changes.poll)  # the starting point of the change feed
+    jobs: list[tuple[float, Callable[[], Any]]] = [
+        (
+            runtime.settings.last_used_flush_seconds,
+            partial(runtime.verifier.last_used.flush, runtime.sessions),
         ),
-        asyncio.create_task(_every(SWEEP_SECONDS, runtime.limits.sweep)),
+        (CHANGE_FEED_SECONDS, runtime.changes.poll),  # other processes' revocations
+        (SWEEP_SECONDS, runtime.limits.sweep),
     ]
+    tasks = [asyncio.create_task(_every(seconds, job)) for seconds, job in jobs]
     try:
-        yield
+        async with AsyncExitStack() as stack:
+            for background in BACKGROUND:
+                await stack.enter_async_context(background(runtime))
+            yield
     finally:
         for task in tasks:
             task.cancel()
