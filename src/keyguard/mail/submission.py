@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -293,6 +294,12 @@ async def start_server(
     hostname = socket.gethostname()
 
     def protocol() -> KeyguardSMTP:
+        with warnings.catch_warnings():
+            # Without TLS aiosmtpd warns about AUTH in clear; we logged that once, above.
+            warnings.simplefilter("ignore", UserWarning)
+            return _smtp()
+
+    def _smtp() -> KeyguardSMTP:
         return KeyguardSMTP(
             handler,
             hostname=hostname,
