@@ -54,13 +54,17 @@ class ParsedKey:
         return display_prefix(self.raw.reveal())
 
 
+# Every two-character base62 string, so encoding takes three divisions instead of six: this
+# runs on every verification.
+_PAIRS: Final = tuple(a + b for a in ALPHABET for b in ALPHABET)
+_PAIR_BASE: Final = 62 * 62
+
+
 def encode_checksum(value: int) -> str:
     """Fixed-width base62 of a CRC32 value."""
-    chars = []
-    for _ in range(CHECKSUM_LENGTH):
-        value, rem = divmod(value, 62)
-        chars.append(ALPHABET[rem])
-    return "".join(reversed(chars))
+    high, low = divmod(value, _PAIR_BASE)
+    top, middle = divmod(high, _PAIR_BASE)
+    return _PAIRS[top] + _PAIRS[middle] + _PAIRS[low]
 
 
 def _checksum_of(prefix_and_body: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from keyguard.errors import InvalidInput
@@ -22,15 +22,25 @@ class Restrictions:
     recipients: tuple[str, ...] = ()
     daily_quota: int | None = None
     rate_limit_per_minute: int | None = None
+    # (version, network address, netmask) as integers: membership is two integer operations,
+    # which matters because this check runs on every verification of an allowlisted key.
+    _ranges: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ranges = tuple(
+            (n.version, int(n.network_address), int(n.netmask)) for n in self.allowed_networks
+        )
+        object.__setattr__(self, "_ranges", ranges)
 
     def allows_ip(self, ip: IPAddress | None) -> bool:
-        if not self.allowed_networks:
+        if not self._ranges:
             return True
         if ip is None:
             return False  # an allowlisted key with an unknown origin is refused: fail closed
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped  # "::ffff:203.0.113.7" must match an IPv4 allowlist entry
-        return any(ip.version == net.version and ip in net for net in self.allowed_networks)
+        version, value = ip.version, int(ip)
+        return any(v == version and value & mask == net for v, net, mask in self._ranges)
 
     def to_json(self) -> dict[str, Any]:
         return {

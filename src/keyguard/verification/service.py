@@ -7,6 +7,7 @@ restrictions. A string that is not one of our keys always gets the same `invalid
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from collections import Counter
@@ -130,12 +131,15 @@ class Verifier:
         if snapshot is None:
             return INVALID
         now = self._clock()
-        state = effective_state(
-            snapshot.state,
-            expires_at=snapshot.expires_at,
-            grace_until=snapshot.grace_until,
-            now=now,
-        )
+        if snapshot.state == "active" and now < snapshot.expires_at:
+            state: str = "active"  # the common case, without a function call
+        else:
+            state = effective_state(
+                snapshot.state,
+                expires_at=snapshot.expires_at,
+                grace_until=snapshot.grace_until,
+                now=now,
+            )
         if state == "revoked":
             rotated = snapshot.state_reason == ROTATED_REASON
             return Denied("revoked", snapshot, "key_rotated" if rotated else None)
@@ -180,7 +184,13 @@ class Verifier:
 def _ip(ip: IPAddress | str | None) -> IPAddress | None:
     if ip is None or not isinstance(ip, str):
         return ip
+    return _parse_ip(ip)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_ip(text: str) -> IPAddress | None:
+    """Parsing an address costs microseconds; the same clients come back again and again."""
     try:
-        return ipaddress.ip_address(ip)
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
