@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import selectors
 import shutil
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,19 +43,26 @@ def bao_binary() -> str:
 
 @dataclass
 class Process:
-    """A server subprocess whose output is collected by a thread."""
+    """A server subprocess whose output a thread collects, watching for readiness markers."""
 
     popen: subprocess.Popen[bytes]
+    markers: set[str]
     output: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
     _drainer: threading.Thread | None = None
 
     @classmethod
     def start(cls, args: list[str], *, ready: tuple[str, ...], env: dict[str, str]) -> Process:
         popen = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-        process = cls(popen)
-        process._wait_for(ready)
+        process = cls(popen, set(ready))
         process._drainer = threading.Thread(target=process._drain, daemon=True)
         process._drainer.start()
+        if not process.ready.wait(timeout=START_TIMEOUT) or process.markers:
+            process.stop()
+            pytest.fail(
+                f"server did not start ({sorted(process.markers)} not seen):\n"
+                + "".join(process.output)
+            )
         return process
 
     def stop(self) -> None:
@@ -72,29 +77,15 @@ class Process:
         if self.popen.stdout is not None:
             self.popen.stdout.close()
 
-    def _wait_for(self, markers: tuple[str, ...]) -> None:
-        assert self.popen.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        missing = set(markers)
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.popen.stdout, selectors.EVENT_READ)
-            while (left := deadline - time.monotonic()) > 0:
-                if not selector.select(timeout=left):
-                    break
-                line = self.popen.stdout.readline().decode(errors="replace")
-                if not line:
-                    break  # the process exited
-                self.output.append(line)
-                missing = {marker for marker in missing if marker not in line}
-                if not missing:
-                    return
-        self.stop()
-        pytest.fail(f"server did not start ({sorted(missing)} not seen):\n{''.join(self.output)}")
-
     def _drain(self) -> None:
         assert self.popen.stdout is not None
         for raw in self.popen.stdout:
-            self.output.append(raw.decode(errors="replace"))
+            line = raw.decode(errors="replace")
+            self.output.append(line)
+            self.markers = {marker for marker in self.markers if marker not in line}
+            if not self.markers:
+                self.ready.set()
+        self.ready.set()  # the process exited: stop waiting (`markers` tells what was missing)
 
 
 def _clean_env(home: Path) -> dict[str, str]:
