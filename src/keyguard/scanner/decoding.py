@@ -1,8 +1,10 @@
 """One level of decoding where keys hide: base64 blobs and percent-encoded strings.
 
-Only candidates in places where encoded credentials live are decoded: values after `:`
-or `=` (Kubernetes secrets, config files, JSON) and `Basic` authorization headers; and
-runs of URL characters with `%XX` escapes. Decoded text is scanned once more, never
+Only candidates in places where encoded credentials live are decoded: `Basic`
+authorization headers in any file; in configuration files (YAML, JSON, .env, TOML, INI,
+XML, Terraform… and stdin), also values after `:` or `=` (Kubernetes secrets); and runs
+of URL characters with `%XX` escapes. Watching every `x = value` of source code for base64
+would cost more than all the rules together. Decoded text is scanned once more, never
 decoded again.
 """
 
@@ -20,19 +22,25 @@ from urllib.parse import unquote_to_bytes
 # `Basic`, ending at a non-base64 character: identifiers of other lengths are not decoded.
 _BLOB: Final = rb"(?:[0-9A-Za-z+/]{4}){6,}(?:[0-9A-Za-z+/]{2}==|[0-9A-Za-z+/]{3}=)?"
 _LEAD: Final = rb"""(?:Basic[ \t]+|[:=][ \t]*["']?)"""
+_BASIC: Final = rb"Basic[ \t]+"
+_END: Final = rb"(?:[^0-9A-Za-z+/=]|\z)"
 # Hyperscan triggers: each matches wherever the Python candidate pattern below does. The
-# base64 one consumes its terminator, so it reports exactly one end offset per blob.
-BASE64_TRIGGER: Final = _LEAD + _BLOB + rb"(?:[^0-9A-Za-z+/=]|\z)"
+# base64 ones consume their terminator, so they report exactly one end offset per blob.
+BASE64_TRIGGER: Final = _LEAD + _BLOB + _END
+BASIC_TRIGGER: Final = _BASIC + _BLOB + _END
 PERCENT_TRIGGER: Final = rb"[0-9A-Za-z=]%[0-9A-Fa-f]{2}"
 
 _BASE64: Final = re.compile(_LEAD + b"(" + _BLOB + rb")(?![0-9A-Za-z+/=])")
+_BASE64_BASIC: Final = re.compile(_BASIC + b"(" + _BLOB + rb")(?![0-9A-Za-z+/=])")
+CONFIG_SUFFIXES: Final = (
+    ".yaml", ".yml", ".json", ".toml", ".ini", ".cfg", ".conf", ".properties", ".xml",
+    ".tf", ".tfvars", ".env", ".hcl", ".plist",
+)  # fmt: skip
 _PERCENT: Final = re.compile(rb"(?<=[0-9A-Za-z=])%[0-9A-Fa-f]{2}")
-_URL_CHARS: Final = frozenset(
-    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._~+/=:@%-"
-)
+_URL_RUN: Final = re.compile(rb"[0-9A-Za-z._~+/=:@%-]+")
 MIN_DECODED: Final = 16
 MIN_PRINTABLE: Final = 0.95
-_PRINTABLE: Final = frozenset(range(32, 127)) | {9, 10, 13}
+_PRINTABLE: Final = bytes([9, 10, 13, *range(32, 127)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +53,8 @@ class Decoded:
 
 
 def _mostly_printable(data: bytes) -> bool:
-    printable = sum(1 for b in data if b in _PRINTABLE)
-    return printable >= MIN_PRINTABLE * len(data)
+    unprintable = len(data.translate(None, _PRINTABLE))
+    return unprintable <= (1 - MIN_PRINTABLE) * len(data)
 
 
 def decode_base64(blob: bytes) -> bytes | None:
@@ -62,33 +70,37 @@ def decode_base64(blob: bytes) -> bytes | None:
     return raw
 
 
-def base64_candidates(buffer: bytes, lines: Sequence[tuple[int, int]] | None) -> Iterator[Decoded]:
+def is_config(path: str) -> bool:
+    """Configuration files (and stdin) get every `key: base64` value decoded."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return path == "-" or name.startswith(".env") or name.endswith(CONFIG_SUFFIXES)
+
+
+def base64_candidates(
+    buffer: bytes, lines: Sequence[tuple[int, int]] | None, *, config: bool
+) -> Iterator[Decoded]:
     """Decodable blobs in the whole buffer, or only in `lines` (blobs never span lines)."""
+    pattern = _BASE64 if config else _BASE64_BASIC
     for start, end in [(0, len(buffer))] if lines is None else lines:
-        for match in _BASE64.finditer(buffer, start, end):
+        for match in pattern.finditer(buffer, start, end):
             text = decode_base64(match.group(1))
             if text is not None:
                 yield Decoded(match.start(1), text, "base64")
 
 
-def _token_around(buffer: bytes, position: int) -> tuple[int, int]:
-    """The run of URL characters that contains `position`."""
-    start, end = position, position
-    while start > 0 and buffer[start - 1] in _URL_CHARS:
-        start -= 1
-    while end < len(buffer) and buffer[end] in _URL_CHARS:
-        end += 1
-    return start, end
-
-
 def percent_candidates(buffer: bytes) -> Iterator[Decoded]:
-    covered = -1
+    """Runs of URL characters holding `%XX`, decoded; each line is tokenised once."""
+    line_end = -1
     for match in _PERCENT.finditer(buffer):
-        if match.start() < covered:
+        if match.start() < line_end:
             continue
-        start, end = _token_around(buffer, match.start())
-        covered = end
-        token = buffer[start:end]
-        text = unquote_to_bytes(token)
-        if len(text) >= MIN_DECODED and text != token:
-            yield Decoded(start, text, "percent")
+        line_start = buffer.rfind(b"\n", 0, match.start()) + 1
+        found = buffer.find(b"\n", match.start())
+        line_end = len(buffer) if found < 0 else found
+        for token in _URL_RUN.finditer(buffer, line_start, line_end):
+            raw = token.group()
+            if b"%" not in raw:
+                continue
+            text = unquote_to_bytes(raw)
+            if len(text) >= MIN_DECODED and text != raw:
+                yield Decoded(token.start(), text, "percent")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from keyguard.scanner import precision
-from keyguard.scanner.decoding import Decoded, base64_candidates, percent_candidates
+from keyguard.scanner.decoding import Decoded, base64_candidates, is_config, percent_candidates
 from keyguard.scanner.findings import Finding, fingerprint, redact, severity_of
 from keyguard.scanner.rules import Rule
 
@@ -28,7 +28,7 @@ class Fired:
     base64_ends: tuple[int, ...] | None = None
 
 
-FireFn = Callable[[bytes], Fired]
+FireFn = Callable[[bytes, bool], Fired]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +171,7 @@ def decoded_matches(rules: Sequence[Rule], decoded: Iterable[Decoded], fire: Fir
     """Matches inside decoded blobs, placed at the blob; decoded text is not decoded again."""
     found: list[Match] = []
     for blob in decoded:
-        inner = resolve_overlaps(extract(rules, blob.text, fire(blob.text).rules))
+        inner = resolve_overlaps(extract(rules, blob.text, fire(blob.text, False).rules))
         found.extend(
             Match(m.rule_index, m.start, m.end, m.secret, blob.offset, blob.encoding) for m in inner
         )
@@ -205,11 +205,13 @@ def _lines_of(buffer: bytes, ends: tuple[int, ...] | None) -> list[tuple[int, in
 
 def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Located) -> Outcome:
     """The whole pipeline for one buffer."""
-    fired = fire(buffer)
+    config = is_config(where.path)
+    fired = fire(buffer, config)
     plain = resolve_overlaps(extract(rules, buffer, fired.rules))
     blobs: list[Decoded] = []
     if fired.base64:
-        blobs.extend(base64_candidates(buffer, _lines_of(buffer, fired.base64_ends)))
+        lines = _lines_of(buffer, fired.base64_ends)
+        blobs.extend(base64_candidates(buffer, lines, config=config))
     if fired.percent:
         blobs.extend(percent_candidates(buffer))
     decoded = decoded_matches(rules, blobs, fire) if blobs else []

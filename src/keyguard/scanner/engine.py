@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from keyguard.errors import ConfigurationError
-from keyguard.scanner.decoding import BASE64_TRIGGER, PERCENT_TRIGGER
+from keyguard.scanner.decoding import BASE64_TRIGGER, BASIC_TRIGGER, PERCENT_TRIGGER
 from keyguard.scanner.detect import Fired, Located, Outcome, scan_buffer
 from keyguard.scanner.rules import Rule
 
@@ -26,7 +26,7 @@ class Engine(Protocol):
 
     name: str
 
-    def fire(self, buffer: bytes) -> Fired: ...
+    def fire(self, buffer: bytes, config: bool) -> Fired: ...
 
 
 class RegexEngine:
@@ -40,42 +40,47 @@ class RegexEngine:
             for index, rule in enumerate(rules)
         ]
 
-    def fire(self, buffer: bytes) -> Fired:
+    def fire(self, buffer: bytes, config: bool) -> Fired:
         lowered = buffer.lower()
         selected = frozenset(
             index
             for index, words in self._keywords
             if not words or any(word in lowered for word in words)
         )
-        # The base64 candidate pattern is cheap and anchored on `:`/`=`/`Basic`: always run.
+        # Base64 candidates are looked for everywhere: anchored on `:`/`=`/`Basic`, cheap.
         return Fired(selected, base64=True, percent=b"%" in buffer)
 
 
 class HyperscanEngine:
-    """All rule cores and both decoder triggers in one Hyperscan database."""
+    """All rule cores and the decoder triggers in Hyperscan databases (code and config)."""
 
     name = "hyperscan"
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        import hyperscan  # noqa: PLC0415 - optional dependency, loaded only when chosen
-
-        expressions = [rule.hyperscan_pattern for rule in rules]
-        expressions += [BASE64_TRIGGER, PERCENT_TRIGGER]
         self._base64_id = len(rules)
         self._percent_id = len(rules) + 1
-        self._db = hyperscan.Database()
+        cores = [rule.hyperscan_pattern for rule in rules]
+        # Source code only watches `Basic` headers; config files watch every `key: value`.
+        self._code = self._compile([*cores, BASIC_TRIGGER, PERCENT_TRIGGER])
+        self._config = self._compile([*cores, BASE64_TRIGGER, PERCENT_TRIGGER])
+
+    def _compile(self, expressions: list[bytes]) -> Any:
+        import hyperscan  # noqa: PLC0415 - optional dependency, loaded only when chosen
+
         # SINGLEMATCH: we only need to know *whether* a rule matches; Python extracts. The
         # base64 trigger reports every blob end instead, so only those lines are decoded.
         flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions)
         flags[self._base64_id] = 0
-        self._db.compile(
+        database = hyperscan.Database()
+        database.compile(
             expressions=expressions,
             ids=list(range(len(expressions))),
             elements=len(expressions),
             flags=flags,
         )
+        return database
 
-    def fire(self, buffer: bytes) -> Fired:
+    def fire(self, buffer: bytes, config: bool) -> Fired:
         hits: set[int] = set()
         ends: list[int] = []
         base64_id = self._base64_id
@@ -86,7 +91,7 @@ class HyperscanEngine:
             else:
                 hits.add(id_)
 
-        self._db.scan(buffer, match_event_handler=on_match)
+        (self._config if config else self._code).scan(buffer, match_event_handler=on_match)
         percent = self._percent_id in hits
         hits.discard(self._percent_id)
         return Fired(frozenset(hits), base64=bool(ends), percent=percent, base64_ends=tuple(ends))

@@ -13,7 +13,18 @@ from functools import cache
 from typing import Any, Final
 
 from keyguard.keys import KEY_PATTERN, checksum_valid
-from keyguard.scanner.rules import NEAR, UUID, Rule, has_digit_and_letter, not_uuid, rule
+from keyguard.scanner.rules import (
+    LEFT,
+    NEAR,
+    RIGHT,
+    UUID,
+    Rule,
+    has_digit_and_letter,
+    mixed_classes,
+    not_code_reference,
+    not_uuid,
+    rule,
+)
 
 # Base64 secrets need base64 boundaries: `+` and `/` continue a token, `=` only ends one.
 B64_LEFT: Final = "(?<![0-9A-Za-z_+/-])"
@@ -446,16 +457,22 @@ def _generic() -> Rule:
         "|access[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key"
     )
     value = "[0-9A-Za-z+/=_.~-]{16,128}"
+    name = f"(?i:{names})[\\w.-]{{0,20}}[\"']?[ \\t]*"
+    # Python only: the name does not follow `:` or `/` (ARNs, URLs), and a bare `:` must be
+    # followed by a space or a quote (`key: v`, `"key":"v"`), not by a value (`secret:Name`).
+    assign = "(?::=|=>|=|:(?=[ \\t\"'`]))"
+    pattern = f"(?<![:/]){name}{assign}[ \\t]*[\"'`]?{LEFT}(?P<secret>{value}){RIGHT}"
     return rule(
         "generic-high-entropy-secret",
         "generic",
         "High-entropy value assigned to a name like *_API_KEY, *_SMTP_PASSWORD, *_SECRET",
-        f"(?i:{names})[\\w.-]{{0,20}}[\"']?[ \\t]*(?::=|=>|=|:)[ \\t]*[\"'`]?{value}",
+        f"{name}(?::=|=>|=|:)[ \\t]*[\"'`]?{value}",
         secret=value,
+        pattern=pattern,
         keywords=("key", "secret", "pass", "token"),
         confidence="low",
         min_entropy=3.5,
-        checks=(has_digit_and_letter, not_uuid),
+        checks=(has_digit_and_letter, not_uuid, not_code_reference, mixed_classes),
         notes="Lower confidence: any provider; only values with high entropy.",
     )
 

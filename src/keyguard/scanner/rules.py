@@ -136,3 +136,29 @@ def has_digit_and_letter(text: str) -> bool:
 def not_uuid(text: str) -> bool:
     """UUIDs outside a provider's context are identifiers, not secrets."""
     return re.fullmatch(UUID, text.lower()) is None
+
+
+_DOTTED_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+_HEX: Final = re.compile(r"[0-9a-fA-F]+")
+MIN_HEX_SECRET: Final = 32
+
+
+def not_code_reference(text: str) -> bool:
+    """`x25519.X25519PrivateKey`, `self._decode`: a dotted name is code, not a secret."""
+    return _DOTTED_NAME.fullmatch(text) is None
+
+
+def mixed_classes(text: str) -> bool:
+    """At least two of lower case, upper case and digits, each at least twice.
+
+    Random tokens mix classes; words with a digit tacked on (`generatedpassword2`) do not.
+    Pure hex must be 32 characters or more: shorter hex values are ids and short hashes.
+    """
+    if _HEX.fullmatch(text):
+        return len(text) >= MIN_HEX_SECRET and has_digit_and_letter(text)
+    counts = (
+        sum(c.islower() for c in text),
+        sum(c.isupper() for c in text),
+        sum(c.isdigit() for c in text),
+    )
+    return sum(1 for n in counts if n >= 2) >= 2

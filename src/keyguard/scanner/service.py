@@ -2,7 +2,7 @@
 
 Each worker builds its engine once (Hyperscan databases are per process) and scans whole
 batches, returning only findings, which hold no secret. Small scans stay in-process: a
-pool costs more than it saves below a few megabytes.
+pool costs more than it saves for a few hundred files.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import Final, Literal, Protocol, TypeVar
 
 from keyguard.scanner import git
@@ -25,14 +26,14 @@ from keyguard.scanner.sources import (
     DEFAULT_MAX_FILE_SIZE,
     FileRef,
     iter_batches,
-    list_files,
+    iter_files,
     read_file,
 )
 
 Source = Literal["files", "git", "staged", "stdin"]
 BATCH_BYTES: Final = 4 * 1024 * 1024
-BATCH_FILES: Final = 256
-PARALLEL_THRESHOLD: Final = 4 * 1024 * 1024
+BATCH_FILES: Final = 128
+PARALLEL_FILES: Final = 256
 PARALLEL_COMMITS: Final = 200
 T = TypeVar("T")
 
@@ -47,7 +48,7 @@ class ScanRequest:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = 0
     engine: EngineName = "auto"
-    parallel_threshold: int = PARALLEL_THRESHOLD
+    parallel_files: int = PARALLEL_FILES
     parallel_commits: int = PARALLEL_COMMITS
     stdin: bytes = b""
 
@@ -164,6 +165,8 @@ def _run(
     batches: Iterable[T],
     parallel: bool,
     progress: Progress | None,
+    *,
+    ordered: bool = False,
 ) -> Iterator[_Batch]:
     """Batches through a process pool (in order) or in-process."""
     if not parallel:
@@ -178,7 +181,7 @@ def _run(
     with context.Pool(
         _jobs(request), initializer=_init_worker, initargs=(request.engine, request.max_file_size)
     ) as pool:
-        for result in pool.imap(task, batches):
+        for result in pool.imap(task, batches) if ordered else pool.imap_unordered(task, batches):
             _advance(progress, result)
             yield result
 
@@ -189,17 +192,14 @@ def _advance(progress: Progress | None, result: _Batch) -> None:
 
 
 def _scan_files(request: ScanRequest, progress: Progress | None) -> _Batch:
-    listing = list_files(
-        request.paths, gitignore=request.gitignore, max_file_size=request.max_file_size
-    )
-    total = sum(ref.size for ref in listing.files)
+    files = iter_files(request.paths, gitignore=request.gitignore)
+    head = list(islice(files, request.parallel_files))
+    parallel = _jobs(request) > 1 and len(head) >= request.parallel_files
     if progress is not None:
-        progress.start(total)
-    parallel = _jobs(request) > 1 and total >= request.parallel_threshold
-    batches = iter_batches(listing.files, max_bytes=BATCH_BYTES, max_files=BATCH_FILES)
+        progress.start(None)
+    # The walk streams into the pool: the pool's feeder thread pulls batches as it lists.
+    batches = iter_batches(chain(head, files), max_files=BATCH_FILES)
     gathered = _gather(_run(request, _files_task, batches, parallel, progress))
-    if listing.oversized:
-        gathered.stats.skipped["size"] += listing.oversized
     gathered.findings.sort(key=Finding.sort_key)
     return gathered
 
@@ -210,7 +210,10 @@ def _scan_git(request: ScanRequest, progress: Progress | None) -> _Batch:
     read = git.staged if request.source == "staged" else git.history
     blobs = (blob for repo in request.paths for blob in read(repo))
     parallel = _jobs(request) > 1 and request.source == "git" and _long_history(request)
-    return _gather(_run(request, _blobs_task, _blob_batches(blobs), parallel, progress))
+    # History keeps git's order (newest commit first); files are sorted afterwards.
+    return _gather(
+        _run(request, _blobs_task, _blob_batches(blobs), parallel, progress, ordered=True)
+    )
 
 
 def _long_history(request: ScanRequest) -> bool:

@@ -1,15 +1,16 @@
 """What gets scanned: files under paths (with .gitignore), standard input, and reading.
 
-Walking happens in the parent process and only lists files; workers read and scan them.
-A file is read in one call up to the size cap, and skipped (and counted) when it is
-larger or when its first block holds a NUL byte (a binary).
+Walking happens in the parent process and only lists files (no stat), streaming them to
+the workers as it goes; workers read and scan them. A file is read in one call up to the
+size cap, and skipped (and counted) when it is larger, when its name says binary, or when
+its first block holds a NUL byte.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -60,17 +61,10 @@ Skip = Literal["binary", "size", "unreadable"]
 
 @dataclass(frozen=True, slots=True)
 class FileRef:
-    """A file to scan: the path shown to the user, the path to open, and its size."""
+    """A file to scan: the path shown to the user and the path to open."""
 
     display: str
     fs_path: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    files: list[FileRef]
-    oversized: int
 
 
 class _Ignores:
@@ -101,11 +95,12 @@ class _Ignores:
         return False
 
 
-def _walk(directory: str, ignores: _Ignores | None, out: list[FileRef], caps: list[int]) -> None:
+def _walk(directory: str, ignores: _Ignores | None) -> Iterator[FileRef]:
+    # No stat here: sizes are checked by the workers, in parallel, when they read.
     pushed = ignores.push(directory) if ignores is not None else False
     try:
         with os.scandir(directory) as entries:
-            children = sorted(entries, key=lambda e: e.name)
+            children = list(entries)
         for entry in children:
             if entry.is_symlink():
                 continue  # never followed: loops, and files outside the tree
@@ -115,9 +110,9 @@ def _walk(directory: str, ignores: _Ignores | None, out: list[FileRef], caps: li
             if ignores is not None and ignores.ignored(entry.path, is_dir):
                 continue
             if is_dir:
-                _walk(entry.path, ignores, out, caps)
+                yield from _walk(entry.path, ignores)
             elif entry.is_file():
-                _add(entry.path, entry.stat().st_size, out, caps)
+                yield _ref(entry.path)
     except PermissionError:
         pass  # an unreadable directory is skipped, like git does
     finally:
@@ -125,39 +120,30 @@ def _walk(directory: str, ignores: _Ignores | None, out: list[FileRef], caps: li
             ignores.pop()
 
 
-def _add(path: str, size: int, out: list[FileRef], caps: list[int]) -> None:
-    if size > caps[0]:
-        caps[1] += 1
-        return
-    out.append(FileRef(posixpath.normpath(path.replace(os.sep, "/")), path, size))
+def _ref(path: str) -> FileRef:
+    return FileRef(posixpath.normpath(path.replace(os.sep, "/")), path)
 
 
-def list_files(roots: Sequence[str], *, gitignore: bool, max_file_size: int) -> Listing:
-    """Every file under `roots` that is not ignored and not over the size cap."""
-    files: list[FileRef] = []
-    caps = [max_file_size, 0]  # [cap, count of files over it]
+def iter_files(roots: Sequence[str], *, gitignore: bool) -> Iterator[FileRef]:
+    """Every file under `roots` that .gitignore does not exclude, as the walk finds it."""
+    for root in roots:
+        if not os.path.exists(root):
+            raise InvalidInput(f"no such file or directory: {root}", code="path_not_found")
     for root in roots:
         if os.path.isdir(root):
-            _walk(root, _Ignores() if gitignore else None, files, caps)
-        elif os.path.isfile(root):
-            _add(root, os.path.getsize(root), files, caps)
+            yield from _walk(root, _Ignores() if gitignore else None)
         else:
-            raise InvalidInput(f"no such file or directory: {root}", code="path_not_found")
-    return Listing(files, caps[1])
+            yield _ref(root)
 
 
-def iter_batches(
-    files: Sequence[FileRef], *, max_bytes: int, max_files: int
-) -> Iterator[list[FileRef]]:
-    """Batches small enough to balance work across processes, large enough to amortise IPC."""
+def iter_batches(files: Iterable[FileRef], *, max_files: int) -> Iterator[list[FileRef]]:
+    """Batches large enough to amortise inter-process traffic, small enough to balance."""
     batch: list[FileRef] = []
-    size = 0
     for ref in files:
         batch.append(ref)
-        size += ref.size
-        if size >= max_bytes or len(batch) >= max_files:
+        if len(batch) >= max_files:
             yield batch
-            batch, size = [], 0
+            batch = []
     if batch:
         yield batch
 
@@ -167,10 +153,11 @@ def read_file(ref: FileRef, max_file_size: int) -> bytes | Skip:
     if ref.display.lower().endswith(BINARY_SUFFIXES):
         return "binary"
     try:
-        # One os.read of the listed size (+1 to notice growth): half the cost of open().read().
+        # os.open/fstat/read: half the cost of open().read(); +1 byte tells "over the cap".
         descriptor = os.open(ref.fs_path, os.O_RDONLY)
         try:
-            data = os.read(descriptor, min(ref.size, max_file_size) + 1)
+            size = os.fstat(descriptor).st_size
+            data = os.read(descriptor, min(size, max_file_size) + 1)
         finally:
             os.close(descriptor)
     except OSError:

@@ -37,6 +37,15 @@ def test_engines_agree_on_every_vector(hyperscan_scanner: Scanner, python_scanne
         assert fast == slow, vector.label
 
 
+def test_engines_agree_on_every_vector_in_a_config_file(
+    hyperscan_scanner: Scanner, python_scanner: Scanner
+) -> None:
+    # Config files get every `key: base64` value decoded, source files only `Basic` headers.
+    for vector in VECTORS:
+        fast, slow = _both(hyperscan_scanner, python_scanner, Vector("", "", vector.text, "v.yaml"))
+        assert fast == slow, vector.label
+
+
 def test_engines_agree_on_all_vectors_in_one_buffer(
     hyperscan_scanner: Scanner, python_scanner: Scanner
 ) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from keyguard.errors import InvalidInput
 from keyguard.scanner.service import ScanRequest, run_scan
-from keyguard.scanner.sources import list_files, parse_size
+from keyguard.scanner.sources import iter_files, parse_size
 from tests.unit.scanner.vectors import Maker
 
 
@@ -26,8 +26,8 @@ def _tree(root: Path) -> str:
 
 def test_gitignore_is_respected_with_negation(tmp_path: Path) -> None:
     _tree(tmp_path)
-    listing = list_files([str(tmp_path)], gitignore=True, max_file_size=1 << 20)
-    names = sorted(Path(f.fs_path).relative_to(tmp_path).as_posix() for f in listing.files)
+    files = iter_files([str(tmp_path)], gitignore=True)
+    names = sorted(Path(f.fs_path).relative_to(tmp_path).as_posix() for f in files)
     assert names == [".gitignore", "keep.log", "src/app.py"]
 
 
@@ -56,7 +56,7 @@ def test_parallel_scan_equals_inline_scan(tmp_path: Path) -> None:
     for n in range(40):
         (tmp_path / f"f{n}.py").write_text(f'K = "{Maker(60 + n).sendgrid()}"\n' + "x = 1\n" * 50)
     inline = run_scan(ScanRequest(paths=(str(tmp_path),), jobs=1))
-    pooled = run_scan(ScanRequest(paths=(str(tmp_path),), jobs=2, parallel_threshold=1))
+    pooled = run_scan(ScanRequest(paths=(str(tmp_path),), jobs=2, parallel_files=1))
     assert len(inline.findings) == 40
     assert pooled.findings == inline.findings
 
