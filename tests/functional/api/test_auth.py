@@ -1,0 +1,85 @@
+"""Authentication over HTTP: the two headers, the opaque invalid answer, keys in URLs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from keyguard.clock import ManualClock
+from keyguard.keys import generate_key
+from tests.functional.api.conftest import Api
+
+
+def test_x_api_key_works_like_bearer(api: Api) -> None:
+    key = api.key("keys:read").key.reveal()
+    assert api.client(**{"X-API-Key": key}).get("/v1/keys").status_code == 200
+    same = api.client(key, **{"X-API-Key": key})
+    assert same.get("/v1/keys").status_code == 200
+
+
+def test_two_different_keys_are_refused(api: Api) -> None:
+    one, two = api.key("keys:read"), api.key("keys:read")
+    answer = api.client(one, **{"X-API-Key": two.key.reveal()}).get("/v1/keys")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "ambiguous_credentials"
+
+
+def test_another_auth_scheme_counts_as_no_key(api: Api) -> None:
+    key = api.key("keys:read").key.reveal()
+    answer = api.client(Authorization=f"Basic {key}").get("/v1/keys")
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "missing_key"
+
+
+def test_every_string_that_is_not_our_key_gets_the_same_answer(api: Api) -> None:
+    real = generate_key("live").reveal()
+    candidates = [
+        "hello",
+        "kg_live_short",
+        real[:-1] + ("A" if real[-1] != "A" else "B"),  # checksum fails
+        real,  # well formed, never issued
+        "x" * 5000,
+    ]
+    bodies = set()
+    for candidate in candidates:
+        answer = api.client(candidate).get("/v1/keys")
+        assert answer.status_code == 401
+        bodies.add(answer.text)
+    assert len(bodies) == 1
+    assert '"code":"invalid_key"' in bodies.pop()
+
+
+def test_an_expired_key_is_told_so(api: Api, clock: ManualClock) -> None:
+    key = api.key(
+        "keys:read",
+    )
+    clock.advance(timedelta(days=366))
+    answer = api.client(key).get("/v1/keys")
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "expired"
+
+
+def test_a_key_in_the_query_string_is_refused_and_never_logged(api: Api) -> None:
+    key = api.key("keys:read").key.reveal()
+    body = key.split("_", 2)[2]
+    for query in ({"api_key": key}, {"q": key}, {"api_key": "whatever"}):
+        answer = httpx.get(f"{api.url}/v1/keys", params=query)
+        assert answer.status_code == 400
+        assert answer.json()["code"] == "key_in_query"
+        assert "URL" in answer.json()["detail"]
+        assert body not in answer.text
+    assert body not in api.log.getvalue()
+    assert api.usage()[-1].outcome == "invalid_key"
+
+
+def test_the_access_log_names_the_key_id_never_the_key(api: Api) -> None:
+    created = api.key("keys:read")
+    api.client(created).get("/v1/keys")
+    line = api.access_log()[-1]
+    assert line["key_id"] == created.view.id
+    assert line["tenant"] == "default"
+    assert line["status"] == 200
+    assert line["outcome"] == "ok"
+    assert created.key.reveal().split("_", 2)[2] not in api.log.getvalue()
+    assert "Bearer" not in api.log.getvalue()
