@@ -92,6 +92,16 @@ def test_transit_rewrap_moves_to_the_rotated_key_version(bao: Bao) -> None:
     assert bao.wrapper.unwrap(old[1].ciphertext, old[1].key_id) == bytes(32)
 
 
+def test_transit_default_batches_fit_openbaos_request_limits(bao: Bao) -> None:
+    # 600 items: one request of 600 would exceed OpenBao's default max_request_json_strings.
+    wrapper = TransitKeyWrapper(bao.connection, key=bao.wrapper.key)
+    wrapped = wrapper.wrap_many([DATA_KEY] * 600)
+    bao.rotate_transit_key()
+    moved = wrapper.rewrap(wrapped)
+    assert len(moved) == 600
+    assert {m.key_id for m in moved} == {wrapper.key_id}
+
+
 def test_transit_refuses_a_key_id_that_does_not_match_the_ciphertext(bao: Bao) -> None:
     wrapped = bao.wrapper.wrap(DATA_KEY)
     bao.rotate_transit_key()
