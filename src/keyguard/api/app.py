@@ -32,7 +32,7 @@ from keyguard.api.auth import TrustedProxies
 from keyguard.api.enforcement import SCOPE_EXTRA, EnforcedRoute, required_scope
 from keyguard.api.metrics import Metrics
 from keyguard.api.middleware import KeyguardMiddleware
-from keyguard.api.routes import audit, keys, ops, verify
+from keyguard.api.routes import audit, keys, mail, mail_data, ops, verify
 from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
 from keyguard.logging import make_logger
@@ -43,6 +43,7 @@ from keyguard.settings import Settings
 # The routers create_app mounts, in this order (verify before keys: /v1/keys/verify is not
 # a key id). A feature appends its own.
 ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, keys.router, audit.router]
+ROUTERS.extend([mail.router, mail_data.router])  # the email service (docs/mail.md)
 
 SECURITY_SCHEMES: Final = {
     "bearer": {

@@ -1,0 +1,163 @@
+"""/v1/mail/send, message status and the sandbox: thin routes over keyguard.mail.
+
+The send and campaign-send routes write their own usage events, inside the transaction that
+queues the mail (or, for a refusal, right after it), and tell enforcement so with
+`mark_usage_recorded`; every other route leaves its usage event to enforcement.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Path, Query, Request
+from pydantic import Discriminator, Tag
+from starlette.responses import JSONResponse
+
+from keyguard.api import problems
+from keyguard.api.context import Principal, RuntimeDep, context_of, mark_usage_recorded
+from keyguard.api.enforcement import EnforcedRoute, require_scope
+from keyguard.errors import RateLimited
+from keyguard.mail.limits import MAX_IDEMPOTENCY_KEY_CHARS, MAX_REQUEST_BYTES
+from keyguard.mail.partition import Partition
+from keyguard.mail.schemas import BatchIn, MessageIn
+from keyguard.mail.sending import SendOutcome
+from keyguard.mail.usage import Caller
+
+router = APIRouter(route_class=EnforcedRoute, tags=["mail"])
+
+Sender = Annotated[Principal, require_scope("mail:send")]
+StatsReader = Annotated[Principal, require_scope("stats:read")]
+SandboxReader = Annotated[Principal, require_scope("sandbox:read")]
+MessageId = Annotated[str, Path(min_length=1, max_length=40)]
+Limit = Annotated[int | None, Query(ge=1, le=500)]
+After = Annotated[str | None, Query(max_length=40)]
+Json = dict[str, Any]
+
+
+def _kind(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "messages" in value else "message"
+
+
+SendBody = Annotated[
+    Annotated[BatchIn, Tag("batch")] | Annotated[MessageIn, Tag("message")],
+    Discriminator(_kind),
+    Body(description='One message, or `{"messages": [...]}` with up to 1,000.'),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+        description="Retries with the same key and body get the first answer again.",
+    ),
+]
+MessageStatus = Literal["queued", "sending", "sent", "deferred", "dead", "sandboxed"]
+
+
+def caller_of(principal: Principal, request: Request, scope: str) -> Caller:
+    """The mail domain's view of an HTTP caller; HTTP statuses come from the problem table."""
+    return Caller(
+        principal.key,
+        ip=str(principal.ip) if principal.ip else None,
+        user_agent=principal.user_agent,
+        method=request.method,
+        path=request.url.path,
+        scope=scope,
+        accepted_status=202,
+        status_of=problems.status_for,
+    )
+
+
+@router.post(
+    "/v1/mail/send",
+    status_code=202,
+    openapi_extra={"x-max-body-bytes": MAX_REQUEST_BYTES},
+    responses={202: {"description": 'Queued: `{"messages": [{"id", "status"}]}`.'}},
+)
+def send(
+    body: SendBody,
+    principal: Sender,
+    runtime: RuntimeDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Queue one message or a batch. 202 means the messages are durably in the outbox.
+
+    A batch is all-or-nothing unless it says `"partial": true`; then each item's answer says
+    whether it was queued (with its id) or rejected (with its code).
+    """
+    caller = caller_of(principal, request, "mail:send")
+    mark_usage_recorded(request)  # the service writes this request's usage event(s)
+    outcome = runtime.mail.sending.send(caller, body, idempotency_key)
+    if outcome.refused and not outcome.batch:
+        raise outcome.first_error
+    if outcome.refused:
+        return batch_problem(request, outcome)
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body(), status_code=202, headers=headers)
+
+
+def batch_problem(request: Request, outcome: SendOutcome) -> JSONResponse:
+    """A refused all-or-nothing batch: the first refusal's status and code, every item's."""
+    first = outcome.first_error
+    context_of(request).problem_code = first.code
+    errors = [
+        {
+            "location": "body",
+            "field": f"messages.{item.index}",
+            "code": item.error.code,
+            "message": item.error.message,
+        }
+        for item in outcome.errors
+        if item.error is not None
+    ]
+    return problems.problem_response(
+        problems.status_for(first),
+        first.code,
+        f"{len(errors)} of {len(outcome.items)} messages were refused, so none was queued",
+        errors=errors,
+        retry_after=first.retry_after if isinstance(first, RateLimited) else None,
+    )
+
+
+@router.get("/v1/mail/messages")
+def list_messages(
+    principal: StatsReader,
+    runtime: RuntimeDep,
+    status: Annotated[MessageStatus | None, Query()] = None,
+    limit: Limit = None,
+    after: After = None,
+) -> Json:
+    """The caller's environment's messages, newest first; follow `next` with `after`."""
+    return runtime.mail.list_messages(
+        Partition.of(principal.key), limit=limit, after=after, status=status
+    )
+
+
+@router.get("/v1/mail/messages/{message_id}")
+def get_message(message_id: MessageId, principal: StatsReader, runtime: RuntimeDep) -> Json:
+    """A message's status and its delivery events, in order."""
+    return runtime.mail.get_message(Partition.of(principal.key), message_id)
+
+
+@router.get("/v1/mail/messages/{message_id}/events")
+def message_events(message_id: MessageId, principal: StatsReader, runtime: RuntimeDep) -> Json:
+    """Only the delivery events of a message."""
+    found = runtime.mail.get_message(Partition.of(principal.key), message_id)
+    return {"id": found["id"], "events": found["events"]}
+
+
+@router.get("/v1/sandbox/messages")
+def list_sandbox(
+    principal: SandboxReader, runtime: RuntimeDep, limit: Limit = None, after: After = None
+) -> Json:
+    """Mail that test and dev keys sent, captured instead of delivered; newest first."""
+    return runtime.mail.list_sandbox(Partition.of(principal.key), limit=limit, after=after)
+
+
+@router.get("/v1/sandbox/messages/{message_id}")
+def get_sandbox_message(
+    message_id: MessageId, principal: SandboxReader, runtime: RuntimeDep
+) -> Json:
+    """One captured message: headers, text, HTML, attachment names and the raw MIME."""
+    return runtime.mail.sandbox_message(Partition.of(principal.key), message_id)
