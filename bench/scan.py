@@ -28,6 +28,7 @@ import sys
 import sysconfig
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,6 +262,7 @@ def main() -> None:
     parser.add_argument("--min-mb", type=int, default=200)
     parser.add_argument("--detect-secrets-timeout", type=float, default=1200.0)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each fast tool (best kept)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     copy_sources(args.min_mb * 1_000_000)
@@ -269,13 +271,33 @@ def main() -> None:
     files = sum(1 for p in TREE.rglob("*") if p.is_file())
     warm_cache()
     print(f"tree: {size / 1e6:.1f} MB in {files} files, {len(planted)} planted keys")
+    print(machine())
     outcomes = [
-        run_keyguard(planted),
-        run_kingfisher(planted),
-        run_gitleaks(planted),
+        best_of(args.repeat, run_keyguard, planted),
+        best_of(args.repeat, run_kingfisher, planted),
+        best_of(args.repeat, run_gitleaks, planted),
         run_detect_secrets(planted, args.detect_secrets_timeout),
     ]
     report(outcomes, size, len(planted))
+
+
+def best_of(
+    repeat: int, run: Callable[[list[Planted]], Outcome], planted: list[Planted]
+) -> Outcome:
+    """The fastest of `repeat` runs: the machine is shared, the minimum is the least noisy."""
+    runs = [run(planted) for _ in range(repeat)]
+    best = min(runs, key=lambda o: o.seconds)
+    best.note = "runs: " + ", ".join(f"{o.seconds:.2f}" for o in runs)
+    return best
+
+
+def machine() -> str:
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpu.splitlines() if "Model name" in line), "?"
+    )
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return f"machine: {model}, {os.cpu_count()} cores; {stamp}; python {sys.version.split()[0]}"
 
 
 def report(outcomes: list[Outcome], size: int, planted: int) -> None:
@@ -285,8 +307,11 @@ def report(outcomes: list[Outcome], size: int, planted: int) -> None:
     for o in outcomes:
         rate = size / 1e6 / o.seconds
         ratio = o.seconds / ours.seconds
-        found = f"{o.found}/{planted}" if not o.note else o.note
+        found = f"{o.found}/{planted}" if o.found or not o.note.startswith("stopped") else o.note
         print(f"| {o.tool} | {o.seconds:.2f} | {rate:.1f} | {found} | {o.other} | {ratio:.1f}x |")
+    for o in outcomes:
+        if o.note:
+            print(f"- {o.tool}: {o.note}")
     results = [vars(o) | {"secrets": None, "mb_s": size / 1e6 / o.seconds} for o in outcomes]
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
 

@@ -115,6 +115,8 @@ class RichProgress:
         self._task: TaskID | None = None
 
     def start(self, total_bytes: int | None) -> None:
+        if self._task is not None:
+            return
         self._progress.start()
         self._task = self._progress.add_task("scan", total=total_bytes)
 

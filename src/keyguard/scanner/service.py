@@ -171,19 +171,26 @@ def _run(
     """Batches through a process pool (in order) or in-process."""
     if not parallel:
         _init_worker(request.engine, request.max_file_size)
+        _start(progress)
         for item in batches:
             result = task(item)
             _advance(progress, result)
             yield result
         return
-    # fork: workers inherit the loaded rules; the pool exists before any progress thread.
+    # fork: workers inherit the loaded rules and build their engine once.
     context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
     with context.Pool(
         _jobs(request), initializer=_init_worker, initargs=(request.engine, request.max_file_size)
     ) as pool:
+        _start(progress)  # after the fork: no progress thread is ever copied into a worker
         for result in pool.imap(task, batches) if ordered else pool.imap_unordered(task, batches):
             _advance(progress, result)
             yield result
+
+
+def _start(progress: Progress | None) -> None:
+    if progress is not None:
+        progress.start(None)
 
 
 def _advance(progress: Progress | None, result: _Batch) -> None:
@@ -195,8 +202,6 @@ def _scan_files(request: ScanRequest, progress: Progress | None) -> _Batch:
     files = iter_files(request.paths, gitignore=request.gitignore)
     head = list(islice(files, request.parallel_files))
     parallel = _jobs(request) > 1 and len(head) >= request.parallel_files
-    if progress is not None:
-        progress.start(None)
     # The walk streams into the pool: the pool's feeder thread pulls batches as it lists.
     batches = iter_batches(chain(head, files), max_files=BATCH_FILES)
     gathered = _gather(_run(request, _files_task, batches, parallel, progress))
@@ -205,8 +210,6 @@ def _scan_files(request: ScanRequest, progress: Progress | None) -> _Batch:
 
 
 def _scan_git(request: ScanRequest, progress: Progress | None) -> _Batch:
-    if progress is not None:
-        progress.start(None)
     read = git.staged if request.source == "staged" else git.history
     blobs = (blob for repo in request.paths for blob in read(repo))
     parallel = _jobs(request) > 1 and request.source == "git" and _long_history(request)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyguard.scanner.detect import Located
-from keyguard.scanner.engine import Scanner
+from keyguard.scanner.engine import HyperscanEngine, Scanner
+from keyguard.scanner.providers import default_rules
 from tests.unit.scanner.vectors import Maker, Vector, negatives, positives
 
 POSITIVES = positives(Maker(seed=21))
@@ -63,3 +67,16 @@ def test_engines_agree_on_random_mixtures(
     vector = Vector("random", "", "".join(parts))
     fast, slow = _both(hyperscan_scanner, python_scanner, vector)
     assert fast == slow
+
+
+def test_a_cached_hyperscan_database_finds_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hyperscan_scanner: Scanner
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    rules = default_rules()
+    HyperscanEngine(rules)  # compiles and stores
+    assert len(list((tmp_path / "keyguard").glob("hyperscan-*.db"))) == 2
+    loaded = Scanner(rules, HyperscanEngine(rules))  # loads
+    joined = "\n".join(v.text for v in VECTORS).encode()
+    where = Located("x.py")
+    assert loaded.scan(joined, where).findings == hyperscan_scanner.scan(joined, where).findings
