@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -59,8 +61,11 @@ class LocalKeyWrapper:
     def open(cls, path: Path, *, create: bool, rng: Random = os.urandom) -> LocalKeyWrapper:
         """Open the master key file; with `create`, make a new one if it does not exist."""
         if create and not path.exists():
-            _write(path, _new_ring(rng, None), exclusive=True)
-            log.info("secrets.local.master_key_created", extra={"path": str(path)})
+            try:
+                _write(path, _new_ring(rng, None), exclusive=True)
+                log.info("secrets.local.master_key_created", extra={"path": str(path)})
+            except FileExistsError:
+                pass  # another process created it first: use theirs
         return cls(path, rng=rng)
 
     @property
@@ -97,8 +102,11 @@ class LocalKeyWrapper:
 
     def rotate(self) -> str:
         """Add a new master key version, make it current and return its key id."""
-        ring = _new_ring(self._rng, self._current_ring())
-        _write(self.path, ring, exclusive=False)
+        # Read-modify-write under a lock: two rotations at once must not lose a key version,
+        # or whatever was wrapped under it could never be opened again.
+        with _locked(self.path):
+            ring = _new_ring(self._rng, self._load())
+            _write(self.path, ring, exclusive=False)
         self._ring = self._load()
         log.info("secrets.local.master_key_rotated", extra={"key_id": _key_id(ring.current)})
         return _key_id(ring.current)
@@ -145,6 +153,17 @@ class LocalKeyWrapper:
 
     def __repr__(self) -> str:
         return f"LocalKeyWrapper(path={str(self.path)!r})"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _key_id(label: str) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from keyguard.errors import ConfigurationError, InvalidInput
+from keyguard.secrets.interfaces import WrappedKey
 from keyguard.secrets.local import LocalKeyWrapper
 
 DATA_KEY = bytes(range(32))
@@ -88,3 +91,23 @@ def test_corrupt_master_key_file_is_a_configuration_error(tmp_path: Path) -> Non
 
 def test_health_round_trips(local_wrapper: LocalKeyWrapper) -> None:
     local_wrapper.health()
+
+
+def test_concurrent_rotations_lose_no_key_version(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    LocalKeyWrapper.open(path, create=True)
+    wrappers = [LocalKeyWrapper(path) for _ in range(4)]
+    start = threading.Barrier(len(wrappers))
+
+    def rotate_and_wrap(wrapper: LocalKeyWrapper) -> list[WrappedKey]:
+        start.wait()
+        wrapped = []
+        for _ in range(10):
+            wrapper.rotate()
+            wrapped.append(wrapper.wrap(DATA_KEY))
+        return wrapped
+
+    with ThreadPoolExecutor(len(wrappers)) as pool:
+        everything = [w for batch in pool.map(rotate_and_wrap, wrappers) for w in batch]
+    survivor = LocalKeyWrapper(path)
+    assert all(survivor.unwrap(w.ciphertext, w.key_id) == DATA_KEY for w in everything)
