@@ -134,11 +134,16 @@ def claim(
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        # A materialised CTE runs once; as a plain IN-subquery PostgreSQL may re-run it per
+        # row, and LIMIT … SKIP LOCKED would then pick more rows than asked for.
+        picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+        chosen = select(picked.c.id).scalar_subquery()
+    else:
+        chosen = due.scalar_subquery()
     statement = (
         update(Message)
         .where(
-            Message.id.in_(due.scalar_subquery()),
+            Message.id.in_(chosen),
             Message.state.in_(CLAIMABLE),  # re-checked by the UPDATE itself
             Message.next_attempt_at <= now,
         )
