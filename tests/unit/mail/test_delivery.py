@@ -237,3 +237,16 @@ def test_sandboxed_messages_are_never_claimed(
     with running_sink() as sink:
         assert deliver_once(worker_for(runtime, plain_relay(sink))) == 0
     assert sink.messages == []
+
+
+def test_a_claim_takes_at_most_its_limit_and_never_the_same_message_twice(
+    runtime: Runtime, mail: MailService, make_caller: MakeCaller, clock: ManualClock
+) -> None:
+    queue(mail, make_caller, "a@example.com", count=7)
+    lease = timedelta(minutes=5)
+    with runtime.sessions.begin() as session:
+        first = outbox.claim(session, owner="a", limit=5, lease=lease, now=clock())
+    with runtime.sessions.begin() as session:
+        second = outbox.claim(session, owner="b", limit=5, lease=lease, now=clock())
+    assert (len(first), len(second)) == (5, 2)
+    assert not {c.id for c in first} & {c.id for c in second}

@@ -1,0 +1,142 @@
+"""The email commands: `keyguard domains …`, `keyguard smtp` and `keyguard worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+
+from keyguard.runtime import Runtime
+from tests.conftest import TEST_PEPPER, create_key
+from tests.functional.cli import Cli
+from tests.functional.mail.sinks import Certificate, running_sink
+
+READY = re.compile(r"listening on port (\d+)")
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str, runtime: Runtime) -> Cli:
+    """The CLI on the runtime's (migrated) database."""
+    return Cli(tmp_path / "data", database_url, [])
+
+
+def test_domains_are_added_listed_and_removed(cli: Cli) -> None:
+    added = json.loads(cli.run("domains", "add", "Brand.Example", "--json").stdout)
+    assert added == {"tenant": "default", "domain": "Brand.Example", "added": True}
+    again = json.loads(cli.run("domains", "add", "brand.example", "--json").stdout)
+    assert again["added"] is False
+    cli.run("domains", "add", "news.brand.example", "--tenant", "other")
+    listed = json.loads(cli.run("domains", "list", "--json").stdout)
+    assert listed == {"tenant": "default", "domains": ["brand.example"]}
+    cli.run("domains", "remove", "brand.example")
+    assert json.loads(cli.run("domains", "list", "--json").stdout)["domains"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("domains", "add", "not a domain"), "invalid domain"),
+        (("domains", "remove", "never.example"), "not registered"),
+        (("domains", "list", "--tenant", "nobody"), "no tenant"),
+    ],
+)
+def test_domain_mistakes_are_one_line_with_exit_2(
+    cli: Cli, args: tuple[str, ...], message: str
+) -> None:
+    outcome = cli.run(*args, check=2)
+    assert message in outcome.stderr
+    assert "Traceback" not in outcome.stderr
+
+
+def test_internal_recipients_are_managed_under_domains(cli: Cli) -> None:
+    cli.run("domains", "internal", "add", "QA@brand.example")
+    cli.run("domains", "internal", "add", "@staff.example")
+    listed = json.loads(cli.run("domains", "internal", "list", "--json").stdout)
+    assert listed["internal_recipients"] == ["@staff.example", "qa@brand.example"]
+    cli.run("domains", "internal", "remove", "@staff.example")
+    assert "staff" not in cli.run("domains", "internal", "list").stdout
+
+
+@pytest.fixture
+def smtp_server(
+    cli: Cli, certificate: Certificate, database_url: str
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`keyguard smtp --port 0` as a real process, with STARTTLS."""
+    env = {
+        **os.environ,
+        "KEYGUARD_DATA_DIR": str(cli.data_dir),
+        "KEYGUARD_DATABASE_URL": database_url,
+        "KEYGUARD_PEPPER": TEST_PEPPER,
+        "KEYGUARD_SMTP_TLS_CERT_FILE": str(certificate.cert),
+        "KEYGUARD_SMTP_TLS_KEY_FILE": str(certificate.key),
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keyguard", "smtp", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    port = None
+    deadline = time.monotonic() + 60
+    for line in process.stdout:  # blocks on the process's own output, not on a clock
+        if match := READY.search(line):
+            port = int(match.group(1))
+            break
+        assert time.monotonic() < deadline, "keyguard smtp did not start"
+    assert port is not None, "keyguard smtp exited before listening"
+    yield process, port
+    process.terminate()
+    assert process.wait(timeout=30) == 0  # SIGTERM is a clean shutdown
+
+
+def test_mail_submitted_to_keyguard_smtp_is_delivered_by_keyguard_worker(
+    cli: Cli,
+    runtime: Runtime,
+    certificate: Certificate,
+    smtp_server: tuple[subprocess.Popen[str], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cli.run("domains", "add", "brand.example")
+    key = create_key(runtime).key.reveal()
+    _, port = smtp_server
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "news@brand.example", "a@example.com", "x"
+    message.set_content("Submitted over SMTP.")
+
+    async def submit() -> str:
+        smtp = aiosmtplib.SMTP(
+            hostname="127.0.0.1",
+            port=port,
+            start_tls=True,
+            tls_context=certificate.client_context(),
+            timeout=30,
+        )
+        async with smtp:
+            await smtp.login("apikey", key)
+            _, reply = await smtp.send_message(message)
+            return reply
+
+    assert "queued as msg_" in asyncio.run(submit())
+    with running_sink() as sink:
+        monkeypatch.setenv("KEYGUARD_SMTP_RELAY", sink.url)
+        assert "handled 1 messages" in cli.run("worker", "--once").stdout
+    [received] = sink.messages
+    assert b"Submitted over SMTP." in received.data
+
+
+def test_the_worker_refuses_to_start_without_a_relay(cli: Cli) -> None:
+    outcome = cli.run("worker", "--once", check=2)
+    assert "KEYGUARD_SMTP_RELAY" in outcome.stderr
