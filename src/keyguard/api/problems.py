@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from keyguard.api.context import context_in
+from keyguard.logging import scrub
 from keyguard.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -118,12 +119,12 @@ def problem_response(
         "type": TYPE_PREFIX + code,
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": scrub(detail),  # messages may quote the caller's input, e.g. a pasted key
         "code": code,
     }
     headers = dict(headers or {})
     if errors:
-        body["errors"] = errors
+        body["errors"] = [{name: scrub(value) for name, value in e.items()} for e in errors]
     if retry_after is not None:
         body["retry_after"] = max(1, math.ceil(retry_after))
         headers["Retry-After"] = str(body["retry_after"])

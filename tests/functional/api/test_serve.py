@@ -1,0 +1,145 @@
+"""`keyguard serve`: plain HTTP refused in live mode unless behind named proxies, TLS with HSTS."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import ssl
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from keyguard.runtime import Runtime
+from keyguard.settings import Settings
+from keyguard.storage import migrate
+from tests.conftest import TEST_PEPPER
+from tests.functional.api.servers import ProcessServer
+
+LIVE = {"KEYGUARD_MODE": "live"}
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    """A migrated SQLite database (the server's transport does not depend on the backend)."""
+    url = f"sqlite:///{tmp_path / 'keyguard.db'}"
+    runtime = Runtime.build(
+        Settings(data_dir=tmp_path / "data", database_url=url, pepper=TEST_PEPPER)
+    )
+    migrate.upgrade(runtime.engine)
+    runtime.close()
+    return url
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_live_mode_refuses_plain_http_without_a_trusted_proxy(
+    tmp_path: Path, database: str
+) -> None:
+    env = {**os.environ, **LIVE, "KEYGUARD_DATABASE_URL": database, "KEYGUARD_PEPPER": TEST_PEPPER}
+    result = subprocess.run(
+        [sys.executable, "-m", "keyguard", "serve", "--port", "0"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "live mode refuses plain HTTP" in result.stderr
+
+
+def test_live_mode_behind_a_proxy_believes_only_that_proxy(tmp_path: Path, database: str) -> None:
+    server = ProcessServer(
+        tmp_path / "data", database, env=LIVE, args=("--behind-proxy", "127.0.0.1/32")
+    ).start()
+    try:
+        server.wait_ready()
+        answer = httpx.get(f"{server.url}/healthz")
+        assert "strict-transport-security" not in answer.headers  # TLS ends at the proxy
+    finally:
+        server.stop()
+    assert "Trusting X-Forwarded-For from: 127.0.0.1/32" in server.log()
+
+
+def test_tls_serves_https_with_hsts(tmp_path: Path, database: str) -> None:
+    cert, key = _self_signed(tmp_path)
+    server = ProcessServer(
+        tmp_path / "data",
+        database,
+        env=LIVE,
+        args=("--tls-cert", str(cert), "--tls-key", str(key)),
+        scheme="https",
+    ).start()
+    try:
+        trust = ssl.create_default_context(cafile=str(cert))
+        server.wait_ready(verify=trust)
+        answer = httpx.get(f"{server.url}/healthz", verify=trust)
+        assert answer.headers["strict-transport-security"].startswith("max-age=")
+    finally:
+        server.stop()
+    assert f"on https://127.0.0.1:{server.port}" in server.log()
+
+
+def test_serve_refuses_a_database_without_the_schema(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "KEYGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "KEYGUARD_PEPPER": TEST_PEPPER,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "keyguard", "serve", "--port", "0"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "keyguard init" in result.stderr
+
+
+def test_the_startup_banner_says_where_the_admin_key_is(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**os.environ, "KEYGUARD_DATA_DIR": str(data), "KEYGUARD_PEPPER": TEST_PEPPER}
+    subprocess.run(
+        [sys.executable, "-m", "keyguard", "init", "--if-needed"],
+        env=env, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    server = ProcessServer(data, f"sqlite:///{data / 'keyguard.db'}").start()
+    try:
+        server.wait_ready()
+        admin = (data / "admin.key").read_text().strip()
+        listing = httpx.get(f"{server.url}/v1/keys", headers={"Authorization": f"Bearer {admin}"})
+        assert listing.status_code == 200
+    finally:
+        server.stop()
+    assert f"First admin key: {data / 'admin.key'}" in server.log()
+    assert admin not in server.log()
