@@ -32,9 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keyguard.keys import generate_key
-
 ROOT = Path(__file__).resolve().parent
+# bench/ also holds scripts named like stdlib modules (secrets.py): keep it off sys.path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 WORK = ROOT / ".work"
 TREE = WORK / "tree"
 PEERS = WORK / "peers"
@@ -107,6 +107,8 @@ def new_uuid(rng: random.Random) -> str:
 
 def planted_keys(rng: random.Random) -> list[tuple[Planted, str]]:
     """(key, line that carries it) for the providers most scanners know and some they miss."""
+    from keyguard.keys import generate_key
+
     uuid = new_uuid(rng)
     aws_id = "AKIA" + rnd(rng, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
     aws_secret = rnd(rng, 40, B62 + "+/")
