@@ -51,6 +51,9 @@ def _register() -> None:
     app.add_typer(domains.app, name="domains")
     app.command("worker")(worker.worker)
     app.command("smtp")(smtp.smtp)
+    from keyguard.cli import secrets  # providers, peppers, rewrap (docs/secrets.md)
+
+    app.add_typer(secrets.app, name="secrets")
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")

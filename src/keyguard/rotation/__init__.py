@@ -1,0 +1,1 @@
+"""Key delivery into vaults, staged rotation (pending → current → previous) and its scheduler."""
