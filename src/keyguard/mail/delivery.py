@@ -138,6 +138,7 @@ class DeliveryWorker:
         *,
         config: WorkerConfig | None = None,
         owner: str | None = None,
+        counts: Counter[str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -149,7 +150,9 @@ class DeliveryWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._next_housekeeping = 0.0
-        self.counts: Counter[str] = Counter()
+        # Messages by the state a delivery left them in (sent, deferred, dead) and step errors;
+        # shared with MailService.deliveries so /metrics can read it.
+        self.counts: Counter[str] = Counter() if counts is None else counts
 
     def wake(self) -> None:
         """Thread-safe: look at the outbox now (called after a commit that queued mail)."""

@@ -211,24 +211,6 @@ def complete(
     return states
 
 
-def release(session: Session, claimed: Sequence[Claimed], now: datetime) -> None:
-    """Hand claimed messages back untouched (a worker shutting down before sending them)."""
-    for message in claimed:
-        session.execute(
-            update(Message)
-            .where(Message.id == message.id, Message.claim_token == message.claim_token)
-            .values(
-                state="queued" if message.attempts <= 1 else "deferred",
-                attempts=Message.attempts - 1,
-                next_attempt_at=now,
-                claim_token=None,
-                lease_owner=None,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-
 def _finish(session: Session, results: Sequence[DeliveryResult], now: datetime) -> dict[str, str]:
     """Messages with nothing left to retry: sent if anyone got it, dead if everyone refused."""
     states: dict[str, str] = {}

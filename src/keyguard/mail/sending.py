@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,6 +106,9 @@ class SendingService:
         self._sessions = sessions
         self._clock = clock
         self._listeners: list[Notify] = [on_accepted] if on_accepted else []
+        # Accepted messages by status (queued, sandboxed) and refusals by code, for /metrics.
+        self.accepted: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
 
     def add_listener(self, listener: Notify) -> None:
         """Called after a commit that queued mail (the in-process worker wakes up)."""
@@ -143,6 +147,7 @@ class SendingService:
         except _Refused:
             outcome = SendOutcome(batch, tuple(_items(attempt.results)), refused=True)
             record(self._sessions, self._refusal_events(attempt, outcome))
+            self._count(outcome)
             return outcome
         except IntegrityError:
             if not idempotency_key or not fingerprint:
@@ -152,8 +157,16 @@ class SendingService:
             if replay is None:
                 raise
             return SendOutcome(batch, replayed_body=replay)
+        self._count(outcome)
         self.notify()
         return outcome
+
+    def _count(self, outcome: SendOutcome) -> None:
+        for item in outcome.items:
+            if item.error is not None:
+                self.refused[item.error.code] += 1
+            elif not outcome.refused:
+                self.accepted[item.status] += 1
 
     def accept_raw(
         self, caller: Caller, sender: Address, recipients: Sequence[Address], data: bytes
@@ -200,8 +213,10 @@ class SendingService:
                     )
                 )
         except KeyguardError as error:
+            self.refused[error.code] += 1
             self.record_denial(caller, error, sender=sender, recipients=recipients)
             raise
+        self.accepted[queued.state] += 1
         self.notify()
         return queued
 

@@ -6,6 +6,7 @@ modules take the session and never commit; this class owns the transactions.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from email import message_from_bytes
@@ -63,6 +64,7 @@ class MailService:
         self._sessions = sessions
         self._clock = clock
         self.sending = SendingService(sessions, clock, on_accepted)
+        self.deliveries: Counter[str] = Counter()  # filled by this process's delivery worker
 
     def _write(self, action: Callable[[Session, datetime], T]) -> T:
         with self._sessions.begin() as session:

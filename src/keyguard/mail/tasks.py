@@ -109,6 +109,7 @@ class MailTasks:
             runtime.clock,
             relay,
             config=WorkerConfig.from_settings(runtime.settings),
+            counts=runtime.mail.deliveries,
         )
         runtime.mail.sending.add_listener(self.worker.wake)
         self._worker_task = asyncio.create_task(self.worker.run(self._stop))

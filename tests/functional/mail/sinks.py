@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -90,6 +90,7 @@ class SinkHandler:
     refuse: dict[str, str] = field(default_factory=dict)
     messages: list[Received] = field(default_factory=list)
     sessions: int = 0
+    logins: list[bool] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
@@ -138,6 +139,20 @@ class Sink:
         return f"smtp://127.0.0.1:{self.port}"
 
 
+class _Authenticator:
+    def __init__(self, username: str, password: str, handler: SinkHandler) -> None:
+        self.expected = (username.encode(), password.encode())
+        self.handler = handler
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == self.expected
+        with self.handler.lock:
+            self.handler.logins.append(ok)
+        return AuthResult(success=ok)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -147,14 +162,20 @@ def free_port() -> int:
 
 @contextmanager
 def running_sink(
-    *, certificate: Certificate | None = None, refuse: dict[str, str] | None = None
+    *,
+    certificate: Certificate | None = None,
+    refuse: dict[str, str] | None = None,
+    login: tuple[str, str] | None = None,
 ) -> Iterator[Sink]:
-    """A relay sink on a free loopback port; with a certificate it offers STARTTLS."""
+    """A relay sink on a free loopback port; with a certificate it offers STARTTLS, with a
+    login it requires AUTH (over TLS) with exactly that username and password."""
     handler = SinkHandler(refuse=dict(refuse or {}))
     port = free_port()
     kwargs: dict[str, Any] = {}
     if certificate is not None:
         kwargs = {"tls_context": certificate.server_context(), "require_starttls": True}
+    if login is not None:
+        kwargs.update(auth_required=True, authenticator=_Authenticator(*login, handler))
     controller = Controller(
         handler, hostname="127.0.0.1", port=port, ready_timeout=10, decode_data=False, **kwargs
     )
