@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard import audit
 from keyguard.clock import Clock
 from keyguard.errors import InvalidInput, NotFound, PermissionDenied
-from keyguard.keys import ENVIRONMENTS, PepperRing, digest_key, generate_key
+from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate_key
 from keyguard.keys.format import ALPHABET, display_prefix
 from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
@@ -63,12 +63,23 @@ class KeyService:
 
     # -- create --------------------------------------------------------------------------
 
-    def create(self, actor: Actor, spec: KeySpec) -> CreatedKey:
+    def create(
+        self, actor: Actor, spec: KeySpec, *, raw: RawKey | None = None, key_id: str | None = None
+    ) -> CreatedKey:
+        """A new key; `raw` and `key_id` are given only by a delivery that staged the key in a
+        vault before this commit (keyguard.rotation), otherwise they are generated here."""
         now = self._clock()
         with self._sessions.begin() as session:
             tenant = self._tenant(session, actor, spec.tenant_id)
             row, raw = self._new_row(
-                session, actor=actor, spec=spec, tenant=tenant, now=now, parent_id=None
+                session,
+                actor=actor,
+                spec=spec,
+                tenant=tenant,
+                now=now,
+                parent_id=None,
+                raw=raw,
+                key_id=key_id,
             )
             audit.append(
                 session,
@@ -94,6 +105,8 @@ class KeyService:
         tenant: Tenant,
         now: datetime,
         parent_id: str | None,
+        raw: RawKey | None = None,
+        key_id: str | None = None,
     ) -> tuple[ApiKey, Any]:
         if spec.env not in ENVIRONMENTS:
             raise InvalidInput(
@@ -107,10 +120,13 @@ class KeyService:
             # Unless asked otherwise, a key made by a key expires no later than its maker.
             expires_at = min(expires_at, actor.expires_at)
         _forbid_escalation(actor, spec.env, scopes, spec.restrictions, expires_at)
-        raw = generate_key(spec.env)  # type: ignore[arg-type]
+        if raw is None:
+            raw = generate_key(spec.env)  # type: ignore[arg-type]
+        elif not raw.reveal().startswith(f"kg_{spec.env}_"):
+            raise InvalidInput(f"the key given is not a {spec.env} key", field="env")
         pepper = self._peppers.current
         row = ApiKey(
-            id=new_key_id(),
+            id=key_id or new_key_id(),
             tenant_id=tenant.id,
             name=spec.name,
             env=spec.env,
@@ -185,35 +201,109 @@ class KeyService:
         now = self._clock()
         with self._sessions.begin() as session:
             old = self._changeable(session, actor, key_id, "rotate", now)
-            tenant = self._tenant(session, actor, old.tenant_id)
-            spec = KeySpec(
-                tenant_id=old.tenant_id,
-                env=old.env,
-                scopes=old.scopes,
-                restrictions=Restrictions.from_json(old.restrictions),
-                expires_in=min(
-                    old.expires_at - old.created_at, timedelta(days=tenant.max_key_lifetime_days)
-                ),
-                name=old.name,
-            )
-            new, raw = self._new_row(
-                session, actor=actor, spec=spec, tenant=tenant, now=now, parent_id=old.id
-            )
-            old.grace_until = now + grace
-            old.state = "rotating" if grace > timedelta(0) else "revoked"
-            old.state_reason = ROTATED_REASON
+            new, raw = self._successor(session, actor, old, now)
+            self._begin_grace(session, actor, old, new.id, grace=grace, now=now)
+            created = CreatedKey(view=to_view(new, now), key=raw)
+        self._notify(key_id)
+        return created
+
+    # A staged rotation (keyguard.rotation) splits `rotate` in two around the delivery of the
+    # successor into a vault: the successor is committed first, beside the old key, and the
+    # old key's grace window starts only once the vault holds the successor.
+
+    def issue_successor(
+        self, actor: Actor, key_id: str, *, raw: RawKey, successor_id: str
+    ) -> KeyView:
+        """Commit `raw` as the successor of an active key, which stays active (no grace yet)."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            old = self._changeable(session, actor, key_id, "rotate", now)
+            new, _ = self._successor(session, actor, old, now, raw=raw, successor_id=successor_id)
             audit.append(
                 session,
                 now=now,
                 actor=actor.id,
-                action="key.rotated",
-                tenant_id=old.tenant_id,
-                target=old.id,
-                data={"successor": new.id, "grace_until": old.grace_until.isoformat()},
+                action="key.created",
+                tenant_id=new.tenant_id,
+                target=new.id,
+                data={
+                    "env": new.env,
+                    "scopes": new.scopes,
+                    "expires_at": new.expires_at.isoformat(),
+                    "parent_id": old.id,
+                },
             )
-            created = CreatedKey(view=to_view(new, now), key=raw)
+            return to_view(new, now)
+
+    def start_grace(
+        self, actor: Actor, key_id: str, *, successor_id: str, grace: timedelta
+    ) -> KeyView:
+        """Start the grace window of a key whose successor was issued and delivered."""
+        if grace < timedelta(0):
+            raise InvalidInput("grace must not be negative", code="invalid_duration", field="grace")
+        now = self._clock()
+        with self._sessions.begin() as session:
+            old = self._changeable(session, actor, key_id, "rotate", now)
+            self._begin_grace(session, actor, old, successor_id, grace=grace, now=now)
+            view = to_view(old, now)
         self._notify(key_id)
-        return created
+        return view
+
+    def _successor(
+        self,
+        session: Session,
+        actor: Actor,
+        old: ApiKey,
+        now: datetime,
+        *,
+        raw: RawKey | None = None,
+        successor_id: str | None = None,
+    ) -> tuple[ApiKey, RawKey]:
+        tenant = self._tenant(session, actor, old.tenant_id)
+        spec = KeySpec(
+            tenant_id=old.tenant_id,
+            env=old.env,
+            scopes=old.scopes,
+            restrictions=Restrictions.from_json(old.restrictions),
+            expires_in=min(
+                old.expires_at - old.created_at, timedelta(days=tenant.max_key_lifetime_days)
+            ),
+            name=old.name,
+        )
+        new, raw = self._new_row(
+            session,
+            actor=actor,
+            spec=spec,
+            tenant=tenant,
+            now=now,
+            parent_id=old.id,
+            raw=raw,
+            key_id=successor_id,
+        )
+        return new, raw
+
+    @staticmethod
+    def _begin_grace(
+        session: Session,
+        actor: Actor,
+        old: ApiKey,
+        successor_id: str,
+        *,
+        grace: timedelta,
+        now: datetime,
+    ) -> None:
+        old.grace_until = now + grace
+        old.state = "rotating" if grace > timedelta(0) else "revoked"
+        old.state_reason = ROTATED_REASON
+        audit.append(
+            session,
+            now=now,
+            actor=actor.id,
+            action="key.rotated",
+            tenant_id=old.tenant_id,
+            target=old.id,
+            data={"successor": successor_id, "grace_until": old.grace_until.isoformat()},
+        )
 
     def revoke(self, actor: Actor, key_id: str, reason: str | None = None) -> KeyView:
         return self._set_state(

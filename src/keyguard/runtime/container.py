@@ -12,7 +12,8 @@ from keyguard.keys import PepperRing
 from keyguard.lifecycle.service import KeyService
 from keyguard.mail.service import MailService
 from keyguard.ratelimit import RateLimits, build_limits
-from keyguard.runtime.peppers import load_peppers
+from keyguard.runtime.peppers import load_runtime_peppers
+from keyguard.secrets.settings import SecretsSettings
 from keyguard.settings import Settings
 from keyguard.storage.engine import make_engine, make_session_factory
 from keyguard.usage.writer import UsageWriter
@@ -34,11 +35,14 @@ class Runtime:
     limits: RateLimits
     mail: MailService
     changes: ChangeFeed
+    # The secrets layer's settings (docs/secrets.md), built once here from the same environment.
+    secrets: SecretsSettings | None = field(default=None)
     closed: bool = field(default=False)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock = system_clock) -> Runtime:
-        peppers = load_peppers(settings)
+        secrets = SecretsSettings.from_settings(settings)
+        peppers = load_runtime_peppers(settings, secrets)
         engine = make_engine(settings.resolved_database_url)
         sessions = make_session_factory(engine)
         verifier = Verifier(sessions, peppers, clock, SnapshotCache(settings.cache_ttl_seconds))
@@ -52,7 +56,18 @@ class Runtime:
         mail = MailService(sessions, clock)
         changes = ChangeFeed(sessions, verifier.invalidate)
         return cls(
-            settings, engine, sessions, peppers, clock, verifier, keys, usage, limits, mail, changes
+            settings,
+            engine,
+            sessions,
+            peppers,
+            clock,
+            verifier,
+            keys,
+            usage,
+            limits,
+            mail,
+            changes,
+            secrets=secrets,
         )
 
     def close(self) -> None:

@@ -1,15 +1,20 @@
-"""Where the pepper comes from: KEYGUARD_PEPPER, or in dev mode only a generated 0600 file."""
+"""Where the pepper comes from: KEYGUARD_PEPPER, or in dev mode only a generated 0600 file;
+with another secrets backend, the pepper secret in the provider (keyguard.secrets.pepper)."""
 
 from __future__ import annotations
 
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from keyguard.errors import ConfigurationError
+from keyguard.errors import ConfigurationError, NotFound
 from keyguard.keys import Pepper, PepperRing
 from keyguard.keys.hashing import MIN_PEPPER_BYTES
 from keyguard.settings import Settings
+
+if TYPE_CHECKING:
+    from keyguard.secrets.settings import SecretsSettings
 
 DEV_PEPPER_FILE = "pepper"
 
@@ -58,3 +63,22 @@ def _dev_pepper(data_dir: Path) -> str:
     if path.stat().st_mode & 0o077:
         raise ConfigurationError(f"{path} is readable by others; chmod 600 it")
     return path.read_text().strip()
+
+
+def load_runtime_peppers(settings: Settings, secrets: SecretsSettings) -> PepperRing:
+    """The pepper ring of KEYGUARD_SECRETS_BACKEND: env keeps KEYGUARD_PEPPER (or the dev file);
+    file, openbao and aws read every version of the pepper secret from the provider."""
+    if settings.secrets_backend == "env":
+        return load_peppers(settings)
+    # hvac and boto3 load only for the backends that use them.
+    from keyguard.secrets.factory import build_provider  # noqa: PLC0415
+    from keyguard.secrets.pepper import load_pepper_ring  # noqa: PLC0415
+
+    provider = build_provider(secrets)  # ConfigurationError when unreachable or refused
+    try:
+        return load_pepper_ring(provider, secrets.pepper_secret)
+    except NotFound as exc:
+        raise ConfigurationError(
+            f"no pepper in the {settings.secrets_backend} secrets backend ({exc.message}); "
+            "create its first version with `keyguard secrets rotate-pepper`"
+        ) from None

@@ -1,16 +1,24 @@
 """Settings of the secrets layer, read from KEYGUARD_* and the standard OpenBao/Vault variables.
 
-Kept apart from keyguard.settings.Settings until the foundation merges these fields into it;
-field names are the ones to merge (docs/secrets.md lists them).
+Built once at startup by `SecretsSettings.from_settings(settings)`: mode, data directory,
+database URL and backend come from the main `keyguard.settings.Settings` (so `--data-dir`,
+`--config` and the environment agree), the rest from the same environment. They stay a
+separate object because most of them are read under the standard names of other tools
+(BAO_ADDR, VAULT_TOKEN …), which the KEYGUARD_-prefixed main settings do not take.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from keyguard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from keyguard.settings import Settings
 
 Backend = Literal["env", "file", "openbao", "aws"]
 WrapperKind = Literal["local", "openbao", "aws"]
@@ -63,6 +71,27 @@ class SecretsSettings(BaseSettings):
 
     aws_secret_prefix: str = "keyguard/"
     aws_kms_key_id: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SecretsSettings:
+        """The secrets settings of a process whose main settings are `settings`."""
+        values: dict[str, Any] = {
+            "mode": settings.mode,
+            "data_dir": settings.data_dir,
+            "database_url": settings.database_url,
+            "secrets_backend": settings.secrets_backend,
+            **overrides,
+        }
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            errors = getattr(exc, "errors", None)
+            detail = (
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors())
+                if callable(errors)
+                else str(exc)
+            )
+            raise ConfigurationError(f"invalid secrets settings: {detail}") from None
 
     @field_validator("data_dir", "secrets_dir", "master_key_file", "openbao_ca_bundle")
     @classmethod

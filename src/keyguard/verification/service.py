@@ -26,6 +26,7 @@ from keyguard.policy.scopes import grants
 from keyguard.storage.models import ApiKey
 from keyguard.verification.cache import SnapshotCache
 from keyguard.verification.last_used import LastUsedTracker
+from keyguard.verification.rehash import Rehash, RehashQueue, UseTracker
 from keyguard.verification.snapshot import KeySnapshot
 
 Outcome = Literal[
@@ -91,7 +92,12 @@ class Verifier:
         self._peppers = peppers
         self._clock = clock
         self._cache = cache
-        self.last_used = last_used or LastUsedTracker()
+        # Keys verified under an older pepper, to re-hash under the current one (rehash.py);
+        # written by the same periodic flush as the last-used times.
+        self.rehash = RehashQueue()
+        self.last_used = last_used or UseTracker(
+            self.rehash, clock=clock, on_flushed=self.invalidate
+        )
         self.outcomes: Counter[str] = Counter()
 
     def verify(
@@ -127,7 +133,8 @@ class Verifier:
             parsed = parse_key(presented)
         except InvalidKeyFormat:
             return INVALID
-        snapshot = self._lookup(parsed.raw)
+        digest = digest_key(self._peppers.current, parsed.raw)
+        snapshot = self._lookup(parsed.raw, digest)
         if snapshot is None:
             return INVALID
         now = self._clock()
@@ -154,10 +161,20 @@ class Verifier:
         if snapshot.restrictions.allowed_networks and not snapshot.restrictions.allows_ip(_ip(ip)):
             return Denied("denied_ip", snapshot)
         self.last_used.touch(snapshot.id, now)
+        if snapshot.pepper_version != self._peppers.current.version:
+            # Only here is the raw key at hand: remember its current-pepper digest.
+            self.rehash.record(
+                Rehash(
+                    snapshot.id,
+                    snapshot.pepper_version,
+                    snapshot.digest,
+                    self._peppers.current.version,
+                    digest,
+                )
+            )
         return Allowed(snapshot)
 
-    def _lookup(self, raw: RawKey) -> KeySnapshot | None:
-        digest = digest_key(self._peppers.current, raw)
+    def _lookup(self, raw: RawKey, digest: str) -> KeySnapshot | None:
         hit, snapshot = self._cache.get(digest)
         if hit:
             # The dict lookup is keyed by an HMAC the caller cannot steer, so its timing
