@@ -18,6 +18,7 @@ from keyguard.errors import IllegalTransition, InvalidInput, KeyguardError, NotF
 from keyguard.mail import domains, lists, outbox, quota, suppressions, templates
 from keyguard.mail.addresses import matches_rule, parse_address
 from keyguard.mail.ids import new_id
+from keyguard.mail.limits import MAX_CAMPAIGN_MEMBERS
 from keyguard.mail.models import Campaign, Contact
 from keyguard.mail.partition import Partition, page_size
 from keyguard.mail.policy import TenantMailPolicy
@@ -102,6 +103,11 @@ def send(session: Session, caller: Caller, campaign_id: str, now: datetime) -> C
     members = list(lists.all_members(session, row.list_id))
     if not members:
         raise InvalidInput("the campaign's list has no members", code="empty_list")
+    if len(members) > MAX_CAMPAIGN_MEMBERS:
+        raise InvalidInput(
+            f"a campaign is sent to at most {MAX_CAMPAIGN_MEMBERS} members; split the list",
+            code="list_too_large",
+        )
     template = templates.get(session, part, row.template_id)
     content = TemplateContent(
         template.id, template.name, template.subject, template.text, template.html

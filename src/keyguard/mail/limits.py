@@ -16,3 +16,5 @@ MAX_REQUEST_BYTES: Final = 32 * 1024 * 1024  # one HTTP request, batches include
 MAX_CSV_BYTES: Final = 10 * 1024 * 1024
 MAX_CSV_ROWS: Final = 100_000
 MAX_IDEMPOTENCY_KEY_CHARS: Final = 255
+# A campaign is queued in one transaction; past this, split the list.
+MAX_CAMPAIGN_MEMBERS: Final = 50_000

@@ -228,11 +228,13 @@ class SendingService:
         with self._sessions() as session:
             return domains.tenant_policy(session, tenant_id)
 
-    def suppressed(self, caller: Caller, recipient: Address) -> bool:
+    def check_not_suppressed(self, caller: Caller, recipient: Address) -> None:
+        """One recipient against the suppression list (SMTP checks each RCPT TO alone)."""
         key = caller.key
+        rules = {recipient.key, f"@{recipient.domain}"}
         with self._sessions() as session:
-            rules = {recipient.key, f"@{recipient.domain}"}
-            return bool(suppressions.suppressed_among(session, key.tenant_id, key.env, rules))
+            blocked = suppressions.suppressed_among(session, key.tenant_id, key.env, rules)
+        policy.check_not_suppressed(recipient, blocked)
 
     def record_denial(
         self,

@@ -197,8 +197,7 @@ class SubmissionHandler:
         caller = _at(identity.caller, "RCPT")
         try:
             policy.check_recipient(caller.key.restrictions, recipient)
-            if await asyncio.to_thread(self.sending.suppressed, caller, recipient):
-                policy.check_not_suppressed(recipient, {recipient.key})
+            await asyncio.to_thread(self.sending.check_not_suppressed, caller, recipient)
         except KeyguardError as error:
             await asyncio.to_thread(
                 self.sending.record_denial,
