@@ -166,13 +166,16 @@ def running_sink(
     certificate: Certificate | None = None,
     refuse: dict[str, str] | None = None,
     login: tuple[str, str] | None = None,
+    implicit_tls: bool = False,
 ) -> Iterator[Sink]:
     """A relay sink on a free loopback port; with a certificate it offers STARTTLS, with a
     login it requires AUTH (over TLS) with exactly that username and password."""
     handler = SinkHandler(refuse=dict(refuse or {}))
     port = free_port()
     kwargs: dict[str, Any] = {}
-    if certificate is not None:
+    if certificate is not None and implicit_tls:
+        kwargs = {"ssl_context": certificate.server_context()}
+    elif certificate is not None:
         kwargs = {"tls_context": certificate.server_context(), "require_starttls": True}
     if login is not None:
         kwargs.update(auth_required=True, authenticator=_Authenticator(*login, handler))

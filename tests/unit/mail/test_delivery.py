@@ -96,6 +96,19 @@ def test_live_mode_delivers_over_starttls_with_a_verified_certificate(
     assert received.tls
 
 
+def test_smtps_relays_get_tls_from_the_first_byte(
+    runtime: Runtime, mail: MailService, make_caller: MakeCaller, tmp_path: Path
+) -> None:
+    certificate = make_certificate(tmp_path)
+    queue(mail, make_caller, "a@example.com")
+    with running_sink(certificate=certificate, implicit_tls=True) as sink:
+        relay = RelayConfig(
+            "127.0.0.1", sink.port, implicit_tls=True, require_tls=True, ca_file=certificate.cert
+        )
+        assert deliver_once(worker_for(runtime, relay)) == 1
+    assert len(sink.messages) == 1
+
+
 def test_live_mode_refuses_a_relay_whose_certificate_it_cannot_verify(
     runtime: Runtime, mail: MailService, make_caller: MakeCaller, tmp_path: Path
 ) -> None:
