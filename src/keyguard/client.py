@@ -196,7 +196,10 @@ def _aws_reader(location: str) -> Reader:
 
     def read() -> SecretValue:
         response = call(
-            f"reading key {secret_id!r}", lambda: client.get_secret_value(SecretId=secret_id)
+            f"reading key {secret_id!r}",
+            # AWSCURRENT is AWS's default; named, because moto 5.2 ignores a moved label
+            # when none is given.
+            lambda: client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT"),
         )
         text = response.get("SecretString")
         if text is None:

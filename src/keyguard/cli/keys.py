@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from keyguard.cli import rotation
 from keyguard.cli.context import state
 from keyguard.cli.output import EXIT_DENIED, errors_as_exit, fail, print_json, stdout
 from keyguard.cli.secretfile import write_secret_file
@@ -23,6 +24,18 @@ app = typer.Typer(help="Create, inspect, rotate and revoke API keys.", no_args_i
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 KeyId = Annotated[str, typer.Argument(help="The key's public id (key_…).")]
+Deliver = Annotated[
+    str | None,
+    typer.Option(
+        metavar="TARGET",
+        help="Write the key into a vault secret as a new version, never showing it: "
+        "openbao:<mount>/<path>[#field] or aws:<secret-id>[#field] (docs/rotation.md).",
+    ),
+]
+RotateEvery = Annotated[
+    str | None,
+    typer.Option(help="With --deliver: rotate the key in its vault once it is this old (30d)."),
+]
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -46,9 +59,15 @@ def create(
     expires_in: Annotated[str | None, typer.Option(help="Lifetime, e.g. 90d.")] = None,
     name: Annotated[str | None, typer.Option(help="A label for people.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the key to this new 0600 file.")] = None,
+    deliver: Deliver = None,
+    rotate_every: RotateEvery = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Create a key. The key is shown once (or written to --out) and never again."""
+    """Create a key. The key is shown once (or written to --out or --deliver) and never again."""
+    if deliver is not None and out is not None:
+        fail("--deliver and --out exclude each other")
+    if rotate_every is not None and deliver is None:
+        fail("--rotate-every needs --deliver: only a delivered key can be rotated on a schedule")
     runtime = state(ctx).runtime
     with errors_as_exit():
         spec = KeySpec(
@@ -65,6 +84,11 @@ def create(
             expires_in=parse_duration(expires_in, field="expires_in") if expires_in else None,
             name=name,
         )
+        if deliver is not None:
+            every = parse_duration(rotate_every, field="rotate_every") if rotate_every else None
+            delivered = rotation.create(runtime, spec, deliver, every)
+            rotation.show(delivered, json_output=json_output)
+            return
         if out is not None:
             with write_secret_file(out) as handle:
                 created = runtime.keys.create(OPERATOR, spec)
@@ -150,17 +174,55 @@ def _print_view(view: KeyView, json_output: bool) -> None:
 @app.command()
 def rotate(
     ctx: typer.Context,
-    key_id: KeyId,
-    grace: Annotated[str, typer.Option(help="How long the old key keeps working.")] = "24h",
+    key_id: Annotated[
+        str | None, typer.Argument(help="The key's public id (key_…); not with --due.")
+    ] = None,
+    grace: Annotated[
+        str | None,
+        typer.Option(help="How long the old key keeps working (default 24h, or its delivery's)."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Write the new key to this new 0600 file.")
     ] = None,
+    deliver: Deliver = None,
+    rotate_every: RotateEvery = None,
+    due: Annotated[
+        bool, typer.Option("--due", help="Rotate every delivered key its policy says is due.")
+    ] = False,
+    reconcile: Annotated[
+        bool, typer.Option("--reconcile", help="Finish or undo interrupted deliveries only.")
+    ] = False,
+    take_over: Annotated[
+        bool,
+        typer.Option("--take-over", help="With --reconcile: do not wait for leases to run out."),
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """Issue a successor key; the old one works until the grace window ends."""
+    """Issue a successor key; the old one works until the grace window ends.
+
+    A key delivered into a vault is rotated there (staged: the vault holds the new key before
+    the old one's grace starts), and the new key is not shown.
+    """
+    if (key_id is None) == (due or reconcile):
+        fail("give a key id, or --due, or --reconcile")
+    if deliver is not None and out is not None:
+        fail("--deliver and --out exclude each other")
     runtime = state(ctx).runtime
     with errors_as_exit():
-        window = parse_duration(grace, field="grace")
+        if due or reconcile:
+            if due:
+                rotation.run_due(runtime, json_output=json_output)
+            else:
+                rotation.reconcile(runtime, take_over=take_over, json_output=json_output)
+            return
+        assert key_id is not None  # noqa: S101 - checked above
+        window = parse_duration(grace, field="grace") if grace else None
+        if deliver is not None or (out is None and rotation.is_delivered(runtime, key_id)):
+            every = parse_duration(rotate_every, field="rotate_every") if rotate_every else None
+            delivered = rotation.rotate(runtime, key_id, deliver, grace=window, rotate_every=every)
+            rotation.show(delivered, json_output=json_output)
+            return
+        window = window if window is not None else parse_duration("24h", field="grace")
         if out is not None:
             with write_secret_file(out) as handle:
                 created = runtime.keys.rotate(OPERATOR, key_id, window)

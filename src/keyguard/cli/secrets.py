@@ -1,4 +1,5 @@
-"""`keyguard secrets check|rewrap`: test the secrets configuration; rewrap stored secrets."""
+"""`keyguard secrets check|rewrap|rotate-pepper|peppers`: test the secrets configuration,
+rewrap stored secrets, rotate the pepper and see which versions keys still use."""
 
 from __future__ import annotations
 
@@ -8,20 +9,22 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import create_engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from keyguard.cli import peppers
 from keyguard.cli.output import errors_as_exit, fail, print_json, stderr, stdout
 from keyguard.clock import system_clock
+from keyguard.errors import ConfigurationError
 from keyguard.secrets.checks import Check, exit_code, run_checks
 from keyguard.secrets.factory import build_wrapper
 from keyguard.secrets.service import DEFAULT_BATCH_SIZE, RewrapReport, rewrap_all
 from keyguard.secrets.settings import SecretsSettings
+from keyguard.storage.engine import make_engine
 
 app = typer.Typer(
     name="secrets",
-    help="Check the secrets backend and rewrap stored secrets.",
+    help="Check the secrets backend, rewrap stored secrets, rotate the pepper.",
     no_args_is_help=True,
 )
 
@@ -70,7 +73,8 @@ def rewrap(
     settings = secrets_settings(ctx)
     with errors_as_exit():
         wrapper = build_wrapper(settings)
-    engine = create_engine(database_url or settings.resolved_database_url)
+    with errors_as_exit():
+        engine = make_engine(database_url or settings.resolved_database_url)
     try:
         with errors_as_exit():
             report = rewrap_all(
@@ -90,20 +94,50 @@ def rewrap(
         raise typer.Exit(1)
 
 
+@app.command("rotate-pepper")
+def rotate_pepper(
+    ctx: typer.Context,
+    label: Annotated[
+        str | None, typer.Option(help="Label of the new version (default: the next vN).")
+    ] = None,
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            "--rehash",
+            help="Write no new version: re-hash delivered keys from their vaults, report what "
+            "still uses old versions, retire the versions no live key uses.",
+        ),
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Make a new pepper version current; keys move to it as they are used (docs/secrets.md)."""
+    settings = secrets_settings(ctx)
+    with errors_as_exit():
+        if rehash:
+            peppers.finish_rotation(ctx, settings, json_output=json_output)
+        else:
+            peppers.rotate(settings, label, json_output=json_output)
+
+
+@app.command("peppers")
+def list_peppers(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Pepper versions, the current one, and how many keys each still hashes."""
+    settings = secrets_settings(ctx)
+    with errors_as_exit():
+        peppers.show(ctx, settings, json_output=json_output)
+
+
 def secrets_settings(ctx: typer.Context | None = None) -> SecretsSettings:
     """SecretsSettings from the environment, with what the CLI root already resolved."""
     overrides: dict[str, Any] = {}
     root = ctx.find_root().obj if ctx is not None else None
     settings = getattr(root, "settings", None)
-    if settings is not None:
-        overrides = {
-            "mode": settings.mode,
-            "data_dir": settings.data_dir,
-            "database_url": settings.database_url,
-            "secrets_backend": settings.secrets_backend,
-        }
     try:
+        if settings is not None:
+            return SecretsSettings.from_settings(settings)
         return SecretsSettings(**overrides)
+    except ConfigurationError as exc:
+        fail(exc.message)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,6 +15,7 @@ from keyguard.mail.relay import relay_from_settings
 
 if TYPE_CHECKING:
     from keyguard.mail.delivery import DeliveryWorker
+    from keyguard.runtime import Runtime
 
 
 def worker(
@@ -39,10 +41,21 @@ def worker(
             return
         tasks = MailTasks(runtime, deliver=True, submit=False)
         asyncio.run(
-            tasks.run_until_signalled(
-                lambda: stdout.print(f"mail worker delivering to {relay.display}", markup=False)
+            _with_rotation(
+                runtime,
+                tasks.run_until_signalled(
+                    lambda: stdout.print(f"mail worker delivering to {relay.display}", markup=False)
+                ),
             )
         )
+
+
+async def _with_rotation(runtime: Runtime, work: Awaitable[None]) -> None:
+    """Scheduled key rotation into vaults (docs/rotation.md) runs beside the mail worker."""
+    from keyguard.rotation.tasks import scheduled_rotation
+
+    async with scheduled_rotation(runtime):
+        await work
 
 
 async def _drain(delivery: DeliveryWorker) -> int:

@@ -35,6 +35,11 @@ _NOT_FOUND = {"ResourceNotFoundException", "NotFoundException"}
 _TAMPERED = {"InvalidCiphertextException", "IncorrectKeyException"}
 
 
+def client_config() -> Config:
+    """Timeouts and retries of every AWS client Keyguard makes."""
+    return _CONFIG
+
+
 def make_session() -> boto3.session.Session:
     """A boto3 session from the standard environment (built at startup, never at import)."""
     return boto3.session.Session()
@@ -137,7 +142,12 @@ class SecretsManagerProvider:
             )
         except NotFound:
             raise NotFound(f"no secret {secret_id!r}") from None
-        entries = sorted(response.get("Versions", []), key=lambda v: v.get("CreatedDate") or 0)
+        # A version without staging labels is deprecated: AWS drops it (and lists it only when
+        # asked to include deprecated versions); it is not readable by label, so not ours.
+        entries = sorted(
+            (v for v in response.get("Versions", []) if v.get("VersionStages")),
+            key=lambda v: v.get("CreatedDate") or 0,
+        )
         return [
             SecretVersion(
                 str(entry["VersionId"]),
@@ -146,6 +156,47 @@ class SecretsManagerProvider:
             )
             for entry in entries
         ]
+
+    def label(self, name: str, version: str, label: str) -> None:
+        """Attach a staging label to a version, so that it stays readable (listed) after
+        AWSCURRENT and AWSPREVIOUS have moved on; AWS deprecates versions without a label."""
+        secret_id = self._secret_id(name)
+        call(
+            f"labelling version {version} of {name!r}",
+            lambda: self._client.update_secret_version_stage(
+                SecretId=secret_id, VersionStage=label, MoveToVersionId=version
+            ),
+        )
+
+    def retire(self, name: str, version: str) -> None:
+        secret_id = self._secret_id(name)
+        stages = self._stages(name).get(version)
+        if stages is None:
+            raise NotFound(f"secret {secret_id!r} has no version {version!r}")
+        if "AWSCURRENT" in stages:
+            raise InvalidInput(
+                f"version {version} is the current version of secret {name!r}",
+                code="secret_version_current",
+            )
+        # Without labels the version is deprecated: unlisted, and in time removed by AWS.
+        for stage in stages:
+            self._unlabel(secret_id, version, stage)
+        log.info("secrets.aws.retired", extra={"secret_name": name, "version": version})
+
+    def _unlabel(self, secret_id: str, version: str, stage: str) -> None:
+        call(
+            f"removing label {stage} from version {version} of {secret_id!r}",
+            lambda: self._client.update_secret_version_stage(
+                SecretId=secret_id, VersionStage=stage, RemoveFromVersionId=version
+            ),
+        )
+
+    def _stages(self, name: str) -> dict[str, list[str]]:
+        secret_id = self._secret_id(name)
+        response = call(
+            f"describing secret {name!r}", lambda: self._client.describe_secret(SecretId=secret_id)
+        )
+        return {k: list(v) for k, v in response.get("VersionIdsToStages", {}).items()}
 
     def health(self) -> None:
         session = self._session or make_session()

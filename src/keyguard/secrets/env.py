@@ -51,6 +51,12 @@ class EnvSecretProvider:
         older = [SecretVersion(label, current=False) for label in self._previous(name)]
         return [*older, SecretVersion(current_label, current=True)]
 
+    def retire(self, name: str, version: str) -> None:
+        raise ConfigurationError(
+            f"cannot retire version {version!r} of secret {name!r}: the env secrets backend is "
+            f"read-only; remove {version}:… from {self.variable(name)}_PREVIOUS and restart"
+        )
+
     def health(self) -> None:
         """The environment is always reachable; missing variables show up on `get`."""
 

@@ -22,7 +22,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from keyguard.errors import ConfigurationError, NotFound
+from keyguard.errors import ConfigurationError, InvalidInput, NotFound
 from keyguard.secrets.interfaces import SecretValue, SecretVersion, validate_name
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,19 @@ class FileSecretProvider:
         return [
             SecretVersion(v, current=(v == ids[-1]), created_at=self._mtime(name, v)) for v in ids
         ]
+
+    def retire(self, name: str, version: str) -> None:
+        if version == self._current_version(name):
+            raise InvalidInput(
+                f"version {version} is the current version of secret {name!r}",
+                code="secret_version_current",
+            )
+        try:
+            self._path(name, version).unlink()
+        except FileNotFoundError:
+            raise NotFound(f"secret {name!r} has no version {version!r}") from None
+        _fsync_directory(self._path(name, version).parent)
+        log.info("secrets.file.retired", extra={"secret_name": name, "version": version})
 
     def health(self) -> None:
         if not self.root.is_dir():

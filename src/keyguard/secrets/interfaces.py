@@ -116,6 +116,15 @@ class SecretProvider(Protocol):
         """Readable versions, oldest first where the backend knows; NotFound when absent."""
         ...
 
+    def retire(self, name: str, version: str) -> None:
+        """Make an older version unreadable (`versions` no longer lists it).
+
+        Refuses the current version (InvalidInput) and read-only backends (ConfigurationError).
+        Where the backend can, the version is kept recoverable (OpenBao soft delete, AWS
+        deprecation) rather than destroyed.
+        """
+        ...
+
     def health(self) -> None:
         """Return if the backend is reachable and accepts our credentials.
 

@@ -271,6 +271,23 @@ class OpenBaoSecretProvider:
             for number, info in sorted(readable, key=lambda item: item[0])
         ]
 
+    def retire(self, name: str, version: str) -> None:
+        current = [v.id for v in self.versions(name) if v.current]
+        if version in current:
+            raise InvalidInput(
+                f"version {version} is the current version of secret {name!r}",
+                code="secret_version_current",
+            )
+        path, number = self._path(name), _version_number(name, version)
+        # A soft delete: `versions` stops listing it, `bao kv undelete` brings it back.
+        self._connection.call(
+            f"retiring version {version} of {name!r}",
+            lambda c: c.secrets.kv.v2.delete_secret_versions(
+                path=path, versions=[number], mount_point=self.mount
+            ),
+        )
+        log.info("secrets.openbao.retired", extra={"secret_name": name, "version": version})
+
     def health(self) -> None:
         self._connection.health()
 

@@ -1,0 +1,50 @@
+"""The scheduler as background work: one round every interval, off the event loop.
+
+`keyguard worker` enters `scheduled_rotation(runtime)` beside the mail worker; any other
+long-running process can enter it too (an API lifespan, say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Final
+
+import structlog
+
+from keyguard.rotation.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from keyguard.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_INTERVAL: Final = 60.0
+
+
+@asynccontextmanager
+async def scheduled_rotation(
+    runtime: Runtime, *, interval: float = DEFAULT_INTERVAL
+) -> AsyncIterator[Scheduler]:
+    """Run a scheduler round now and every `interval` seconds until the block exits."""
+    scheduler = Scheduler.from_runtime(runtime)
+    stop = asyncio.Event()
+    task = asyncio.create_task(_loop(scheduler, stop, interval))
+    try:
+        yield scheduler
+    finally:
+        stop.set()
+        await task
+
+
+async def _loop(scheduler: Scheduler, stop: asyncio.Event, interval: float) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(scheduler.run_once)
+        except Exception as exc:  # a database or vault hiccup must not end the loop
+            log.warning("rotation.round_failed", error=type(exc).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            continue
