@@ -18,7 +18,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from keyguard.api.context import context_in
-from keyguard.logging import scrub
 from keyguard.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -29,6 +28,7 @@ from keyguard.errors import (
     PermissionDenied,
     RateLimited,
 )
+from keyguard.logging import scrub
 
 PROBLEM_JSON: Final = "application/problem+json"
 TYPE_PREFIX: Final = "urn:keyguard:problem:"

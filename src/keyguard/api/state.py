@@ -37,9 +37,8 @@ class ApiState:
         so that a slow or locked database never stalls the other requests."""
         verifier = self.runtime.verifier
         started = time.perf_counter()
-        if verifier.answers_from_memory(presented):
-            decision = verifier.verify(presented, scope=scope, ip=ip, env=env)
-        else:
+        decision = verifier.verify_from_memory(presented, scope=scope, ip=ip, env=env)
+        if decision is None:
             decision = await run_in_threadpool(
                 verifier.verify, presented, scope=scope, ip=ip, env=env
             )

@@ -109,34 +109,61 @@ class Verifier:
         env: str | None = None,
     ) -> Decision:
         decision = self._decide(presented, scope, ip, env)
+        assert decision is not None  # noqa: S101 - only a memory-only decision can be None
         self.outcomes[decision.outcome] += 1
         return decision
 
-    def answers_from_memory(self, presented: str) -> bool:
-        """True when `verify` needs no database query (malformed string or cached digest):
-        an async caller can then decide on the event loop instead of in a worker thread."""
-        try:
-            parsed = parse_key(presented)
-        except InvalidKeyFormat:
-            return True
-        hit, _ = self._cache.get(digest_key(self._peppers.current, parsed.raw))
-        return hit
+    def verify_from_memory(
+        self,
+        presented: str,
+        *,
+        scope: str | None = None,
+        ip: IPAddress | str | None = None,
+        env: str | None = None,
+    ) -> Decision | None:
+        """`verify` when no database query is needed (malformed string or cached key), else
+        None: an async caller decides on the event loop and goes to a thread only on a miss."""
+        decision = self._decide(presented, scope, ip, env, memory_only=True)
+        if decision is not None:
+            self.outcomes[decision.outcome] += 1
+        return decision
 
     def invalidate(self, key_id: str) -> None:
         """Forget a key at once (after revoke, rotate, suspend…)."""
         self._cache.invalidate_key(key_id)
 
     def _decide(
-        self, presented: str, scope: str | None, ip: IPAddress | str | None, env: str | None
-    ) -> Decision:
+        self,
+        presented: str,
+        scope: str | None,
+        ip: IPAddress | str | None,
+        env: str | None,
+        *,
+        memory_only: bool = False,
+    ) -> Decision | None:
         try:
             parsed = parse_key(presented)
         except InvalidKeyFormat:
             return INVALID
         digest = digest_key(self._peppers.current, parsed.raw)
-        snapshot = self._lookup(parsed.raw, digest)
+        if memory_only:
+            hit, snapshot = self._cache.get(digest)
+            if not hit:
+                return None
+        else:
+            snapshot = self._lookup(parsed.raw, digest)
         if snapshot is None:
             return INVALID
+        return self._apply_policy(snapshot, digest, scope, ip, env)
+
+    def _apply_policy(
+        self,
+        snapshot: KeySnapshot,
+        digest: str,
+        scope: str | None,
+        ip: IPAddress | str | None,
+        env: str | None,
+    ) -> Decision:
         now = self._clock()
         if snapshot.state == "active" and now < snapshot.expires_at:
             state: str = "active"  # the common case, without a function call

@@ -25,9 +25,7 @@ router = APIRouter(route_class=EnforcedRoute, tags=["keys"])
 
 Reader = Annotated[Principal, require_scope("keys:read")]
 Writer = Annotated[Principal, require_scope("keys:write")]
-KeyId = Annotated[
-    str, Path(pattern=r"^key_[0-9A-Za-z]{1,36}$", examples=["key_3xK9aB7cD1eF2gH4"])
-]
+KeyId = Annotated[str, Path(pattern=r"^key_[0-9A-Za-z]{1,36}$", examples=["key_3xK9aB7cD1eF2gH4"])]
 Duration = Annotated[str, Field(min_length=2, max_length=12, examples=["90d", "24h"])]
 
 
