@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,9 @@ from keyguard.usage.models import UsageEvent
 from keyguard.usage.records import UsageRecord
 
 log = structlog.get_logger("keyguard.usage")
+_INSERT = insert(cast(Table, UsageEvent.__table__))
+# JSON columns left out of a row when empty: SQL NULL, and no JSON encoding on the way.
+_OPTIONAL = ("recipient_domains", "extra", "recipients", "sender")
 
 
 class UsageWriter:
@@ -103,10 +107,11 @@ class UsageWriter:
     def _write_batch(self) -> bool:
         """Insert one batch; False when the database is unavailable (the batch is kept)."""
         batch = self._take(self._max_batch)
-        rows: list[dict[str, Any]] = [record.columns() for record in batch]
         try:
             with self._sessions.begin() as session:
-                session.execute(insert(UsageEvent), rows)
+                connection = session.connection()
+                for rows in _runs(record.columns() for record in batch):
+                    connection.execute(_INSERT, rows)
         except (OperationalError, DBAPIError) as exc:
             self.failures += 1
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
@@ -127,3 +132,21 @@ class UsageWriter:
         while self._queue and len(batch) < limit:
             batch.append(self._queue.popleft())
         return batch
+
+
+def _runs(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive rows with the same columns, so each run is one executemany, in order."""
+    run: list[dict[str, Any]] = []
+    shape: tuple[str, ...] = ()
+    for row in rows:
+        for name in _OPTIONAL:
+            if row[name] is None:
+                del row[name]
+        keys = tuple(row)
+        if run and keys != shape:
+            yield run
+            run = []
+        run.append(row)
+        shape = keys
+    if run:
+        yield run
