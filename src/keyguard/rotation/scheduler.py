@@ -84,6 +84,7 @@ class Scheduler:
         self.service = service
         self._sessions = sessions
         self._clock = clock
+        self.rounds = 0
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> Scheduler:
@@ -94,6 +95,7 @@ class Scheduler:
             return due_keys(session, self._clock())
 
     def run_once(self) -> ScheduleReport:
+        self.rounds += 1
         report = ScheduleReport(reconciled=self.service.reconcile())
         for item in self.due():
             try:

@@ -39,7 +39,8 @@ async def scheduled_rotation(
 
 
 async def _loop(scheduler: Scheduler, stop: asyncio.Event, interval: float) -> None:
-    while not stop.is_set():
+    """A round at once (interrupted deliveries are finished at startup), then every interval."""
+    while True:
         try:
             await asyncio.to_thread(scheduler.run_once)
         except Exception as exc:  # a database or vault hiccup must not end the loop
@@ -48,3 +49,4 @@ async def _loop(scheduler: Scheduler, stop: asyncio.Event, interval: float) -> N
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
             continue
+        return

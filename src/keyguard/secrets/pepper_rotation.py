@@ -91,6 +91,9 @@ def rotate_pepper(
 ) -> PepperVersion:
     """Write a new pepper version (32 random bytes, hex) and make it current."""
     try:
+        # `get` first: on a secret that does not exist yet it says NotFound everywhere, where
+        # moto 5.2's ListSecretVersionIds answers 500 (AWS: ResourceNotFoundException).
+        provider.get(name)
         existing = pepper_versions(provider, name)
     except NotFound:
         existing = []
