@@ -47,7 +47,7 @@ class KeyguardMiddleware:
         context = RequestContext(
             ts=self.api.runtime.clock(),
             ip=client_ip(scope, self.api.trusted),
-            user_agent=_header(scope, b"user-agent"),
+            user_agent=_user_agent(scope),
         )
         scope.setdefault("state", {})[CONTEXT_KEY] = context
 
@@ -152,10 +152,16 @@ def _usage(scope: Scope, context: RequestContext, outcome: str, status: int) -> 
         tenant_id=key.tenant_id if key else None,
         env=key.env if key else None,
         ip=str(context.ip) if context.ip else None,
-        user_agent=scrub(context.user_agent) if context.user_agent else None,
+        user_agent=context.user_agent,
         scope=context.required_scope,
         extra={"code": code} if code and code != outcome else None,
     )
+
+
+def _user_agent(scope: Scope) -> str | None:
+    """Scrubbed once here: it reaches the usage table, the logs and feature routes."""
+    value = _header(scope, b"user-agent")
+    return scrub(value) if value else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
