@@ -203,7 +203,7 @@ def rotate(
     A key delivered into a vault is rotated there (staged: the vault holds the new key before
     the old one's grace starts), and the new key is not shown.
     """
-    if (key_id is None) == (due or reconcile):
+    if (key_id is None) != (due or reconcile):
         fail("give a key id, or --due, or --reconcile")
     if deliver is not None and out is not None:
         fail("--deliver and --out exclude each other")

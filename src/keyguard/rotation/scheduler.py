@@ -8,11 +8,11 @@ receives would only break the consumer when the grace window ends.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +25,9 @@ from keyguard.storage.models import ApiKey
 if TYPE_CHECKING:
     from keyguard.runtime import Runtime
 
-log = structlog.get_logger(__name__)
+# stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
+# under `keyguard serve` (keyguard.logging.configure_logging).
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +105,16 @@ class Scheduler:
             except KeyguardError as exc:
                 # One key's vault being unreachable must not stop the others.
                 report.failed.append((item.key_id, f"{exc.code}: {exc.message}"))
-                log.warning("rotation.scheduled_failed", key_id=item.key_id, error=exc.code)
+                log.warning(
+                    "rotation.scheduled_failed", extra={"key_id": item.key_id, "error": exc.code}
+                )
         if report.rotated or report.failed or report.reconciled:
             log.info(
                 "rotation.scheduled",
-                rotated=len(report.rotated),
-                failed=len(report.failed),
-                reconciled=len(report.reconciled),
+                extra={
+                    "rotated": len(report.rotated),
+                    "failed": len(report.failed),
+                    "reconciled": len(report.reconciled),
+                },
             )
         return report

@@ -21,6 +21,7 @@ not committed → roll back (discard the pending key); committed → promote if 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import signal
 from collections import Counter
@@ -28,7 +29,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, Literal
 
-import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,7 +56,9 @@ from keyguard.verification.rehash import Rehash, apply_rehashes
 if TYPE_CHECKING:
     from keyguard.runtime import Runtime
 
-log = structlog.get_logger(__name__)
+# stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
+# under `keyguard serve` (keyguard.logging.configure_logging).
+log = logging.getLogger(__name__)
 
 SYSTEM: Final = Actor(id="system:rotation")
 DEFAULT_GRACE: Final = timedelta(hours=24)
@@ -245,10 +247,12 @@ class RotationService:
         self.outcomes["delivered"] += 1
         log.info(
             "rotation.delivered",
-            kind=intent.kind,
-            target=intent.target,
-            key_id=intent.new_key_id,
-            replaced=intent.old_key_id,
+            extra={
+                "kind": intent.kind,
+                "target": intent.target,
+                "key_id": intent.new_key_id,
+                "replaced": intent.old_key_id,
+            },
         )
 
     # -- reconciliation --------------------------------------------------------------------
@@ -270,7 +274,9 @@ class RotationService:
             except KeyguardError as exc:
                 # Left open: the lease runs out again and a later round retries.
                 self.outcomes["reconcile_error"] += 1
-                log.warning("rotation.reconcile_failed", intent=intent.id, error=exc.code)
+                log.warning(
+                    "rotation.reconcile_failed", extra={"intent": intent.id, "error": exc.code}
+                )
         return results
 
     def _reconcile_one(self, intent: RotationIntent) -> Reconciled:
@@ -295,7 +301,10 @@ class RotationService:
 
     def _reconciled(self, intent: RotationIntent, outcome: Outcome, detail: str) -> Reconciled:
         self.outcomes[f"reconciled_{outcome}"] += 1
-        log.info("rotation.reconciled", intent=intent.id, target=intent.target, outcome=outcome)
+        log.info(
+            "rotation.reconciled",
+            extra={"intent": intent.id, "target": intent.target, "outcome": outcome},
+        )
         return Reconciled(
             intent.id, intent.target, intent.new_key_id, intent.old_key_id, outcome, detail
         )
@@ -415,7 +424,9 @@ class RotationService:
         try:
             self._roll_back(intent, box, reason)
         except KeyguardError as exc:
-            log.warning("rotation.rollback_deferred", intent=intent.id, error=exc.code)
+            log.warning(
+                "rotation.rollback_deferred", extra={"intent": intent.id, "error": exc.code}
+            )
 
     def _step(self, intent: RotationIntent, step: str) -> None:
         """Record progress and renew the lease — only while this process still owns it."""

@@ -7,18 +7,19 @@ long-running process can enter it too (an API lifespan, say).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Final
-
-import structlog
 
 from keyguard.rotation.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from keyguard.runtime import Runtime
 
-log = structlog.get_logger(__name__)
+# stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
+# under `keyguard serve` (keyguard.logging.configure_logging).
+log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL: Final = 60.0
 
@@ -44,7 +45,7 @@ async def _loop(scheduler: Scheduler, stop: asyncio.Event, interval: float) -> N
         try:
             await asyncio.to_thread(scheduler.run_once)
         except Exception as exc:  # a database or vault hiccup must not end the loop
-            log.warning("rotation.round_failed", error=type(exc).__name__)
+            log.warning("rotation.round_failed", extra={"error": type(exc).__name__})
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:

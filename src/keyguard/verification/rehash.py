@@ -10,12 +10,12 @@ revocation or another process's rehash is never overwritten.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import structlog
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +24,9 @@ from keyguard.clock import Clock
 from keyguard.storage.models import ApiKey
 from keyguard.verification.last_used import LastUsedTracker
 
-log = structlog.get_logger(__name__)
+# stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
+# under `keyguard serve` (keyguard.logging.configure_logging).
+log = logging.getLogger(__name__)
 
 REHASH_ACTOR = "system:rehash"
 
@@ -94,7 +96,7 @@ def apply_rehashes(sessions: sessionmaker[Session], batch: list[Rehash], now: da
                 action="keys.rehashed",
                 data={"keys": moved, "pepper_version": batch[0].new_version},
             )
-    log.info("verification.rehashed", keys=moved, recorded=len(batch))
+    log.info("verification.rehashed", extra={"keys": moved, "recorded": len(batch)})
     return moved
 
 
