@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 
+from keyguard.clock import system_clock
 from keyguard.keys import KEY_PATTERN
 from keyguard.rotation.delivery import Targets
 from keyguard.runtime import Runtime
+from keyguard.settings import Settings
 from keyguard.verification import Verifier
 from keyguard.verification.cache import SnapshotCache
+from tests.conftest import TEST_PEPPER
 from tests.functional.cli import Cli
 from tests.unit.secrets.conftest import (  # noqa: F401 - fixtures are found by name
     Bao,
@@ -68,10 +73,20 @@ def openbao_address() -> str:
     return f"openbao:secret/apps/mailer-{secrets.token_hex(4)}"
 
 
-def holder(runtime: Runtime, key: str | None) -> str | None:
-    """The id of the key `key` authenticates as, checked with an empty cache, or None."""
+@pytest.fixture
+def runtime(cli: VaultCli) -> Iterator[Runtime]:
+    """An in-process view of the CLI's database (system clock, like the CLI)."""
+    settings = Settings(data_dir=cli.data_dir, database_url=cli.database_url, pepper=TEST_PEPPER)
+    built = Runtime.build(settings)
+    yield built
+    built.close()
+
+
+def holder(runtime: Runtime, key: str | None, *, later: timedelta = timedelta(0)) -> str | None:
+    """The id of the key `key` authenticates as (`later` from now; empty cache), or None."""
     if key is None:
         return None
-    verifier = Verifier(runtime.sessions, runtime.peppers, runtime.clock, SnapshotCache(30))
+    moment = system_clock() + later
+    verifier = Verifier(runtime.sessions, runtime.peppers, lambda: moment, SnapshotCache(30))
     decision = verifier.verify(key)
     return decision.key.id if decision.allowed and decision.key is not None else None

@@ -13,19 +13,8 @@ from keyguard.client import load_key
 from keyguard.clock import system_clock
 from keyguard.rotation.delivery import Targets
 from keyguard.runtime import Runtime
-from keyguard.settings import Settings
 from keyguard.storage.models import ApiKey
-from tests.conftest import TEST_PEPPER
 from tests.functional.rotation.conftest import VaultCli, holder
-
-
-@pytest.fixture
-def runtime(cli: VaultCli) -> Runtime:
-    """An in-process view of the CLI's database (system clock, like the CLI)."""
-    settings = Settings(data_dir=cli.data_dir, database_url=cli.database_url, pepper=TEST_PEPPER)
-    built = Runtime.build(settings)
-    yield built  # type: ignore[misc]
-    built.close()
 
 
 def _json(outcome_stdout: str) -> dict[str, Any]:
