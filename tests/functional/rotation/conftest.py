@@ -74,7 +74,7 @@ def openbao_address() -> str:
 
 
 @pytest.fixture
-def runtime(cli: VaultCli) -> Iterator[Runtime]:
+def cli_runtime(cli: VaultCli) -> Iterator[Runtime]:
     """An in-process view of the CLI's database (system clock, like the CLI)."""
     settings = Settings(data_dir=cli.data_dir, database_url=cli.database_url, pepper=TEST_PEPPER)
     built = Runtime.build(settings)

@@ -27,7 +27,7 @@ def _current(vault: Targets, address: str) -> str | None:
 
 
 def test_create_and_rotate_deliver_into_openbao_without_printing_a_key(
-    cli: VaultCli, runtime: Runtime, vault: Targets, openbao_address: str
+    cli: VaultCli, cli_runtime: Runtime, vault: Targets, openbao_address: str
 ) -> None:
     created = _json(
         cli.run(
@@ -37,13 +37,13 @@ def test_create_and_rotate_deliver_into_openbao_without_printing_a_key(
     )  # fmt: skip
     assert "key" not in created and created["delivered_to"] == openbao_address
     delivered = _current(vault, openbao_address)
-    assert holder(runtime, delivered) == created["id"]
+    assert holder(cli_runtime, delivered) == created["id"]
     # A delivered key rotates into its vault by default, and the text output is checked too.
     cli.run("keys", "rotate", created["id"], "--grace", "1h")
     successor = _current(vault, openbao_address)
     assert successor != delivered
-    assert holder(runtime, successor) not in {None, created["id"]}
-    assert holder(runtime, delivered) == created["id"]  # in its grace window
+    assert holder(cli_runtime, successor) not in {None, created["id"]}
+    assert holder(cli_runtime, delivered) == created["id"]  # in its grace window
     assert cli.keys_printed() == []
 
 
@@ -60,7 +60,7 @@ def test_the_console_script_prints_no_key_when_delivering(
 
 
 def test_delivery_into_aws_is_read_by_the_client(
-    cli: VaultCli, runtime: Runtime, aws_env: dict[str, str]
+    cli: VaultCli, cli_runtime: Runtime, aws_env: dict[str, str]
 ) -> None:
     cli.extra.update(aws_env)
     secret_id = f"apps/mailer-{secrets.token_hex(4)}"
@@ -71,16 +71,16 @@ def test_delivery_into_aws_is_read_by_the_client(
         ).stdout
     )  # fmt: skip
     consumer = load_key(f"aws:{secret_id}")
-    assert holder(runtime, consumer.reveal()) == created["id"]
+    assert holder(cli_runtime, consumer.reveal()) == created["id"]
     rotated = _json(cli.run("keys", "rotate", created["id"], "--json").stdout)
     assert rotated["replaced"]["id"] == created["id"]
     assert consumer.refresh() is True
-    assert holder(runtime, consumer.reveal()) == rotated["id"]
+    assert holder(cli_runtime, consumer.reveal()) == rotated["id"]
     assert cli.keys_printed() == []
 
 
 def test_due_keys_are_rotated_by_keys_rotate_due(
-    cli: VaultCli, runtime: Runtime, vault: Targets, openbao_address: str
+    cli: VaultCli, cli_runtime: Runtime, vault: Targets, openbao_address: str
 ) -> None:
     created = _json(
         cli.run(
@@ -89,14 +89,14 @@ def test_due_keys_are_rotated_by_keys_rotate_due(
         ).stdout
     )  # fmt: skip
     assert _json(cli.run("keys", "rotate", "--due", "--json").stdout)["rotated"] == []
-    with runtime.sessions.begin() as session:  # the key is now 31 days old
+    with cli_runtime.sessions.begin() as session:  # the key is now 31 days old
         row = session.get(ApiKey, created["id"])
         assert row is not None
         row.created_at = system_clock() - timedelta(days=31)
     report = _json(cli.run("keys", "rotate", "--due", "--json").stdout)
     [rotated] = report["rotated"]
     assert rotated["replaced"]["id"] == created["id"]
-    assert holder(runtime, _current(vault, openbao_address)) == rotated["id"]
+    assert holder(cli_runtime, _current(vault, openbao_address)) == rotated["id"]
     assert cli.keys_printed() == []
 
 

@@ -49,7 +49,7 @@ def test_a_rotation_killed_at_any_step_never_leaves_neither_key_valid(
     request: pytest.FixtureRequest,
     *,
     cli: VaultCli,
-    runtime: Runtime,
+    cli_runtime: Runtime,
     vault: Targets,
     backend: str,
     step: str,
@@ -71,9 +71,9 @@ def test_a_rotation_killed_at_any_step_never_leaves_neither_key_valid(
     # Right after the kill, and even once the old key's grace would be over, the vault's
     # current key is valid: the grace window starts only after the vault holds the successor.
     in_vault = _current(vault, address)
-    assert holder(runtime, in_vault) is not None
-    assert holder(runtime, in_vault, later=timedelta(hours=2)) is not None
-    assert {holder(runtime, old_key), holder(runtime, in_vault)} - {None}
+    assert holder(cli_runtime, in_vault) is not None
+    assert holder(cli_runtime, in_vault, later=timedelta(hours=2)) is not None
+    assert {holder(cli_runtime, old_key), holder(cli_runtime, in_vault)} - {None}
 
     if step == "committed":  # the interrupted rotation still holds the vault
         busy = cli.run("keys", "rotate", created["id"], check=2)
@@ -81,17 +81,17 @@ def test_a_rotation_killed_at_any_step_never_leaves_neither_key_valid(
 
     outcome = json.loads(cli.run("keys", "rotate", "--reconcile", "--take-over", "--json").stdout)
     in_vault = _current(vault, address)
-    successors = _successors(runtime, created["id"])
+    successors = _successors(cli_runtime, created["id"])
     if step in ROLLED_BACK:
         assert [r["outcome"] for r in outcome["reconciled"]] == ["rolled_back"]
-        assert in_vault == old_key and holder(runtime, old_key) == created["id"]
+        assert in_vault == old_key and holder(cli_runtime, old_key) == created["id"]
         assert successors == []
     else:
         expected = [] if step == "finished" else ["completed"]
         assert [r["outcome"] for r in outcome["reconciled"]] == expected
         [successor] = successors
-        assert holder(runtime, in_vault) == successor.id
-        with runtime.sessions() as session:
+        assert holder(cli_runtime, in_vault) == successor.id
+        with cli_runtime.sessions() as session:
             old = session.get(ApiKey, created["id"])
             assert old is not None and old.state == "rotating"
     assert cli.keys_printed() == []
