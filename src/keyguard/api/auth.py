@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import Final
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from keyguard.errors import AuthenticationFailed, InvalidInput
@@ -61,21 +60,26 @@ def client_ip(scope: Scope, trusted: TrustedProxies) -> IPAddress | None:
     return current
 
 
-def presented_key(headers: Headers) -> str:
-    """The key the caller presents; AuthenticationFailed(missing_key) when there is none."""
-    authorization = headers.get("authorization")
-    header_key = headers.get("x-api-key")
+def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The key the caller presents (raw ASGI headers, read in one pass); AuthenticationFailed
+    (missing_key) when there is none."""
+    authorization = header_key = None
+    for name, value in headers:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"x-api-key":
+            header_key = value.decode("latin-1").strip()
     bearer = None
     if authorization is not None:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             bearer = token.strip()
-    if bearer is not None and header_key is not None and bearer != header_key.strip():
+    if bearer is not None and header_key is not None and bearer != header_key:
         raise InvalidInput(
             "Authorization and X-API-Key carry different keys; send one",
             code="ambiguous_credentials",
         )
-    key = bearer if bearer is not None else (header_key.strip() if header_key else None)
+    key = bearer if bearer is not None else header_key
     if not key:
         raise AuthenticationFailed(f"no API key: {HOW_TO_AUTHENTICATE}", code="missing_key")
     return key

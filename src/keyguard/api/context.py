@@ -26,16 +26,17 @@ USAGE_RECORDED = "usage_recorded"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller as routes see it."""
+    """The authenticated caller as routes see it: its key, client IP and user agent, and the
+    lifecycle Actor the key acts as (built when a route asks for it)."""
 
     key: KeySnapshot
-    actor: Actor
     ip: IPAddress | None
     user_agent: str | None
 
-    @classmethod
-    def of(cls, key: KeySnapshot, ip: IPAddress | None, user_agent: str | None) -> Principal:
-        actor = Actor(
+    @property
+    def actor(self) -> Actor:
+        key = self.key
+        return Actor(
             id=f"key:{key.id}",
             tenant_id=key.tenant_id,
             scopes=key.scopes,
@@ -43,7 +44,6 @@ class Principal:
             restrictions=key.restrictions,
             expires_at=key.expires_at,
         )
-        return cls(key=key, actor=actor, ip=ip, user_agent=user_agent)
 
 
 @dataclass(slots=True)

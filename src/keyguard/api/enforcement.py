@@ -110,7 +110,7 @@ async def authorize(request: Request, scope: str) -> Principal:
     context = context_of(request)
     context.required_scope = scope
     context.outcome = "invalid_key"
-    presented = presented_key(request.headers)
+    presented = presented_key(request.scope["headers"])
     api = api_state(request)
     decision = await api.verify(presented, scope=scope, ip=context.ip)
     context.outcome = decision.outcome
@@ -121,7 +121,7 @@ async def authorize(request: Request, scope: str) -> Principal:
     rate = decision.key.restrictions.rate_limit_per_minute
     if rate is not None:
         await check_rate(api.runtime.limits, context, decision.key.id, rate)
-    context.principal = Principal.of(decision.key, context.ip, context.user_agent)
+    context.principal = Principal(decision.key, context.ip, context.user_agent)
     return context.principal
 
 

@@ -84,9 +84,9 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.verify_seconds = Histogram(
-            "keyguard_verification_duration_seconds",
-            "Latency of one key verification on the API's path.",
+        self.lookup_seconds = Histogram(
+            "keyguard_verification_lookup_duration_seconds",
+            "Verifications the cache could not answer: the database lookup, in a thread.",
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )

@@ -110,8 +110,9 @@ class KeyguardMiddleware:
             elapsed
         )
         outcome = _usage_outcome(context)
+        ip = str(context.ip) if context.ip else None
         if outcome is not None and not scope["state"].get(USAGE_RECORDED):
-            self.api.runtime.usage.submit(_usage(scope, context, outcome, status))
+            self.api.runtime.usage.submit(_usage(scope, context, outcome, status, ip))
         key = context.key
         self.api.access_log.info(
             "request",
@@ -120,7 +121,7 @@ class KeyguardMiddleware:
             route=route,
             status=status,
             duration_ms=round(elapsed * 1000, 3),
-            ip=str(context.ip) if context.ip else None,
+            ip=ip,
             key_id=key.id if key else None,
             tenant=key.tenant_id if key else None,
             outcome=outcome,
@@ -139,7 +140,9 @@ def _usage_outcome(context: RequestContext) -> str | None:
     return context.outcome
 
 
-def _usage(scope: Scope, context: RequestContext, outcome: str, status: int) -> UsageRecord:
+def _usage(
+    scope: Scope, context: RequestContext, outcome: str, status: int, ip: str | None
+) -> UsageRecord:
     key = context.key
     code = context.problem_code
     return UsageRecord(
@@ -151,7 +154,7 @@ def _usage(scope: Scope, context: RequestContext, outcome: str, status: int) -> 
         key_id=key.id if key else None,
         tenant_id=key.tenant_id if key else None,
         env=key.env if key else None,
-        ip=str(context.ip) if context.ip else None,
+        ip=ip,
         user_agent=context.user_agent,
         scope=context.required_scope,
         extra={"code": code} if code and code != outcome else None,
