@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import string
 import subprocess
@@ -60,6 +61,8 @@ class Planted:
 class Outcome:
     tool: str
     seconds: float
+    cpu: float = 0.0
+    load: float = 0.0
     found: int = 0
     other: int = 0
     note: str = ""
@@ -165,14 +168,25 @@ def warm_cache() -> None:
             path.read_bytes()
 
 
+LAST_CPU = [0.0, 0.0]  # CPU seconds (user + system) and 1-minute load of the last run
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(
     command: list[str], timeout: float | None = None
 ) -> tuple[float, subprocess.CompletedProcess[bytes] | None]:
+    """Wall seconds; the CPU seconds of the tool and its children go to LAST_CPU."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return time.perf_counter() - start, None
+        done = None
+    LAST_CPU[:] = [_children_cpu() - cpu, os.getloadavg()[0]]
     return time.perf_counter() - start, done
 
 
@@ -278,18 +292,25 @@ def main() -> None:
         best_of(args.repeat, run_keyguard, planted),
         best_of(args.repeat, run_kingfisher, planted),
         best_of(args.repeat, run_gitleaks, planted),
-        run_detect_secrets(planted, args.detect_secrets_timeout),
+        _with_cpu(run_detect_secrets(planted, args.detect_secrets_timeout)),
     ]
     report(outcomes, size, len(planted))
+
+
+def _with_cpu(outcome: Outcome) -> Outcome:
+    outcome.cpu, outcome.load = LAST_CPU
+    return outcome
 
 
 def best_of(
     repeat: int, run: Callable[[list[Planted]], Outcome], planted: list[Planted]
 ) -> Outcome:
     """The fastest of `repeat` runs: the machine is shared, the minimum is the least noisy."""
-    runs = [run(planted) for _ in range(repeat)]
+    runs = [_with_cpu(run(planted)) for _ in range(repeat)]
     best = min(runs, key=lambda o: o.seconds)
-    best.note = "runs: " + ", ".join(f"{o.seconds:.2f}" for o in runs)
+    best.note = "runs (wall s / CPU s / load): " + ", ".join(
+        f"{o.seconds:.2f} / {o.cpu:.2f} / {o.load:.1f}" for o in runs
+    )
     return best
 
 
@@ -304,13 +325,18 @@ def machine() -> str:
 
 def report(outcomes: list[Outcome], size: int, planted: int) -> None:
     ours = outcomes[0]
-    print("| tool | wall s | MB/s | planted found | other findings | keyguard speed-up |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| tool | wall s | MB/s (wall) | CPU s | MB per CPU s | planted found | other findings "
+        "| keyguard speed-up (wall) | keyguard speed-up (CPU) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for o in outcomes:
-        rate = size / 1e6 / o.seconds
-        ratio = o.seconds / ours.seconds
+        rate, cpu_rate = size / 1e6 / o.seconds, size / 1e6 / max(o.cpu, 1e-9)
         found = f"{o.found}/{planted}" if o.found or not o.note.startswith("stopped") else o.note
-        print(f"| {o.tool} | {o.seconds:.2f} | {rate:.1f} | {found} | {o.other} | {ratio:.1f}x |")
+        print(
+            f"| {o.tool} | {o.seconds:.2f} | {rate:.1f} | {o.cpu:.2f} | {cpu_rate:.1f} | {found} "
+            f"| {o.other} | {o.seconds / ours.seconds:.1f}x | {o.cpu / max(ours.cpu, 1e-9):.1f}x |"
+        )
     for o in outcomes:
         if o.note:
             print(f"- {o.tool}: {o.note}")

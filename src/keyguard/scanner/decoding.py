@@ -28,7 +28,10 @@ _END: Final = rb"(?:[^0-9A-Za-z+/=]|\z)"
 # base64 ones consume their terminator, so they report exactly one end offset per blob.
 BASE64_TRIGGER: Final = _LEAD + _BLOB + _END
 BASIC_TRIGGER: Final = _BASIC + _BLOB + _END
-PERCENT_TRIGGER: Final = rb"[0-9A-Za-z=]%[0-9A-Fa-f]{2}"
+# Only escapes of characters that keys contain (`+ / = - . _ : @`); `%20`, `%22`, `%3C`…
+# fill encoded text and HTML, and no key needs them.
+_KEY_ESCAPE: Final = rb"%(?:2[BbFfDdEe]|3[AaDd]|40|5[Ff])"
+PERCENT_TRIGGER: Final = rb"[0-9A-Za-z=]" + _KEY_ESCAPE
 
 _BASE64: Final = re.compile(_LEAD + b"(" + _BLOB + rb")(?![0-9A-Za-z+/=])")
 _BASE64_BASIC: Final = re.compile(_BASIC + b"(" + _BLOB + rb")(?![0-9A-Za-z+/=])")
@@ -36,7 +39,7 @@ CONFIG_SUFFIXES: Final = (
     ".yaml", ".yml", ".json", ".toml", ".ini", ".cfg", ".conf", ".properties", ".xml",
     ".tf", ".tfvars", ".env", ".hcl", ".plist",
 )  # fmt: skip
-_PERCENT: Final = re.compile(rb"(?<=[0-9A-Za-z=])%[0-9A-Fa-f]{2}")
+_PERCENT: Final = re.compile(rb"(?<=[0-9A-Za-z=])" + _KEY_ESCAPE)
 _URL_RUN: Final = re.compile(rb"[0-9A-Za-z._~+/=:@%-]+")
 MIN_DECODED: Final = 16
 MIN_PRINTABLE: Final = 0.95

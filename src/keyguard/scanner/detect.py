@@ -207,6 +207,8 @@ def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Locat
     """The whole pipeline for one buffer."""
     config = is_config(where.path)
     fired = fire(buffer, config)
+    if not (fired.rules or fired.base64 or fired.percent):
+        return Outcome()  # the common case: nothing can match, nothing to extract
     plain = resolve_overlaps(extract(rules, buffer, fired.rules))
     blobs: list[Decoded] = []
     if fired.base64:
