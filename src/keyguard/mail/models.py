@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -147,6 +148,10 @@ class Campaign(Base):
     __table_args__ = (Index("ix_mail_campaigns_partition", "tenant_id", "env", "id"),)
 
 
+CLAIMABLE_STATES = ("queued", "deferred", "sending")
+DUE = text("state IN ('queued', 'deferred', 'sending')")
+
+
 class Message(Base):
     """The outbox. `rcpt` is who the worker still has to deliver to (empty when sandboxed).
 
@@ -179,7 +184,14 @@ class Message(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_mail_messages_due", "state", "next_attempt_at"),
+        # Only rows a worker may claim are indexed, in claim order: the index stays as small
+        # as the backlog, however many sent messages the table keeps.
+        Index(
+            "ix_mail_messages_due",
+            "next_attempt_at",
+            sqlite_where=DUE,
+            postgresql_where=DUE,
+        ),
         Index("ix_mail_messages_partition", "tenant_id", "env", "id"),
         Index("ix_mail_messages_sandbox", "tenant_id", "env", "sandboxed", "id"),
     )

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
-from keyguard.mail.models import DeliveryEvent, Message
+from keyguard.mail.models import CLAIMABLE_STATES, DUE, DeliveryEvent, Message
 from keyguard.mail.policy import TenantMailPolicy, delivery_targets
 from keyguard.mail.prepare import Prepared
 
-CLAIMABLE: Final = ("queued", "deferred", "sending")
+CLAIMABLE: Final = CLAIMABLE_STATES  # the partial index ix_mail_messages_due lists the same
 MAX_SUBJECT_STORED: Final = 998
 
 
@@ -129,7 +129,7 @@ def claim(
     token = secrets.token_hex(16)
     due = (
         select(Message.id)
-        .where(Message.state.in_(CLAIMABLE), Message.next_attempt_at <= now)
+        .where(DUE, Message.next_attempt_at <= now)  # DUE as written in the partial index
         .order_by(Message.next_attempt_at)
         .limit(limit)
     )
@@ -137,16 +137,19 @@ def claim(
         # A materialised CTE runs once; as a plain IN-subquery PostgreSQL may re-run it per
         # row, and LIMIT … SKIP LOCKED would then pick more rows than asked for.
         picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-        chosen = select(picked.c.id).scalar_subquery()
-    else:
-        chosen = due.scalar_subquery()
-    statement = (
-        update(Message)
-        .where(
-            Message.id.in_(chosen),
-            Message.state.in_(CLAIMABLE),  # re-checked by the UPDATE itself
+        condition = and_(
+            Message.id.in_(select(picked.c.id).scalar_subquery()),
+            Message.state.in_(CLAIMABLE),  # re-checked on the locked row itself
             Message.next_attempt_at <= now,
         )
+    else:
+        # BEGIN IMMEDIATE holds SQLite's write lock from before the SELECT, so the rows it
+        # picks are still due; matching on the primary key alone keeps the UPDATE an index
+        # lookup instead of a scan of every due row.
+        condition = Message.id.in_(due.scalar_subquery())
+    statement = (
+        update(Message)
+        .where(condition)
         .values(
             state="sending",
             lease_owner=owner,

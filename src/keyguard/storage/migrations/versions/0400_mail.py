@@ -13,6 +13,9 @@ from sqlalchemy.dialects import postgresql
 
 import keyguard.storage.base
 
+# The partial index of claimable messages (keyguard.mail.models.DUE).
+DUE = sa.text("state IN ('queued', 'deferred', 'sending')")
+
 revision = "0400"
 down_revision = "0002"
 branch_labels = None
@@ -147,7 +150,13 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_mail_messages_campaign_id"), ["campaign_id"], unique=False
         )
-        batch_op.create_index("ix_mail_messages_due", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "ix_mail_messages_due",
+            ["next_attempt_at"],
+            unique=False,
+            sqlite_where=DUE,
+            postgresql_where=DUE,
+        )
         batch_op.create_index(
             "ix_mail_messages_partition", ["tenant_id", "env", "id"], unique=False
         )
