@@ -39,6 +39,8 @@ def root(
 
 
 def _register() -> None:
+    if app.registered_commands:
+        return  # registered already (tests call this before every invocation)
     from keyguard.cli import audit, init, keys, scan, serve
 
     app.command("init")(init.init)
