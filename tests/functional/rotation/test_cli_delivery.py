@@ -47,6 +47,7 @@ def test_create_and_rotate_deliver_into_openbao_without_printing_a_key(
     assert cli.keys_printed() == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_console_script_prints_no_key_when_delivering(
     cli: VaultCli, vault: Targets, openbao_address: str
 ) -> None:
@@ -100,6 +101,7 @@ def test_due_keys_are_rotated_by_keys_rotate_due(
     assert cli.keys_printed() == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
