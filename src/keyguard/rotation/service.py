@@ -227,9 +227,11 @@ class RotationService:
         try:
             self._step(intent, "committed")
         except IllegalTransition:
-            # Reconciliation took the intent over and rolled it back while this process was
-            # stalled, so the key just committed was never delivered: nobody holds it.
-            self._keys.revoke(SYSTEM, intent.new_key_id, "delivery was taken over")
+            # Reconciliation took the intent over while this process was stalled. If it rolled
+            # the delivery back, the key just committed was never delivered: nobody holds it.
+            # (If it found the key committed, it completes the delivery itself.)
+            if self._state_of(intent) == INTENT_ROLLED_BACK:
+                self._keys.revoke(SYSTEM, intent.new_key_id, "delivery was rolled back")
             raise
         _failpoint("committed")
         try:
@@ -483,6 +485,12 @@ class RotationService:
             .execution_options(synchronize_session=False)
         )
         intent.state = state
+
+    def _state_of(self, intent: RotationIntent) -> str | None:
+        with self._sessions() as session:
+            return session.scalar(
+                select(RotationIntent.state).where(RotationIntent.id == intent.id)
+            )
 
     def _committed(self, intent: RotationIntent) -> bool:
         with self._sessions() as session:
