@@ -19,10 +19,10 @@ import secrets
 import socket
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 import aiosmtplib
 import structlog
@@ -35,6 +35,7 @@ from keyguard.mail.relay import RelayConfig
 from keyguard.settings import Settings
 
 log = structlog.get_logger("keyguard.mail.delivery")
+T = TypeVar("T")
 
 # Replies that say the mailbox does not exist or never will: the address is suppressed.
 HARD_BOUNCES: Final = frozenset({550, 551, 553})
@@ -161,24 +162,45 @@ class DeliveryWorker:
             loop.call_soon_threadsafe(event.set)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set; sleeps `poll_interval` (or until woken) when idle."""
+        """Deliver until `stop` is set; sleeps `poll_interval` (or until woken) when idle.
+
+        Recording a batch's results overlaps with claiming and delivering the next one (its
+        messages are leased, so the next claim cannot take them again).
+        """
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         log.info("mail worker started", owner=self.owner, relay=self._relay.display)
+        recording: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
-                if await self._step() == 0:
-                    await _first(stop, self._wakeup, self.config.poll_interval)
-                    self._wakeup.clear()
+                claimed = await self._guarded(asyncio.to_thread(self._claim)) or []
+                if claimed:
+                    results = await self._deliver(claimed)
+                    if recording is not None:
+                        await recording
+                    recording = asyncio.create_task(self._record(results))
+                elif recording is not None:
+                    await recording  # its deferrals may be due at once: look again
+                    recording = None
+                else:
+                    await self._idle(stop)
         finally:
+            if recording is not None:
+                await recording
             await self.close()
             log.info("mail worker stopped", owner=self.owner, **dict(self.counts))
 
     async def run_once(self) -> int:
-        """Claim one batch and deliver it; the number of messages handled."""
+        """Claim one batch, deliver it and record the results; the number of messages."""
         claimed = await asyncio.to_thread(self._claim)
-        if not claimed:
-            return 0
+        if claimed:
+            await asyncio.to_thread(self._complete, await self._deliver(claimed))
+        return len(claimed)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(conn.close() for conn in self._connections))
+
+    async def _deliver(self, claimed: Sequence[Claimed]) -> list[DeliveryResult]:
         width = len(self._connections)
         delivered = await asyncio.gather(
             *(
@@ -186,23 +208,27 @@ class DeliveryWorker:
                 for i, conn in enumerate(self._connections)
             )
         )
-        results = [result for chunk in delivered for result in chunk]
-        await asyncio.to_thread(self._complete, results)
-        return len(claimed)
+        return [result for chunk in delivered for result in chunk]
 
-    async def close(self) -> None:
-        await asyncio.gather(*(conn.close() for conn in self._connections))
+    async def _record(self, results: Sequence[DeliveryResult]) -> None:
+        await self._guarded(asyncio.to_thread(self._complete, results))
 
-    async def _step(self) -> int:
+    async def _idle(self, stop: asyncio.Event) -> None:
+        assert self._wakeup is not None  # noqa: S101 - set by run()
+        if time.monotonic() >= self._next_housekeeping:
+            await self._guarded(asyncio.to_thread(self._housekeeping))
+        await _first(stop, self._wakeup, self.config.poll_interval)
+        self._wakeup.clear()
+
+    async def _guarded(self, step: Awaitable[T]) -> T | None:
+        """A database hiccup must not kill the worker: log, count, carry on (leases cover
+        the rows it held; they are delivered again once the lease runs out)."""
         try:
-            handled = await self.run_once()
-            if time.monotonic() >= self._next_housekeeping:
-                await asyncio.to_thread(self._housekeeping)
-        except Exception:  # the worker outlives a database hiccup; the lease covers its rows
+            return await step
+        except Exception:
             log.exception("mail worker step failed", owner=self.owner)
             self.counts["errors"] += 1
-            return 0
-        return handled
+            return None
 
     async def _deliver_chunk(
         self, connection: RelayConnection, chunk: Sequence[Claimed]
