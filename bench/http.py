@@ -1,7 +1,7 @@
 """HTTP API benchmark (run by hand; results go to docs/benchmarks.md, "## HTTP API").
 
     .venv/bin/python bench/http.py [--duration 10] [--connections 32] [--rounds 2]
-                                   [--postgres URL] [--load wrk|python]
+                                   [--postgres URL] [--load wrk|python] [--pin]
 
 One server process (uvicorn, one worker, SQLite unless --postgres) serves two otherwise
 identical endpoints mounted through the router extension point:
@@ -13,8 +13,8 @@ A second process loads each one in turn for a fixed duration (wrk when installed
 asyncio httpx client) and reports requests/s, p50 and p99; their ratio is the cost of
 authentication. Then it loads `POST /v1/keys/verify` (the gateway endpoint). The access log
 is written (to /dev/null) on both paths, as in production. The two endpoints alternate over
-`--rounds` rounds so that background noise hits both alike; with two or more CPUs the server
-is pinned to CPU 0 and the load generator to CPU 1.
+`--rounds` rounds so that background noise hits both alike; `--pin` puts the server on CPU 0
+and the load generator on CPU 1.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the other imports
@@ -209,9 +209,13 @@ def measure(base: str, target: Target, args: argparse.Namespace, work: Path) -> 
     return Result(**json.loads(out))
 
 
+PIN = False  # set by --pin
+
+
 def _pin(pid: int, cpu: int) -> None:
-    """Server and load generator on different CPUs, so they do not take turns on one."""
-    if (os.cpu_count() or 1) > 1:
+    """Server and load generator on different CPUs, so they do not take turns on one (on a
+    machine shared with other work this can hurt: the pinned CPU may be the busy one)."""
+    if PIN and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(pid, {cpu})
 
 
@@ -312,8 +316,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--pin", action="store_true", help="server on CPU 0, load on CPU 1")
     args = parser.parse_args()
     args.load_before = os.getloadavg()
+    global PIN  # noqa: PLW0603 - a command-line switch read by _pin
+    PIN = args.pin
     if args.serve:
         serve(args.data_dir, args.database_url, args.port)
     elif args.load_process:
