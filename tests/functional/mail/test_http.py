@@ -3,18 +3,21 @@ the server, as `keyguard serve` runs it, and a real SMTP sink as the relay."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import Callable, Iterator
+from email.message import EmailMessage
 from typing import Any
 
+import aiosmtplib
 import pytest
 
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR
 from keyguard.mail.limits import MAX_BATCH
 from tests.functional.api.conftest import Api, StartApi, start_api  # noqa: F401 - fixture
-from tests.functional.mail.sinks import Received, Sink, running_sink
+from tests.functional.mail.sinks import Received, Sink, free_port, running_sink
 from tests.unit.mail.conftest import DOMAIN, SENDER
 
 DEADLINE = 30.0
@@ -267,3 +270,26 @@ def test_lists_templates_and_suppressions_round_trip(mail_api: Api) -> None:
     listed = client.get("/v1/suppressions").json()["data"]
     assert [(s["address"], s["reason"]) for s in listed] == [("@spam.example", "complaint")]
     assert client.delete("/v1/suppressions/@spam.example").status_code == 204
+
+
+def test_smtp_submission_can_run_inside_serve_next_to_the_worker(
+    start_api: StartApi,  # noqa: F811 - the imported fixture
+    sink: Sink,
+) -> None:
+    port = free_port()
+    api = start_api(smtp_relay=sink.url, smtp_in_serve=True, smtp_port=port, mail_poll_seconds=0.05)
+    api.runtime.mail.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
+    key = api.key("mail:send").key.reveal()
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = SENDER, "a@example.com", "smtp"
+    message.set_content("Through the SMTP door of keyguard serve.")
+
+    async def submit() -> None:
+        # dev mode without a certificate: plain SMTP on loopback, as docs/mail.md says
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as smtp:
+            await smtp.login("apikey", key)
+            await smtp.send_message(message)
+
+    asyncio.run(submit())
+    [received] = delivered(sink, 1)
+    assert b"Through the SMTP door" in received.data
