@@ -49,8 +49,13 @@ class RehashQueue:
         self._pending: dict[str, Rehash] = {}
         self._lock = threading.Lock()
 
-    def record(self, rehash: Rehash) -> None:
-        self._pending[rehash.key_id] = rehash
+    def record(
+        self, key_id: str, old_version: str, old_digest: str, new_version: str, new_digest: str
+    ) -> None:
+        """Called on every successful verification of a key not yet moved: a hot key is
+        recorded once per flush (a dict lookup), not once per call."""
+        if key_id not in self._pending:
+            self._pending[key_id] = Rehash(key_id, old_version, old_digest, new_version, new_digest)
 
     def pending(self) -> int:
         return len(self._pending)

@@ -26,7 +26,7 @@ from keyguard.policy.scopes import grants
 from keyguard.storage.models import ApiKey
 from keyguard.verification.cache import SnapshotCache
 from keyguard.verification.last_used import LastUsedTracker
-from keyguard.verification.rehash import Rehash, RehashQueue, UseTracker
+from keyguard.verification.rehash import RehashQueue, UseTracker
 from keyguard.verification.snapshot import KeySnapshot
 
 Outcome = Literal[
@@ -191,13 +191,11 @@ class Verifier:
         if snapshot.pepper_version != self._peppers.current.version:
             # Only here is the raw key at hand: remember its current-pepper digest.
             self.rehash.record(
-                Rehash(
-                    snapshot.id,
-                    snapshot.pepper_version,
-                    snapshot.digest,
-                    self._peppers.current.version,
-                    digest,
-                )
+                snapshot.id,
+                snapshot.pepper_version,
+                snapshot.digest,
+                self._peppers.current.version,
+                digest,
             )
         return Allowed(snapshot)
 
