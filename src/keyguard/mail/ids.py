@@ -13,5 +13,6 @@ def new_id(prefix: str, now: datetime) -> str:
     """`msg_01J…`: sortable by creation time, 80 random bits so ids cannot be guessed."""
     millis = int(now.timestamp() * 1000)
     stamp = "".join(_CROCKFORD[(millis >> shift) & 31] for shift in range(45, -1, -5))
-    tail = "".join(secrets.choice(_CROCKFORD) for _ in range(16))
+    noise = int.from_bytes(secrets.token_bytes(10))  # one read of the OS CSPRNG, 80 bits
+    tail = "".join(_CROCKFORD[(noise >> shift) & 31] for shift in range(75, -1, -5))
     return f"{prefix}_{stamp}{tail}"
