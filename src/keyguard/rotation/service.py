@@ -39,7 +39,7 @@ from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate
 from keyguard.lifecycle.service import KeyService, KeySpec, new_key_id
 from keyguard.lifecycle.views import Actor, KeyView
 from keyguard.policy.scopes import normalize_scopes
-from keyguard.rotation.delivery import Targets, parse_target
+from keyguard.rotation.delivery import Targets
 from keyguard.rotation.interfaces import DeliveryTarget
 from keyguard.rotation.models import (
     INTENT_DONE,
@@ -140,18 +140,18 @@ class RotationService:
     ) -> Delivered:
         """Create a key straight into `target`; nobody sees it."""
         _precheck(spec, rotate_every, grace)
+        box = self._targets.open(target)  # a misconfigured vault fails before anything is written
         raw, new_id = generate_key(spec.env), new_key_id()  # type: ignore[arg-type]
         intent = self._open(
             "create",
             tenant_id=spec.tenant_id,
-            target=target,
+            target=box.address,
             old_key_id=None,
             new_id=new_id,
             raw=raw,
             grace=grace,
             rotate_every=rotate_every,
         )
-        box = self._targets.open(intent.target)
         self._before_commit(intent, box, raw)
         try:
             created = self._keys.create(actor, spec, raw=raw, key_id=new_id)
@@ -186,19 +186,18 @@ class RotationService:
         if rotate_every is None and binding is not None and binding.rotate_every_seconds:
             rotate_every = timedelta(seconds=binding.rotate_every_seconds)
         _check_durations(rotate_every, grace)
+        box = self._targets.open(target or (binding.target if binding else ""))
         raw, new_id = generate_key(old.env), new_key_id()
-        address = target or (binding.target if binding else "")
         intent = self._open(
             "rotate",
             tenant_id=old.tenant_id,
-            target=address,
+            target=box.address,
             old_key_id=key_id,
             new_id=new_id,
             raw=raw,
             grace=grace,
             rotate_every=rotate_every,
         )
-        box = self._targets.open(intent.target)
         self._before_commit(intent, box, raw)
         try:
             self._keys.issue_successor(actor, key_id, raw=raw, successor_id=new_id)
@@ -211,7 +210,7 @@ class RotationService:
         )
 
     def _before_commit(self, intent: RotationIntent, box: DeliveryTarget, raw: RawKey) -> None:
-        """Steps 2: stage and check. On failure nothing was committed: roll back, re-raise."""
+        """Step 2: stage and check. On failure nothing was committed: roll back, re-raise."""
         _failpoint("opened")
         try:
             box.stage(SecretValue(raw.reveal()), intent.id)
@@ -325,7 +324,7 @@ class RotationService:
         grace: timedelta,
         rotate_every: timedelta | None,
     ) -> RotationIntent:
-        address = str(parse_target(target))
+        address = target
         now = self._clock()
         pepper = self._peppers.current
         intent = RotationIntent(

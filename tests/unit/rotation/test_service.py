@@ -193,3 +193,14 @@ def test_rehash_reads_delivered_keys_back_and_moves_them_to_the_current_pepper(
     only_v2 = Verifier(runtime.sessions, PepperRing(v2), clock, SnapshotCache(30))
     value = targets.open(address).current()
     assert value is not None and only_v2.verify(value.reveal()).allowed  # v1 no longer needed
+
+
+def test_a_vault_that_is_not_configured_fails_before_anything_is_written(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    unconfigured = RotationService(
+        runtime.sessions, runtime.keys, runtime.peppers, clock, Targets()
+    )
+    with pytest.raises(KeyguardError, match="no OpenBao connection"):
+        unconfigured.create_delivered(OPERATOR, SPEC, "openbao:secret/apps/x")
+    assert _intents(runtime) == []
