@@ -115,6 +115,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    requests: int = 0
+    server_cpu_us: float = 0.0  # server CPU time (all its threads) per request
 
 
 def _wrk(url: str, duration: int, connections: int, script: Path | None) -> Result:
@@ -125,9 +127,14 @@ def _wrk(url: str, duration: int, connections: int, script: Path | None) -> Resu
         _pin(wrk.pid, LOAD_CPU)
         out, _ = wrk.communicate()
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return Result(
-        rate, _wrk_ms(out, "50%"), _wrk_ms(out, "99%"), int(errors.group(1)) if errors else 0
+        rate,
+        _wrk_ms(out, "50%"),
+        _wrk_ms(out, "99%"),
+        int(errors.group(1)) if errors else 0,
+        requests=total,
     )
 
 
@@ -168,7 +175,13 @@ async def _python_load(spec: dict[str, Any]) -> Result:
         await asyncio.gather(*(worker(client) for _ in range(connections)))
     elapsed = time.perf_counter() - started
     quantiles = statistics.quantiles(latencies, n=100)
-    return Result(len(latencies) / elapsed, quantiles[49] * 1000, quantiles[98] * 1000, failures)
+    return Result(
+        len(latencies) / elapsed,
+        quantiles[49] * 1000,
+        quantiles[98] * 1000,
+        failures,
+        requests=len(latencies),
+    )
 
 
 def load_process(args: argparse.Namespace) -> None:
@@ -187,7 +200,22 @@ class Target:
     body: str | None = None
 
 
-def measure(base: str, target: Target, args: argparse.Namespace, work: Path) -> Result:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(base: str, target: Target, args: argparse.Namespace, work: Path, server: int) -> Result:
+    """Load one endpoint; also charge the server's CPU time to the requests it served."""
+    before = _cpu_seconds(server)
+    result = _load(base, target, args, work)
+    if result.requests:
+        result.server_cpu_us = (_cpu_seconds(server) - before) / result.requests * 1e6
+    return result
+
+
+def _load(base: str, target: Target, args: argparse.Namespace, work: Path) -> Result:
     url, headers = base + target.path, target.headers or {}
     if args.load == "wrk":
         script = (
@@ -263,12 +291,13 @@ def run(args: argparse.Namespace) -> None:
     try:
         _wait(base, server)
         for target in targets:  # warm-up: caches, connections, JIT-free but not cold
-            measure(base, target, argparse.Namespace(**{**vars(args), "duration": 2}), work)
+            warm = argparse.Namespace(**{**vars(args), "duration": 2})
+            measure(base, target, warm, work, server.pid)
         results: dict[str, list[Result]] = {t.name: [] for t in [*targets, verify]}
         for round_ in range(args.rounds):  # alternate, so background noise hits both alike
             for target in targets if round_ % 2 == 0 else targets[::-1]:
-                results[target.name].append(measure(base, target, args, work))
-        results["verify"].append(measure(base, verify, args, work))
+                results[target.name].append(measure(base, target, args, work, server.pid))
+        results["verify"].append(measure(base, verify, args, work, server.pid))
     finally:
         server.terminate()
         server.wait()
@@ -289,15 +318,19 @@ def report(args: argparse.Namespace, results: dict[str, list[Result]]) -> None:
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"command: {' '.join(sys.argv)} (load: {args.load}, {args.connections} connections, "
           f"{args.duration} s x {args.rounds} rounds)")  # fmt: skip
-    print("| endpoint | req/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---|---|---|")
+    print("| endpoint | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/req |")
+    print("|---|---|---|---|---|---|")
     for name, runs in results.items():
         for r in runs:
             print(f"| {name} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
-                  f"| {r.non_2xx} |")  # fmt: skip
+                  f"| {r.non_2xx} | {r.server_cpu_us:.0f} |")  # fmt: skip
     for name in ("unauthenticated", "authenticated"):
         print(f"mean {name}: {mean(name, 'requests_per_s'):,.0f} req/s, "
-              f"p50 {mean(name, 'p50_ms'):.2f} ms, p99 {mean(name, 'p99_ms'):.2f} ms")  # fmt: skip
+              f"p50 {mean(name, 'p50_ms'):.2f} ms, p99 {mean(name, 'p99_ms'):.2f} ms, "
+              f"server CPU {mean(name, 'server_cpu_us'):.0f} µs/req")  # fmt: skip
+    cpu_ratio = mean("unauthenticated", "server_cpu_us") / mean("authenticated", "server_cpu_us")
+    print(f"CPU-bound ratio (unauthenticated/authenticated server CPU per request): "
+          f"{cpu_ratio:.3f}: the throughput ratio on a dedicated core")  # fmt: skip
     print("ratio per round: " + ", ".join(f"{p:.3f}" for p in pairs))
     verdict = "met" if ratio >= 0.85 else "MISSED"
     print(f"ratio of the means: {ratio:.3f}, median of the rounds: {statistics.median(pairs):.3f}"
