@@ -37,9 +37,10 @@ class UsageRecord:
     sender: str | None = None
     extra: dict[str, Any] | None = None
 
-    def columns(self) -> dict[str, Any]:
-        """The row as column values of `usage_events` (what the batched INSERT takes)."""
-        return {
+    def columns(self, *, omit_empty: bool = False) -> dict[str, Any]:
+        """The row as column values of `usage_events` (what the batched INSERT takes);
+        `omit_empty` leaves out the optional columns that are None (stored as SQL NULL)."""
+        row: dict[str, Any] = {
             "ts": self.ts,
             "key_id": self.key_id,
             "tenant_id": self.tenant_id,
@@ -51,11 +52,15 @@ class UsageRecord:
             "scope": _cut("scope", self.scope),
             "outcome": self.outcome,
             "status": self.status,
+        }
+        optional = {
             "recipients": self.recipients,
             "recipient_domains": self.recipient_domains,
             "sender": self.sender,
             "extra": self.extra,
         }
+        row.update((k, v) for k, v in optional.items() if v is not None or not omit_empty)
+        return row
 
     def to_row(self) -> UsageEvent:
         """An ORM object, for a caller that adds the event inside its own transaction."""

@@ -28,9 +28,8 @@ from keyguard.usage.models import UsageEvent
 from keyguard.usage.records import UsageRecord
 
 log = structlog.get_logger("keyguard.usage")
+# Optional columns are left out of a row when empty (SQL NULL, and no JSON encoding).
 _INSERT = insert(cast(Table, UsageEvent.__table__))
-# JSON columns left out of a row when empty: SQL NULL, and no JSON encoding on the way.
-_OPTIONAL = ("recipient_domains", "extra", "recipients", "sender")
 
 
 class UsageWriter:
@@ -110,7 +109,7 @@ class UsageWriter:
         try:
             with self._sessions.begin() as session:
                 connection = session.connection()
-                for rows in _runs(record.columns() for record in batch):
+                for rows in _runs(record.columns(omit_empty=True) for record in batch):
                     connection.execute(_INSERT, rows)
         except (OperationalError, DBAPIError) as exc:
             self.failures += 1
@@ -137,16 +136,10 @@ class UsageWriter:
 def _runs(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Consecutive rows with the same columns, so each run is one executemany, in order."""
     run: list[dict[str, Any]] = []
-    shape: tuple[str, ...] = ()
     for row in rows:
-        for name in _OPTIONAL:
-            if row[name] is None:
-                del row[name]
-        keys = tuple(row)
-        if run and keys != shape:
+        if run and row.keys() != run[0].keys():
             yield run
             run = []
         run.append(row)
-        shape = keys
     if run:
         yield run
