@@ -18,9 +18,10 @@ from keyguard.storage.models import ApiKey
 from tests.functional.rotation.conftest import VaultCli, holder
 
 ROLLED_BACK = {"opened", "staged"}  # killed before the new key was committed
+# Every step but the last (after it, the rotation is simply done) on OpenBao and SQLite; the
+# point of no return on PostgreSQL; AWS on each side of it.
 CASES = [
-    *[("openbao", step, "sqlite") for step in STEPS],
-    ("openbao", "staged", "postgres"),
+    *[("openbao", step, "sqlite") for step in STEPS if step != "finished"],
     ("openbao", "committed", "postgres"),
     ("aws", "staged", "sqlite"),
     ("aws", "committed", "sqlite"),
@@ -87,8 +88,7 @@ def test_a_rotation_killed_at_any_step_never_leaves_neither_key_valid(
         assert in_vault == old_key and holder(cli_runtime, old_key) == created["id"]
         assert successors == []
     else:
-        expected = [] if step == "finished" else ["completed"]
-        assert [r["outcome"] for r in outcome["reconciled"]] == expected
+        assert [r["outcome"] for r in outcome["reconciled"]] == ["completed"]
         [successor] = successors
         assert holder(cli_runtime, in_vault) == successor.id
         with cli_runtime.sessions() as session:
