@@ -29,7 +29,7 @@ Deliver = Annotated[
     typer.Option(
         metavar="TARGET",
         help="Write the key into a vault secret as a new version, never showing it: "
-        "openbao:<mount>/<path>[#field] or aws:<secret-id>[#field] (docs/rotation.md).",
+        "openbao:<mount>/<path>\\[#field] or aws:<secret-id>\\[#field] (docs/rotation.md).",
     ),
 ]
 RotateEvery = Annotated[
@@ -200,8 +200,7 @@ def rotate(
 ) -> None:
     """Issue a successor key; the old one works until the grace window ends.
 
-    A key delivered into a vault is rotated there (staged: the vault holds the new key before
-    the old one's grace starts), and the new key is not shown.
+    A key delivered into a vault is rotated there, staged, and the new key is not shown.
     """
     if (key_id is None) != (due or reconcile):
         fail("give a key id, or --due, or --reconcile")
