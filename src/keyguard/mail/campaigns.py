@@ -24,7 +24,7 @@ from keyguard.mail.partition import Partition, page_size
 from keyguard.mail.policy import TenantMailPolicy
 from keyguard.mail.prepare import Prepared, TemplateContent, prepare
 from keyguard.mail.schemas import CampaignIn, CampaignPatch, MessageIn
-from keyguard.mail.usage import Caller, event_for
+from keyguard.mail.usage import Caller, event_for, store
 
 DRAFT = "draft"
 SENT = "sent"
@@ -142,17 +142,16 @@ def send(session: Session, caller: Caller, campaign_id: str, now: datetime) -> C
         "sandboxed": sum(1 for q in queued if q.state == "sandboxed"),
     }
     row.sent_by = key.id
-    session.add(
-        event_for(
-            caller,
-            now=now,
-            outcome="ok",
-            status=caller.accepted_status,
-            sender=prepared[0].sender if prepared else None,
-            recipients=recipients,
-            extra={"campaign_id": row.id, "messages": len(prepared)},
-        )
+    accepted = event_for(
+        caller,
+        now=now,
+        outcome="ok",
+        status=caller.accepted_status,
+        sender=prepared[0].sender if prepared else None,
+        recipients=recipients,
+        extra={"campaign_id": row.id, "messages": len(prepared)},
     )
+    store(session, [accepted])
     return row
 
 

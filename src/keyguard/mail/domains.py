@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from keyguard import audit
@@ -20,13 +20,20 @@ from keyguard.storage.models import Tenant
 
 
 def tenant_policy(session: Session, tenant_id: str) -> TenantMailPolicy:
-    domains = session.scalars(
-        select(SenderDomain.domain).where(SenderDomain.tenant_id == tenant_id)
-    )
-    internal = session.scalars(
-        select(InternalRecipient.address).where(InternalRecipient.tenant_id == tenant_id)
-    )
-    return TenantMailPolicy(frozenset(domains), frozenset(internal))
+    """Both lists in one round trip (this runs in every send's transaction)."""
+    rows = session.execute(
+        union_all(
+            select(literal("domain"), SenderDomain.domain).where(
+                SenderDomain.tenant_id == tenant_id
+            ),
+            select(literal("internal"), InternalRecipient.address).where(
+                InternalRecipient.tenant_id == tenant_id
+            ),
+        )
+    ).all()
+    domains = frozenset(value for kind, value in rows if kind == "domain")
+    internal = frozenset(value for kind, value in rows if kind == "internal")
+    return TenantMailPolicy(domains, internal)
 
 
 def list_domains(session: Session, tenant_id: str) -> list[str]:

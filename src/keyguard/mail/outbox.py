@@ -30,6 +30,8 @@ from keyguard.mail.models import CLAIMABLE_STATES, DUE, DeliveryEvent, Message
 from keyguard.mail.policy import TenantMailPolicy, delivery_targets
 from keyguard.mail.prepare import Prepared
 
+_MESSAGES: Final = Message.metadata.tables[Message.__tablename__]
+_EVENTS: Final = DeliveryEvent.metadata.tables[DeliveryEvent.__tablename__]
 CLAIMABLE: Final = CLAIMABLE_STATES  # the partial index ix_mail_messages_due lists the same
 MAX_SUBJECT_STORED: Final = 998
 
@@ -117,8 +119,9 @@ def enqueue(
             events.append(_event(message.id, now, "sandboxed"))
         result.append(Enqueued(message.id, state))
     if rows:
-        session.execute(insert(Message), rows)
-        session.execute(insert(DeliveryEvent), events)
+        # Plain INSERTs of the tables: the rows are complete, the ORM has nothing to add.
+        session.execute(insert(_MESSAGES), rows)
+        session.execute(insert(_EVENTS), events)
     return result
 
 
@@ -210,7 +213,7 @@ def complete(
         for event in _result_events(result, states[result.message.id], now)
     ]
     if events:
-        session.execute(insert(DeliveryEvent), events)
+        session.execute(insert(_EVENTS), events)
     return states
 
 

@@ -32,8 +32,8 @@ from keyguard.mail.models import IdempotencyRecord
 from keyguard.mail.prepare import Prepared, prepare
 from keyguard.mail.raw import prepare_raw
 from keyguard.mail.schemas import BatchIn, MessageIn, SendIn, canonical_request
-from keyguard.mail.usage import Caller, event_for, record
-from keyguard.usage.models import UsageEvent
+from keyguard.mail.usage import Caller, event_for, record, store
+from keyguard.usage.records import UsageRecord
 
 IDEMPOTENCY_TTL: Final = timedelta(hours=24)
 Notify = Callable[[], None]
@@ -201,17 +201,16 @@ class SendingService:
                     messages=[prepared],
                     now=now,
                 )
-                session.add(
-                    event_for(
-                        caller,
-                        now=now,
-                        outcome="ok",
-                        status=caller.accepted_status,
-                        sender=sender,
-                        recipients=recipients,
-                        extra={"messages": 1},
-                    )
+                accepted = event_for(
+                    caller,
+                    now=now,
+                    outcome="ok",
+                    status=caller.accepted_status,
+                    sender=sender,
+                    recipients=recipients,
+                    extra={"messages": 1},
                 )
+                store(session, [accepted])
         except KeyguardError as error:
             self.refused[error.code] += 1
             self.record_denial(caller, error, sender=sender, recipients=recipients)
@@ -220,7 +219,7 @@ class SendingService:
         self.notify()
         return queued
 
-    def record(self, events: Sequence[UsageEvent]) -> None:
+    def record(self, events: Sequence[UsageRecord]) -> None:
         """Usage events that belong to no send (authentication failures over SMTP)."""
         record(self._sessions, events)
 
@@ -294,7 +293,7 @@ class SendingService:
         )
         states = {q.id: q.state for q in queued}
         outcome = SendOutcome(batch, tuple(_items(attempt.results, states)))
-        session.add_all(self._accept_events(attempt, accepted, outcome))
+        store(session, self._accept_events(attempt, accepted, outcome))
         return outcome
 
     def _check_suppressions(self, session: Session, attempt: _Attempt) -> None:
@@ -337,7 +336,7 @@ class SendingService:
 
     def _accept_events(
         self, attempt: _Attempt, accepted: Sequence[Prepared], outcome: SendOutcome
-    ) -> list[UsageEvent]:
+    ) -> list[UsageRecord]:
         caller = attempt.caller
         recipients = [r for p in accepted for r in p.recipients]
         extra: dict[str, Any] = {"messages": len(accepted)}
@@ -356,7 +355,7 @@ class SendingService:
         ]
         return events + self._denial_events(attempt, outcome, caller.accepted_status)
 
-    def _refusal_events(self, attempt: _Attempt, outcome: SendOutcome) -> list[UsageEvent]:
+    def _refusal_events(self, attempt: _Attempt, outcome: SendOutcome) -> list[UsageRecord]:
         status = attempt.caller.status_of(outcome.first_error)
         events = self._denial_events(attempt, outcome, status)
         if events:
@@ -369,7 +368,7 @@ class SendingService:
 
     def _denial_events(
         self, attempt: _Attempt, outcome: SendOutcome, status: int
-    ) -> list[UsageEvent]:
+    ) -> list[UsageRecord]:
         """One usage event per policy denial (sender, recipient, suppression, quota)."""
         events = []
         for item in outcome.errors:
@@ -407,15 +406,14 @@ class SendingService:
                     code="idempotency_key_reused",
                     field="Idempotency-Key",
                 )
-            session.add(
-                event_for(
-                    caller,
-                    now=now,
-                    outcome="ok",
-                    status=stored.status,
-                    extra={"idempotent_replay": True},
-                )
+            replayed = event_for(
+                caller,
+                now=now,
+                outcome="ok",
+                status=stored.status,
+                extra={"idempotent_replay": True},
             )
+            store(session, [replayed])
             return dict(stored.response)
 
 

@@ -231,7 +231,7 @@ class SubmissionHandler:
             user_agent="smtp",
             scope=SCOPE,
         )
-        self.sending.record([event.to_row()])
+        self.sending.record([event])
 
 
 class KeyguardSMTP(SMTP):

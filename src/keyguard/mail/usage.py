@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.errors import KeyguardError
@@ -20,6 +21,7 @@ from keyguard.usage.records import UsageRecord
 from keyguard.verification import KeySnapshot
 
 StatusOf = Callable[[KeyguardError], int]
+_TABLE = UsageEvent.metadata.tables[UsageEvent.__tablename__]
 
 
 def _default_status(_error: KeyguardError) -> int:
@@ -50,7 +52,7 @@ def event_for(
     sender: Address | None = None,
     recipients: Sequence[Address] = (),
     extra: dict[str, Any] | None = None,
-) -> UsageEvent:
+) -> UsageRecord:
     key = caller.key
     return UsageRecord(
         ts=now,
@@ -68,15 +70,22 @@ def event_for(
         recipient_domains=_domains(recipients) if recipients else None,
         sender=sender.addr if sender else None,
         extra=extra,
-    ).to_row()
+    )
 
 
-def record(sessions: sessionmaker[Session], events: Iterable[UsageEvent]) -> None:
+def store(session: Session, events: Iterable[UsageRecord]) -> None:
+    """Insert events in the caller's transaction (a plain INSERT: no ORM unit of work)."""
+    rows = [event.columns() for event in events]
+    if rows:
+        session.execute(insert(_TABLE), rows)
+
+
+def record(sessions: sessionmaker[Session], events: Iterable[UsageRecord]) -> None:
     """Write denial events in their own transaction."""
     batch = list(events)
     if batch:
         with sessions.begin() as session:
-            session.add_all(batch)
+            store(session, batch)
 
 
 def _domains(recipients: Sequence[Address]) -> list[str]:
