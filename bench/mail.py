@@ -35,7 +35,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -58,24 +58,27 @@ BATCH = 100
 
 
 @dataclass
-class Figures:
-    database: str
-    singles: int
-    singles_seconds: float
-    batched: int
-    batched_seconds: float
-    delivered: int
-    delivered_seconds: float
+class Measure:
+    """One line of the table: wall time, and CPU seconds of the process doing the work."""
 
-    def rows(self) -> list[tuple[str, str, int, float, float]]:
-        return [
-            (self.database, "accepted, single messages", self.singles, self.singles_seconds,
-             self.singles / self.singles_seconds),
-            (self.database, f"accepted, batches of {BATCH}", self.batched, self.batched_seconds,
-             self.batched / self.batched_seconds),
-            (self.database, "delivered to the sink", self.delivered, self.delivered_seconds,
-             self.delivered / self.delivered_seconds),
-        ]  # fmt: skip
+    database: str
+    what: str
+    messages: int
+    seconds: float
+    cpu: dict[str, float]
+
+    def row(self) -> str:
+        cpu = ", ".join(f"{who} {1000 * t / self.messages:.2f}" for who, t in self.cpu.items())
+        return (
+            f"| {self.database} | {self.what} | {self.messages:,} | {self.seconds:.2f} "
+            f"| {self.messages / self.seconds:,.0f} | {cpu} |"
+        )
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -124,7 +127,7 @@ def environment(database_url: str, data_dir: Path, **extra: str) -> dict[str, st
 
 
 @contextmanager
-def serve(database_url: str, data_dir: Path) -> Iterator[str]:
+def serve(database_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = environment(database_url, data_dir, KEYGUARD_MAIL_WORKER_IN_SERVE="false")
     log = (data_dir / "serve.log").open("wb")
@@ -142,7 +145,7 @@ def serve(database_url: str, data_dir: Path) -> Iterator[str]:
                 time.sleep(0.1)
         else:
             raise RuntimeError("keyguard serve did not start")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -185,10 +188,13 @@ class CountingSink:
         self.first = 0.0
         self.last = 0.0
         self.done = threading.Event()
+        self.on_first: Callable[[], None] = lambda: None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         now = time.perf_counter()
-        self.first = self.first or now
+        if not self.first:
+            self.first = now
+            self.on_first()
         self.last = now
         self.count += 1
         if self.count >= self.expected:
@@ -196,7 +202,10 @@ class CountingSink:
         return "250 2.0.0 accepted"
 
 
-def deliver(database_url: str, data_dir: Path, expected: int, connections: int) -> float:
+def deliver(
+    database_url: str, data_dir: Path, expected: int, connections: int
+) -> tuple[float, dict[str, float]]:
+    """Seconds from the first message received to the last, and CPU of worker and sink."""
     sink = CountingSink(expected)
     port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10)
@@ -211,39 +220,53 @@ def deliver(database_url: str, data_dir: Path, expected: int, connections: int) 
     worker = subprocess.Popen(
         [sys.executable, "-m", "keyguard", "worker"], stdout=log, stderr=subprocess.STDOUT, env=env
     )
+    # CPU from the first delivery on (the worker's start-up is not delivery work); this
+    # process runs only the sink meanwhile.
+    marks: dict[str, float] = {}
+    sink.on_first = lambda: marks.update(worker=cpu_seconds(worker.pid), sink=time.process_time())
     try:
-        if not sink.done.wait(timeout=600):
+        if not sink.done.wait(timeout=900):
             raise RuntimeError(f"only {sink.count} of {expected} messages were delivered")
+        cpu = {
+            "worker": cpu_seconds(worker.pid) - marks["worker"],
+            "sink": time.process_time() - marks["sink"],
+        }
     finally:
         worker.terminate()
         worker.wait(timeout=60)
         log.close()
         controller.stop()
-    return sink.last - sink.first
+    return sink.last - sink.first, cpu
 
 
-def run(name: str, database_url: str, data_dir: Path, args: argparse.Namespace) -> Figures:
+def run(name: str, database_url: str, data_dir: Path, args: argparse.Namespace) -> list[Measure]:
     data_dir.mkdir(parents=True, exist_ok=True)
     key = prepare(database_url, data_dir)
     singles = [letter(n) for n in range(args.singles)]
     batches = [
         {"messages": [letter(b * BATCH + n) for n in range(BATCH)]} for b in range(args.batches)
     ]
-    with serve(database_url, data_dir) as url:
+    measures = []
+    with serve(database_url, data_dir) as (url, pid):
         asyncio.run(post_all(url, key, [letter(0)] * 50, 4))  # warm up caches and pools
-        single_seconds = asyncio.run(post_all(url, key, singles, args.concurrency))
-        batch_seconds = asyncio.run(post_all(url, key, batches, args.batch_concurrency))
+        for what, bodies, concurrency, count in (
+            ("accepted, single messages", singles, args.concurrency, args.singles),
+            (
+                f"accepted, batches of {BATCH}",
+                batches,
+                args.batch_concurrency,
+                len(batches) * BATCH,
+            ),
+        ):
+            before = cpu_seconds(pid)
+            seconds = asyncio.run(post_all(url, key, bodies, concurrency))
+            cpu = {"server": cpu_seconds(pid) - before}
+            measures.append(Measure(name, what, count, seconds, cpu))
     total = 50 + args.singles + args.batches * BATCH
-    delivered_seconds = deliver(database_url, data_dir, total, args.connections)
-    return Figures(
-        name,
-        args.singles,
-        single_seconds,
-        args.batches * BATCH,
-        batch_seconds,
-        total - 1,  # timed from the first delivery to the last
-        delivered_seconds,
-    )
+    seconds, cpu = deliver(database_url, data_dir, total, args.connections)
+    # timed from the first delivery to the last, so one message fewer than delivered
+    measures.append(Measure(name, "delivered to the sink", total - 1, seconds, cpu))
+    return measures
 
 
 def main() -> None:
@@ -255,23 +278,23 @@ def main() -> None:
     parser.add_argument("--batch-concurrency", type=int, default=4)
     parser.add_argument("--connections", type=int, default=4, help="worker SMTP connections")
     args = parser.parse_args()
-    figures = []
+    measures = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="kg-bench-mail-") as tmp:
         sqlite_dir = Path(tmp) / "sqlite"
         sqlite_url = f"sqlite:///{sqlite_dir / 'keyguard.db'}"
-        figures.append(run("SQLite", sqlite_url, sqlite_dir, args))
+        measures += run("SQLite", sqlite_url, sqlite_dir, args)
         if args.postgres:
             with postgres_schema(args.postgres) as url:
-                figures.append(run("PostgreSQL", url, Path(tmp) / "postgres", args))
+                measures += run("PostgreSQL", url, Path(tmp) / "postgres", args)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
-    print(f"python {platform.python_version()}, load average {os.getloadavg()}")
+    print(f"python {platform.python_version()}; load average before {load_before[0]:.1f}, "
+          f"after {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| database | measure | messages | seconds | messages/s |")
-    print("|---|---|---|---|---|")
-    for figure in figures:
-        print(f"{figure.database}: {figure}", file=sys.stderr)
-        for db, what, count, seconds, rate in figure.rows():
-            print(f"| {db} | {what} | {count:,} | {seconds:.2f} | {rate:,.0f} |")
+    print("| database | measure | messages | seconds | messages/s | CPU ms per message |")
+    print("|---|---|---|---|---|---|")
+    for measure in measures:
+        print(measure.row())
 
 
 if __name__ == "__main__":
