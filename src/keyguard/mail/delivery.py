@@ -29,7 +29,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
-from keyguard.mail import outbox, sending, suppressions
+from keyguard.mail import idempotency, outbox, suppressions
 from keyguard.mail.outbox import Claimed, DeliveryResult, RetryPolicy
 from keyguard.mail.relay import RelayConfig
 from keyguard.settings import Settings
@@ -272,7 +272,7 @@ class DeliveryWorker:
     def _housekeeping(self) -> None:
         self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
         with self._sessions.begin() as session:
-            sending.forget_idempotency_keys(session, self._clock())
+            idempotency.forget_expired(session, self._clock())
 
 
 def _classify(result: DeliveryResult, rcpt: str, code: int, text: str) -> None:

@@ -11,31 +11,25 @@ lists, item by item, which messages were accepted and which were refused and why
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Final
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
-from keyguard.errors import InvalidInput, KeyguardError, RateLimited
-from keyguard.mail import domains, outbox, policy, quota, suppressions, templates
+from keyguard.errors import KeyguardError, RateLimited
+from keyguard.mail import domains, idempotency, outbox, policy, quota, suppressions, templates
 from keyguard.mail.addresses import Address, parse_address
-from keyguard.mail.limits import MAX_IDEMPOTENCY_KEY_CHARS
-from keyguard.mail.models import IdempotencyRecord
 from keyguard.mail.prepare import Prepared, prepare
 from keyguard.mail.raw import prepare_raw
-from keyguard.mail.schemas import BatchIn, MessageIn, SendIn, canonical_request
+from keyguard.mail.schemas import BatchIn, MessageIn, SendIn
 from keyguard.mail.usage import Caller, event_for, record, store
 from keyguard.usage.records import UsageRecord
 
-IDEMPOTENCY_TTL: Final = timedelta(hours=24)
 Notify = Callable[[], None]
 
 
@@ -94,9 +88,16 @@ class _Refused(Exception):
 class _Attempt:
     caller: Caller
     items: Sequence[MessageIn]
+    batch: bool
     partial: bool
     now: datetime
     results: list[Prepared | KeyguardError] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, caller: Caller, request: SendIn, now: datetime) -> _Attempt:
+        if isinstance(request, BatchIn):
+            return cls(caller, request.messages, True, request.partial, now)
+        return cls(caller, [request], False, False, now)
 
 
 class SendingService:
@@ -121,44 +122,33 @@ class SendingService:
     def send(
         self, caller: Caller, request: SendIn, idempotency_key: str | None = None
     ) -> SendOutcome:
-        batch = isinstance(request, BatchIn)
-        if isinstance(request, BatchIn):
-            attempt = _Attempt(caller, request.messages, request.partial, self._clock())
-        else:
-            attempt = _Attempt(caller, [request], False, self._clock())
-        fingerprint = _fingerprint(request) if idempotency_key else None
-        if idempotency_key and fingerprint:
-            _check_idempotency_key(idempotency_key)
-            replay = self._replay(caller, idempotency_key, fingerprint, attempt.now)
+        attempt = _Attempt.of(caller, request, self._clock())
+        request_hash = None
+        if idempotency_key is not None:
+            idempotency.check_key(idempotency_key)
+            request_hash = idempotency.fingerprint(request)
+            replay = self._replay(caller, idempotency_key, request_hash, attempt.now)
             if replay is not None:
-                return SendOutcome(batch, replayed_body=replay)
+                return SendOutcome(attempt.batch, replayed_body=replay)
         try:
             with self._sessions.begin() as session:
-                outcome = self._accept(session, attempt, batch)
-                if idempotency_key and fingerprint:
-                    _remember(
-                        session,
-                        caller,
-                        idem_key=idempotency_key,
-                        fingerprint=fingerprint,
-                        outcome=outcome,
-                        now=attempt.now,
-                    )
+                outcome = self._accept(session, attempt)
+                if idempotency_key is not None and request_hash is not None:
+                    self._remember(session, attempt, idempotency_key, request_hash, outcome)
         except _Refused:
-            outcome = SendOutcome(batch, tuple(_items(attempt.results)), refused=True)
+            outcome = SendOutcome(attempt.batch, tuple(_items(attempt.results)), refused=True)
             record(self._sessions, self._refusal_events(attempt, outcome))
-            self._count(outcome)
-            return outcome
         except IntegrityError:
-            if not idempotency_key or not fingerprint:
+            if idempotency_key is None or request_hash is None:
                 raise
             # A concurrent request with the same key committed first: answer as it did.
-            replay = self._replay(caller, idempotency_key, fingerprint, attempt.now)
+            replay = self._replay(caller, idempotency_key, request_hash, attempt.now)
             if replay is None:
                 raise
-            return SendOutcome(batch, replayed_body=replay)
+            return SendOutcome(attempt.batch, replayed_body=replay)
         self._count(outcome)
-        self.notify()
+        if not outcome.refused:
+            self.notify()
         return outcome
 
     def _count(self, outcome: SendOutcome) -> None:
@@ -259,7 +249,7 @@ class SendingService:
 
     # -- the transaction -------------------------------------------------------------------
 
-    def _accept(self, session: Session, attempt: _Attempt, batch: bool) -> SendOutcome:
+    def _accept(self, session: Session, attempt: _Attempt) -> SendOutcome:
         key = attempt.caller.key
         tenant = domains.tenant_policy(session, key.tenant_id)
         refs = {item.template for item in attempt.items if item.template}
@@ -292,7 +282,7 @@ class SendingService:
             now=attempt.now,
         )
         states = {q.id: q.state for q in queued}
-        outcome = SendOutcome(batch, tuple(_items(attempt.results, states)))
+        outcome = SendOutcome(attempt.batch, tuple(_items(attempt.results, states)))
         store(session, self._accept_events(attempt, accepted, outcome))
         return outcome
 
@@ -392,85 +382,47 @@ class SendingService:
 
     # -- idempotency -----------------------------------------------------------------------
 
+    def _remember(
+        self,
+        session: Session,
+        attempt: _Attempt,
+        idem_key: str,
+        request_hash: str,
+        outcome: SendOutcome,
+    ) -> None:
+        key = attempt.caller.key
+        idempotency.remember(
+            session,
+            tenant_id=key.tenant_id,
+            env=key.env,
+            key=idem_key,
+            request_hash=request_hash,
+            status=attempt.caller.accepted_status,
+            body=outcome.body(),
+            now=attempt.now,
+        )
+
     def _replay(
-        self, caller: Caller, idem_key: str, fingerprint: str, now: datetime
+        self, caller: Caller, idem_key: str, request_hash: str, now: datetime
     ) -> dict[str, Any] | None:
         key = caller.key
         with self._sessions.begin() as session:
-            stored = session.get(IdempotencyRecord, (key.tenant_id, key.env, idem_key))
-            if stored is None or stored.created_at < now - IDEMPOTENCY_TTL:
-                return None
-            if stored.request_hash != fingerprint:
-                raise InvalidInput(
-                    "this Idempotency-Key was used with a different request",
-                    code="idempotency_key_reused",
-                    field="Idempotency-Key",
-                )
-            replayed = event_for(
-                caller,
+            found = idempotency.stored_answer(
+                session,
+                tenant_id=key.tenant_id,
+                env=key.env,
+                key=idem_key,
+                request_hash=request_hash,
                 now=now,
-                outcome="ok",
-                status=stored.status,
-                extra={"idempotent_replay": True},
+            )
+            if found is None:
+                return None
+            status, body = found
+            replayed = event_for(
+                caller, now=now, outcome="ok", status=status, extra={"idempotent_replay": True}
             )
             store(session, [replayed])
-            return dict(stored.response)
-
-
-def forget_idempotency_keys(session: Session, now: datetime) -> int:
-    """Housekeeping: drop records older than the replay window."""
-    result = session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]  # DML results carry rowcount
-
-
-def _remember(
-    session: Session,
-    caller: Caller,
-    *,
-    idem_key: str,
-    fingerprint: str,
-    outcome: SendOutcome,
-    now: datetime,
-) -> None:
-    key = caller.key
-    existing = session.scalars(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.tenant_id == key.tenant_id,
-            IdempotencyRecord.env == key.env,
-            IdempotencyRecord.idem_key == idem_key,
-        )
-    ).one_or_none()
-    if existing is not None:  # expired: reuse the row for the new answer
-        session.delete(existing)
-        session.flush()
-    session.add(
-        IdempotencyRecord(
-            tenant_id=key.tenant_id,
-            env=key.env,
-            idem_key=idem_key,
-            request_hash=fingerprint,
-            status=caller.accepted_status,
-            response=outcome.body(),
-            created_at=now,
-        )
-    )
-    session.flush()  # a concurrent twin fails here, inside our transaction
-
-
-def _check_idempotency_key(value: str) -> None:
-    if not (0 < len(value) <= MAX_IDEMPOTENCY_KEY_CHARS) or not all("!" <= c <= "~" for c in value):
-        raise InvalidInput(
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters",
-            code="invalid_idempotency_key",
-            field="Idempotency-Key",
-        )
-
-
-def _fingerprint(request: SendIn) -> str:
-    data = json.dumps(canonical_request(request), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(data.encode()).hexdigest()
+            return body
 
 
 def _items(
