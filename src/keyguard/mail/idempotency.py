@@ -25,6 +25,11 @@ TTL: Final = timedelta(hours=24)
 HEADER: Final = "Idempotency-Key"
 
 
+class AnsweredMeanwhile(Exception):
+    """A twin request with the same key committed its answer while this one was running;
+    the caller rolls back and replays that answer."""
+
+
 def check_key(value: str) -> None:
     if not (0 < len(value) <= MAX_IDEMPOTENCY_KEY_CHARS) or not all("!" <= c <= "~" for c in value):
         raise InvalidInput(
@@ -68,9 +73,11 @@ def remember(
     now: datetime,
 ) -> None:
     """Store the answer in the caller's transaction (replacing an expired one)."""
-    expired = session.get(IdempotencyRecord, (tenant_id, env, key))
-    if expired is not None:
-        session.delete(expired)
+    existing = session.get(IdempotencyRecord, (tenant_id, env, key))
+    if existing is not None:
+        if existing.created_at >= now - TTL:
+            raise AnsweredMeanwhile(key)
+        session.delete(existing)
         session.flush()
     session.add(
         IdempotencyRecord(

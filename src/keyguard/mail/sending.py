@@ -138,7 +138,7 @@ class SendingService:
         except _Refused:
             outcome = SendOutcome(attempt.batch, tuple(_items(attempt.results)), refused=True)
             record(self._sessions, self._refusal_events(attempt, outcome))
-        except IntegrityError:
+        except (IntegrityError, idempotency.AnsweredMeanwhile):
             if idempotency_key is None or request_hash is None:
                 raise
             # A concurrent request with the same key committed first: answer as it did.

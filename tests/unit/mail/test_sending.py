@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from typing import Any
 
 import pytest
@@ -368,3 +369,23 @@ def test_the_sandbox_shows_a_captured_message_readably(
     shown = mail.sandbox_message(Partition(DEFAULT_TENANT, "dev"), message_id)
     assert (shown["text"].strip(), shown["html"].strip()) == ("Hello.", "<p>Hello</p>")
     assert ["Subject", "Hi"] in shown["headers"]
+
+
+def test_concurrent_twins_with_one_idempotency_key_queue_one_message(
+    runtime: Runtime, mail: MailService, make_caller: MakeCaller
+) -> None:
+    caller = make_caller()
+    start = threading.Barrier(2)
+    answers: list[dict[str, Any]] = []
+
+    def twin() -> None:
+        start.wait()
+        answers.append(mail.sending.send(caller, message(), idempotency_key="twin").body())
+
+    threads = [threading.Thread(target=twin) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 2 and answers[0] == answers[1]
+    assert len(outbox_ids(runtime)) == 1
