@@ -389,3 +389,23 @@ def test_concurrent_twins_with_one_idempotency_key_queue_one_message(
         thread.join()
     assert len(answers) == 2 and answers[0] == answers[1]
     assert len(outbox_ids(runtime)) == 1
+
+
+def test_concurrent_sends_never_spend_more_than_the_quota(
+    runtime: Runtime, mail: MailService, make_caller: MakeCaller
+) -> None:
+    caller = make_caller(restrictions=build_restrictions(daily_quota=5))
+    start = threading.Barrier(8)
+    refused: list[bool] = []
+
+    def sender() -> None:
+        start.wait()
+        refused.append(mail.sending.send(caller, message()).refused)
+
+    threads = [threading.Thread(target=sender) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(refused) == [False] * 5 + [True] * 3
+    assert len(outbox_ids(runtime)) == 5
