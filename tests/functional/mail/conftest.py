@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.functional.mail.sinks import Certificate, make_certificate
@@ -13,8 +11,3 @@ from tests.unit.mail.conftest import mail, make_caller  # noqa: F401 - shared fi
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     return make_certificate(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def data_path(tmp_path: Path) -> Path:
-    return tmp_path
