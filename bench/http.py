@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 # `python bench/http.py` puts bench/ first on sys.path, where this very file would shadow the
-# standard library's `http` (and bench/secrets.py its `secrets`). Take bench/ off the path.
+# standard library's `http` (and bench/secret_store.py its `secrets`). Take bench/ off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import argparse

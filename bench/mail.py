@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# `python bench/mail.py` puts bench/ first on sys.path, where bench/secrets.py would shadow
+# `python bench/mail.py` puts bench/ first on sys.path, where bench/secret_store.py would shadow
 # the standard library's `secrets` (which key generation uses). Take bench/ off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 

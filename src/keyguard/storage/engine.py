@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.errors import ConfigurationError
 
+# Execution option for connections that run one read-only statement (see _sqlite_engine).
+READ_ONLY = "keyguard_read_only"
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine; for SQLite make the file private and enable WAL and foreign keys."""
@@ -46,6 +49,10 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
+        # A single-statement read (the verification lookup) needs no transaction at all, and
+        # must not queue behind writers for the write lock.
+        if conn.get_execution_options().get(READ_ONLY):
+            return
         # IMMEDIATE takes the write lock up front: read-then-write transactions (the audit
         # chain) cannot interleave and fail with "database is locked" half-way.
         conn.exec_driver_sql("BEGIN IMMEDIATE")

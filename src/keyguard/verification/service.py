@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
@@ -23,6 +23,7 @@ from keyguard.keys.secret import RawKey
 from keyguard.lifecycle.states import ROTATED_REASON, effective_state
 from keyguard.policy.restrictions import IPAddress
 from keyguard.policy.scopes import grants
+from keyguard.storage.engine import READ_ONLY
 from keyguard.storage.models import ApiKey
 from keyguard.verification.cache import SnapshotCache
 from keyguard.verification.last_used import LastUsedTracker
@@ -89,6 +90,10 @@ class Verifier:
         last_used: LastUsedTracker | None = None,
     ) -> None:
         self._sessions = sessions
+        engine = sessions.kw.get("bind")
+        if not isinstance(engine, Engine):
+            raise TypeError("the session factory must be bound to an Engine")
+        self._engine = engine
         self._peppers = peppers
         self._clock = clock
         self._cache = cache
@@ -214,13 +219,20 @@ class Verifier:
         for pepper in self._peppers:
             if pepper.version != self._peppers.current.version:
                 digests[digest_key(pepper, raw)] = pepper.version
-        with self._sessions() as session:
-            rows = session.scalars(select(ApiKey).where(ApiKey.digest.in_(list(digests)))).all()
+        # A Core query on a pooled connection: the ORM session machinery would triple the
+        # cost of a cache miss, and nothing here needs identity tracking.
+        with self._engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+            rows = connection.execute(_BY_DIGEST, {"digests": list(digests)}).all()
         for row in rows:
             expected = [d for d, v in digests.items() if v == row.pepper_version]
             if expected and hmac.compare_digest(row.digest, expected[0]):
                 return KeySnapshot.from_row(row)
         return None
+
+
+_BY_DIGEST: Final = select(ApiKey.__table__).where(
+    ApiKey.__table__.c.digest.in_(bindparam("digests", expanding=True))
+)
 
 
 def _ip(ip: IPAddress | str | None) -> IPAddress | None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from keyguard.policy.restrictions import Restrictions
 from keyguard.storage.models import ApiKey
 
@@ -27,7 +29,8 @@ class KeySnapshot:
     digest: str = field(repr=False)
 
     @classmethod
-    def from_row(cls, row: ApiKey) -> KeySnapshot:
+    def from_row(cls, row: ApiKey | Row[Any]) -> KeySnapshot:
+        """From an ORM object or a Core row of `api_keys` (same attribute names)."""
         return cls(
             id=row.id,
             tenant_id=row.tenant_id,
