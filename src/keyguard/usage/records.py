@@ -10,11 +10,11 @@ from keyguard.usage.models import UsageEvent
 
 # Column widths of `usage_events`; longer values are cut so one odd request cannot make a
 # whole batch fail on PostgreSQL.
-_WIDTHS: Final = {"ip": 45, "user_agent": 300, "method": 10, "path": 300, "scope": 40}
+WIDTHS: Final = {"ip": 45, "user_agent": 300, "method": 10, "path": 300, "scope": 40}
 
 
 def _cut(name: str, value: str | None) -> str | None:
-    return value[: _WIDTHS[name]] if value is not None else None
+    return value[: WIDTHS[name]] if value is not None else None
 
 
 @dataclass(slots=True)
@@ -61,6 +61,16 @@ class UsageRecord:
         }
         row.update((k, v) for k, v in optional.items() if v is not None or not omit_empty)
         return row
+
+    @property
+    def plain(self) -> bool:
+        """No optional column set: the shape of nearly every HTTP request's event."""
+        return (
+            self.recipients is None
+            and self.recipient_domains is None
+            and self.sender is None
+            and self.extra is None
+        )
 
     def to_row(self) -> UsageEvent:
         """An ORM object, for a caller that adds the event inside its own transaction."""
