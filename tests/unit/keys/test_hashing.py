@@ -37,3 +37,11 @@ def test_short_pepper_is_refused() -> None:
 
 def test_pepper_material_never_shows_in_repr() -> None:
     assert "pepper-material" not in repr(NEW)
+
+
+@pytest.mark.parametrize("length", [32, 63, 64, 65, 200])
+def test_precomputed_pads_match_the_standard_hmac_for_every_key_length(length: int) -> None:
+    pepper = Pepper("v1", bytes(range(256))[:length] if length <= 256 else b"x" * length)
+    raw = generate_key("test")
+    expected = hmac.new(pepper.material, raw.reveal().encode(), hashlib.sha256).hexdigest()
+    assert digest_key(pepper, raw) == expected
