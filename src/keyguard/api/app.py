@@ -37,6 +37,7 @@ from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
 from keyguard.logging import make_logger
 from keyguard.mail.tasks import MailTasks
+from keyguard.rotation.tasks import scheduled_rotation
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 
@@ -57,6 +58,7 @@ SECURITY_SCHEMES: Final = {
 # A feature appends a factory taking the Runtime and returning an async context manager.
 BACKGROUND: Final[list[Callable[[Runtime], AbstractAsyncContextManager[object]]]] = [
     MailTasks.for_serve,  # the delivery worker (and SMTP submission when configured)
+    scheduled_rotation,  # rotates delivered keys that are due; finishes interrupted rotations
 ]
 CHANGE_FEED_SECONDS: Final = 1.0
 SWEEP_SECONDS: Final = 60.0

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from keyguard.mail.metrics import MailCollector
 from keyguard.runtime import Runtime
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -91,6 +92,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(RuntimeCollector(runtime))
+        self.registry.register(MailCollector(runtime.mail))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

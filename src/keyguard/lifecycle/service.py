@@ -119,7 +119,12 @@ class KeyService:
         if spec.expires_in is None and actor.expires_at is not None:
             # Unless asked otherwise, a key made by a key expires no later than its maker.
             expires_at = min(expires_at, actor.expires_at)
-        _forbid_escalation(actor, spec.env, scopes, spec.restrictions, expires_at)
+        # Renewal is the point of rotating one's own key: the successor may outlive the
+        # caller (within the tenant's cap); its scopes and restrictions are the caller's own.
+        renewing_self = parent_id is not None and actor.id == f"key:{parent_id}"
+        _forbid_escalation(
+            actor, spec.env, scopes, spec.restrictions, None if renewing_self else expires_at
+        )
         if raw is None:
             raw = generate_key(spec.env)  # type: ignore[arg-type]
         elif not raw.reveal().startswith(f"kg_{spec.env}_"):

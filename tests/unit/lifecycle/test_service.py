@@ -198,3 +198,18 @@ def test_list_pages_with_a_cursor(runtime: Runtime, clock: ManualClock) -> None:
     second = runtime.keys.list(Actor("t"), "default", limit=2, after=first[-1].id)
     third = runtime.keys.list(Actor("t"), "default", limit=2, after=second[-1].id)
     assert [v.id for v in first + second + third] == ids
+
+
+def test_a_key_can_rotate_itself_and_its_successor_outlives_it(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    created = create_key(runtime, scopes=["keys:write", "mail:send"], expires_in=timedelta(days=30))
+    view = created.view
+    actor = Actor(
+        id=f"key:{view.id}", tenant_id=view.tenant_id, scopes=frozenset(view.scopes),
+        env=view.env, restrictions=view.restrictions, expires_at=view.expires_at,
+    )  # fmt: skip
+    clock.advance(timedelta(days=20))
+    successor = runtime.keys.rotate(actor, view.id, timedelta(hours=1))
+    assert successor.view.expires_at == clock() + timedelta(days=30)
+    assert set(successor.view.scopes) == {"keys:write", "mail:send"}
