@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
-from keyguard.runtime import Runtime
 from keyguard.settings import Settings
+
+if TYPE_CHECKING:  # the runtime pulls in the whole service stack; commands that need it
+    from keyguard.runtime import Runtime  # import it on first use (see `runtime`)
 
 
 @dataclass
@@ -18,6 +21,8 @@ class CliState:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
+            from keyguard.runtime import Runtime
+
             self._runtime = Runtime.build(self.settings)
         return self._runtime
 

@@ -38,6 +38,14 @@ def root(
     ctx.call_on_close(ctx.obj.close)
 
 
+def _register_scan_only() -> None:
+    """`keyguard scan` runs in pre-commit hooks on every commit: skip importing the service
+    (SQLAlchemy, FastAPI, the mail and secrets stacks), which costs over a second."""
+    from keyguard.cli import scan
+
+    app.command("scan")(scan.scan)
+
+
 def _register() -> None:
     if app.registered_commands:
         return  # registered already (tests call this before every invocation)
@@ -73,5 +81,8 @@ def run() -> None:
             "(e.g. `keyguard keys verify < key.txt`). Treat that key as exposed."
         )
         sys.exit(EXIT_USAGE)
-    _register()
+    if sys.argv[1:2] == ["scan"]:
+        _register_scan_only()
+    else:
+        _register()
     app()
