@@ -582,3 +582,10 @@ def _busy(address: str, intent: RotationIntent | None = None) -> IllegalTransiti
 def _failpoint(step: str) -> None:
     if os.environ.get(FAILPOINT_VARIABLE) == step:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def delivery_target(sessions: sessionmaker[Session], key_id: str) -> str | None:
+    """The vault secret a key was delivered to, or None when it was handed out directly."""
+    with sessions() as session:
+        row = session.get(KeyDelivery, key_id)
+        return row.target if row else None

@@ -163,3 +163,23 @@ def test_invalid_input_names_the_field(admin: httpx.Client) -> None:
         assert answer.status_code == 422, body
         assert answer.json()["code"] == code
         assert answer.json()["errors"][0]["field"]
+
+
+def test_a_key_delivered_to_a_vault_is_not_rotated_over_http(
+    api: Api, admin: httpx.Client, clock: ManualClock
+) -> None:
+    from keyguard.rotation.models import KeyDelivery
+
+    delivered = api.key("mail:send")
+    with api.runtime.sessions.begin() as session:
+        session.add(
+            KeyDelivery(
+                key_id=delivered.view.id, tenant_id=delivered.view.tenant_id,
+                target="openbao:secret/app", rotate_every_seconds=None, grace_seconds=3600,
+                created_at=clock(),
+            )
+        )  # fmt: skip
+    answer = admin.post(f"/v1/keys/{delivered.view.id}/rotate", json={"grace": "1h"})
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "key_delivered"
+    assert api.runtime.verifier.verify(delivered.key.reveal()).allowed  # untouched
