@@ -46,7 +46,8 @@ Outcome = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
+# Decisions are built on every request; plain slotted classes are cheaper than frozen ones.
+@dataclass(slots=True)
 class Allowed:
     key: KeySnapshot
 
@@ -59,7 +60,7 @@ class Allowed:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Denied:
     """`outcome` is the PRODUCT.md value; `code` is what the holder is told (key_rotated…)."""
 
