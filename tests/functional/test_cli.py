@@ -176,3 +176,13 @@ def test_audit_verify_names_the_first_bad_record(cli: Cli) -> None:
     engine.dispose()
     result = cli.run("audit", "verify", check=1)
     assert "record 2" in result.stderr
+
+
+def test_an_uninitialised_database_is_a_usage_error_without_traceback(
+    tmp_path: Path, database_url: str
+) -> None:
+    fresh = Cli(tmp_path / "empty", database_url, [])
+    for args in (("keys", "list"), ("audit", "verify")):
+        result = fresh.run_process(*args, check=2)
+        assert "keyguard init" in result.stderr
+        assert "Traceback" not in result.stderr

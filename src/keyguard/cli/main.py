@@ -85,4 +85,16 @@ def run() -> None:
         _register_scan_only()
     else:
         _register()
-    app()
+    try:
+        app()
+    except Exception as exc:
+        # One place for every command: a missing schema or an unreachable database is a
+        # usage problem, not a traceback. The driver's message is not shown: it can carry
+        # the URL or statement parameters.
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
+        stderr.print(
+            f"error: database error ({type(exc).__name__}): is the database reachable and "
+            "initialised? Run `keyguard init` first."
+        )
+        sys.exit(EXIT_USAGE)
