@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,9 +18,24 @@ from keyguard.lifecycle.views import OPERATOR, CreatedKey
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 from keyguard.storage import migrate
+from keyguard.verification.cache import SnapshotCache
 from tests.services import POSTGRES, service_url
 
-START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+def _start() -> datetime:
+    """Where every test's clock starts: the latest 10:00 UTC at or before the real time.
+
+    The date is the real one, because keys made on this clock are handed to other processes
+    (`keyguard serve`, `keyguard smtp`) that run on the real clock: a fixed date would make
+    the suite pass only until the real date overtook it. The time of day is fixed, so that a
+    test that advances the clock by a few hours never depends on when the suite runs.
+    """
+    now = datetime.now(UTC)
+    today = now.replace(hour=10, minute=0, second=0, microsecond=0)
+    return today if today <= now else today - timedelta(days=1)
+
+
+START = _start()
 TEST_PEPPER = "test-pepper-" + "0123456789abcdef" * 3
 
 
@@ -52,6 +67,11 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
+def cache(clock: ManualClock, ttl: float = 30.0) -> SnapshotCache:
+    """A verification cache whose TTL runs on the test's clock, not on the machine's."""
+    return SnapshotCache(ttl, monotonic=clock.monotonic)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url, pepper=TEST_PEPPER)
@@ -59,7 +79,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings, clock: ManualClock) -> Iterator[Runtime]:
-    rt = Runtime.build(settings, clock)
+    rt = Runtime.build(settings, clock, monotonic=clock.monotonic)
     migrate.upgrade(rt.engine)
     with rt.sessions.begin() as session:
         ensure_tenant(session, clock, DEFAULT_TENANT, OPERATOR.id)

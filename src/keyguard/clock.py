@@ -21,6 +21,10 @@ class ManualClock:
     def __call__(self) -> datetime:
         return self._now
 
+    def monotonic(self) -> float:
+        """Seconds on this clock, for what measures intervals (caches' TTLs)."""
+        return self._now.timestamp()
+
     def advance(self, delta: timedelta) -> None:
         self._now += delta
 

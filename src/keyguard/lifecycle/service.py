@@ -116,15 +116,14 @@ class KeyService:
             )
         scopes = scope_rules.normalize_scopes(spec.scopes)
         expires_at = now + self._lifetime(tenant, spec.expires_in)
-        if spec.expires_in is None and actor.expires_at is not None:
-            # Unless asked otherwise, a key made by a key expires no later than its maker.
+        if actor.expires_at is not None and (spec.expires_in is None or parent_id is not None):
+            # A key made by a key expires no later than its maker, unless a later expiry was
+            # asked for explicitly (then it is refused below). A successor is always capped:
+            # otherwise a leaked key that rotates itself, or a key that rotates its child,
+            # could keep a key alive forever and defeat mandatory expiry. Operators, people
+            # and the rotation scheduler (acting on the tenant's policy) are not capped.
             expires_at = min(expires_at, actor.expires_at)
-        # Renewal is the point of rotating one's own key: the successor may outlive the
-        # caller (within the tenant's cap); its scopes and restrictions are the caller's own.
-        renewing_self = parent_id is not None and actor.id == f"key:{parent_id}"
-        _forbid_escalation(
-            actor, spec.env, scopes, spec.restrictions, None if renewing_self else expires_at
-        )
+        _forbid_escalation(actor, spec.env, scopes, spec.restrictions, expires_at)
         if raw is None:
             raw = generate_key(spec.env)  # type: ignore[arg-type]
         elif not raw.reveal().startswith(f"kg_{spec.env}_"):

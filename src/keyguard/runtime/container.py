@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -40,12 +42,20 @@ class Runtime:
     closed: bool = field(default=False)
 
     @classmethod
-    def build(cls, settings: Settings, clock: Clock = system_clock) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        clock: Clock = system_clock,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> Runtime:
         secrets = SecretsSettings.from_settings(settings)
         peppers = load_runtime_peppers(settings, secrets)
         engine = make_engine(settings.resolved_database_url)
         sessions = make_session_factory(engine)
-        verifier = Verifier(sessions, peppers, clock, SnapshotCache(settings.cache_ttl_seconds))
+        verifier = Verifier(
+            sessions, peppers, clock, SnapshotCache(settings.cache_ttl_seconds, monotonic=monotonic)
+        )
         keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate)
         usage = UsageWriter(
             sessions,

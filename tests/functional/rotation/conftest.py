@@ -87,6 +87,8 @@ def holder(runtime: Runtime, key: str | None, *, later: timedelta = timedelta(0)
     if key is None:
         return None
     moment = system_clock() + later
-    verifier = Verifier(runtime.sessions, runtime.peppers, lambda: moment, SnapshotCache(30))
+    verifier = Verifier(
+        runtime.sessions, runtime.peppers, lambda: moment, SnapshotCache(30, monotonic=lambda: 0.0)
+    )
     decision = verifier.verify(key)
     return decision.key.id if decision.allowed and decision.key is not None else None

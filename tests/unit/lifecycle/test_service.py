@@ -10,7 +10,7 @@ from sqlalchemy import select
 from keyguard.clock import ManualClock
 from keyguard.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from keyguard.lifecycle.service import KeySpec
-from keyguard.lifecycle.views import Actor
+from keyguard.lifecycle.views import OPERATOR, Actor, KeyView
 from keyguard.policy.restrictions import build_restrictions
 from keyguard.runtime import Runtime
 from keyguard.storage.models import ApiKey, AuditEvent
@@ -200,16 +200,60 @@ def test_list_pages_with_a_cursor(runtime: Runtime, clock: ManualClock) -> None:
     assert [v.id for v in first + second + third] == ids
 
 
-def test_a_key_can_rotate_itself_and_its_successor_outlives_it(
-    runtime: Runtime, clock: ManualClock
-) -> None:
-    created = create_key(runtime, scopes=["keys:write", "mail:send"], expires_in=timedelta(days=30))
-    view = created.view
-    actor = Actor(
+def _actor_of(view: KeyView) -> Actor:
+    return Actor(
         id=f"key:{view.id}", tenant_id=view.tenant_id, scopes=frozenset(view.scopes),
         env=view.env, restrictions=view.restrictions, expires_at=view.expires_at,
     )  # fmt: skip
+
+
+def test_a_key_can_rotate_itself_but_its_successor_never_outlives_it(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    view = create_key(
+        runtime, scopes=["keys:write", "mail:send"], expires_in=timedelta(days=30)
+    ).view
     clock.advance(timedelta(days=20))
-    successor = runtime.keys.rotate(actor, view.id, timedelta(hours=1))
-    assert successor.view.expires_at == clock() + timedelta(days=30)
+    successor = runtime.keys.rotate(_actor_of(view), view.id, timedelta(hours=1))
+    assert successor.view.expires_at == view.expires_at
     assert set(successor.view.scopes) == {"keys:write", "mail:send"}
+
+
+def test_a_short_key_rotating_itself_again_and_again_still_dies_on_time(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    view = create_key(runtime, scopes=["keys:write"], expires_in=timedelta(seconds=30)).view
+    deadline = view.expires_at
+    for _ in range(10):  # a leaked key trying to keep itself alive every 20 seconds
+        if clock() >= deadline:
+            break
+        view = runtime.keys.rotate(_actor_of(view), view.id, timedelta(0)).view
+        assert view.expires_at <= deadline
+        clock.advance(timedelta(seconds=20))
+    assert clock() >= deadline
+    assert runtime.keys.show(Actor("t"), view.id).state == "expired"
+
+
+def test_a_key_can_rotate_the_key_it_made_with_the_default_expiry(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    maker = create_key(runtime, scopes=["keys:write", "mail:send"]).view
+    clock.advance(
+        timedelta(hours=1)
+    )  # the child is made later: its expiry is capped at the maker's
+    child = runtime.keys.create(
+        _actor_of(maker), KeySpec(tenant_id="default", env="live", scopes=["mail:send"])
+    ).view
+    assert child.expires_at == maker.expires_at
+    clock.advance(timedelta(days=1))
+    successor = runtime.keys.rotate(_actor_of(maker), child.id, timedelta(hours=1)).view
+    assert successor.expires_at == maker.expires_at
+
+
+def test_an_operator_rotation_renews_the_key_for_its_full_lifetime(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    view = create_key(runtime, expires_in=timedelta(days=30)).view
+    clock.advance(timedelta(days=20))
+    successor = runtime.keys.rotate(OPERATOR, view.id, timedelta(hours=1)).view
+    assert successor.expires_at == clock() + timedelta(days=30)

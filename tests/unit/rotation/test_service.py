@@ -22,7 +22,7 @@ from keyguard.runtime import Runtime
 from keyguard.secrets.interfaces import SecretValue
 from keyguard.storage.models import ApiKey
 from keyguard.verification import Verifier
-from keyguard.verification.cache import SnapshotCache
+from tests.conftest import cache
 
 SPEC = KeySpec(tenant_id=DEFAULT_TENANT, env="live", scopes=["mail:send"])
 
@@ -30,7 +30,7 @@ SPEC = KeySpec(tenant_id=DEFAULT_TENANT, env="live", scopes=["mail:send"])
 def _holder(runtime: Runtime, clock: ManualClock, value: SecretValue | None) -> str | None:
     """The id of the key `value` authenticates as now (a fresh cache), or None."""
     assert value is not None
-    verifier = Verifier(runtime.sessions, runtime.peppers, clock, SnapshotCache(30))
+    verifier = Verifier(runtime.sessions, runtime.peppers, clock, cache(clock))
     decision = verifier.verify(value.reveal())
     return decision.key.id if decision.allowed and decision.key else None
 
@@ -190,7 +190,7 @@ def test_rehash_reads_delivered_keys_back_and_moves_them_to_the_current_pepper(
     with runtime.sessions() as session:
         row = session.get(ApiKey, created.key.id)
         assert row is not None and row.pepper_version == "v2"
-    only_v2 = Verifier(runtime.sessions, PepperRing(v2), clock, SnapshotCache(30))
+    only_v2 = Verifier(runtime.sessions, PepperRing(v2), clock, cache(clock))
     value = targets.open(address).current()
     assert value is not None and only_v2.verify(value.reveal()).allowed  # v1 no longer needed
 

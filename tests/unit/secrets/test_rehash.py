@@ -14,8 +14,7 @@ from keyguard.keys import Pepper, PepperRing, digest_key
 from keyguard.runtime import Runtime
 from keyguard.storage.models import ApiKey, AuditEvent
 from keyguard.verification import Verifier
-from keyguard.verification.cache import SnapshotCache
-from tests.conftest import create_key
+from tests.conftest import cache, create_key
 
 V2 = Pepper("v2", ("second-pepper-" + "fedcba9876543210" * 3).encode())
 
@@ -23,7 +22,7 @@ V2 = Pepper("v2", ("second-pepper-" + "fedcba9876543210" * 3).encode())
 def _after_rotation(runtime: Runtime, clock: ManualClock) -> Verifier:
     """A process started after the pepper rotation: v2 current, v1 still verifying."""
     return Verifier(
-        runtime.sessions, PepperRing(V2, [runtime.peppers.current]), clock, SnapshotCache(30)
+        runtime.sessions, PepperRing(V2, [runtime.peppers.current]), clock, cache(clock)
     )
 
 
@@ -61,7 +60,7 @@ def test_a_key_used_once_after_a_pepper_rotation_is_stored_under_the_new_pepper(
     assert (row.pepper_version, row.digest) == ("v2", digest_key(V2, created.key))
     assert row.last_used_at == clock()
     # v1 can now be retired: a process that no longer has it still verifies the key.
-    without_v1 = Verifier(runtime.sessions, PepperRing(V2), clock, SnapshotCache(30))
+    without_v1 = Verifier(runtime.sessions, PepperRing(V2), clock, cache(clock))
     assert without_v1.verify(created.key.reveal()).allowed
 
 

@@ -18,8 +18,7 @@ from keyguard.policy.restrictions import build_restrictions
 from keyguard.runtime import Runtime
 from keyguard.storage.models import ApiKey
 from keyguard.verification import Verifier
-from keyguard.verification.cache import SnapshotCache
-from tests.conftest import create_key
+from tests.conftest import cache, create_key
 
 OPERATOR = Actor("operator:test")
 
@@ -159,10 +158,10 @@ def test_keys_hashed_under_an_older_pepper_keep_verifying(
     created = create_key(runtime)
     newer = Pepper("v9", b"a-brand-new-pepper-with-enough-bytes-0123")
     rotated = Verifier(
-        runtime.sessions, PepperRing(newer, [runtime.peppers.current]), clock, SnapshotCache(30)
+        runtime.sessions, PepperRing(newer, [runtime.peppers.current]), clock, cache(clock)
     )
     assert rotated.verify(created.key.reveal()).allowed
-    stranger = Verifier(runtime.sessions, PepperRing(newer), clock, SnapshotCache(30))
+    stranger = Verifier(runtime.sessions, PepperRing(newer), clock, cache(clock))
     assert stranger.verify(created.key.reveal()).outcome == "invalid_key"
 
 
