@@ -1,7 +1,8 @@
 """Addresses of the real services tests use, read from the environment.
 
 A test that needs a service calls `service_url(...)`; when the variable is absent the test is
-skipped with the reason shown, unless KEYGUARD_REQUIRE_SERVICES=1 (CI), which makes it fail.
+skipped with the reason shown, unless KEYGUARD_REQUIRE_SERVICES is 1/true/yes (CI), which makes it
+fail. The same switch turns an optional engine that is missing (hyperscan) into a failure.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ OPENBAO = "KEYGUARD_TEST_OPENBAO"
 
 
 def services_required() -> bool:
-    return os.environ.get("KEYGUARD_REQUIRE_SERVICES") == "1"
+    return os.environ.get("KEYGUARD_REQUIRE_SERVICES", "").strip().lower() in {"1", "true", "yes"}
 
 
 def service_url(variable: str) -> str:

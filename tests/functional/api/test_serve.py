@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import ssl
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 from keyguard.storage import migrate
+from tests.certificates import make_certificate
 from tests.conftest import TEST_PEPPER
 from tests.functional.api.servers import ProcessServer
 
@@ -36,36 +31,6 @@ def database(tmp_path: Path) -> str:
     migrate.upgrade(runtime.engine)
     runtime.close()
     return url
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def test_live_mode_refuses_plain_http_without_a_trusted_proxy(
@@ -94,7 +59,8 @@ def test_live_mode_behind_a_proxy_believes_only_that_proxy(tmp_path: Path, datab
 
 
 def test_tls_serves_https_with_hsts(tmp_path: Path, database: str) -> None:
-    cert, key = _self_signed(tmp_path)
+    certificate = make_certificate(tmp_path)
+    cert, key = certificate.cert, certificate.key
     server = ProcessServer(
         tmp_path / "data",
         database,

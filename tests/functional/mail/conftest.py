@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.mail.sinks import Certificate, make_certificate
+from tests.certificates import Certificate, make_certificate
 from tests.unit.mail.conftest import mail, make_caller  # noqa: F401 - shared fixtures
 
 

@@ -17,9 +17,10 @@ import aiosmtplib
 import pytest
 
 from keyguard.runtime import Runtime
+from tests.certificates import Certificate
 from tests.conftest import TEST_PEPPER, create_key
 from tests.functional.cli import Cli
-from tests.functional.mail.sinks import Certificate, running_sink
+from tests.functional.mail.sinks import running_sink
 
 READY = re.compile(r"listening on port (\d+)")
 

@@ -23,8 +23,9 @@ from keyguard.mail.submission import SubmissionHandler, bound_port, start_server
 from keyguard.policy.restrictions import build_restrictions
 from keyguard.runtime import Runtime
 from keyguard.usage.models import UsageEvent
+from tests.certificates import Certificate
 from tests.conftest import create_key
-from tests.functional.mail.sinks import Certificate, running_sink
+from tests.functional.mail.sinks import running_sink
 from tests.unit.mail.conftest import SENDER
 
 Scenario = Callable[[int], Awaitable[Any]]

@@ -19,7 +19,8 @@ from keyguard.mail.relay import RelayConfig
 from keyguard.mail.schemas import MessageIn
 from keyguard.mail.service import MailService
 from keyguard.runtime import Runtime
-from tests.functional.mail.sinks import Sink, make_certificate, running_sink
+from tests.certificates import make_certificate
+from tests.functional.mail.sinks import Sink, running_sink
 from tests.unit.mail.conftest import SENDER, MakeCaller
 
 
@@ -246,10 +247,13 @@ def test_sandboxed_messages_are_never_claimed(
     item = MessageIn.model_validate(
         {"from": SENDER, "to": ["a@example.com"], "subject": "x", "text": "y"}
     )
-    mail.sending.send(caller, item)
+    [accepted] = mail.sending.send(caller, item).items
+    assert accepted.id is not None
+    assert states(runtime) == {accepted.id: "sandboxed"}
     with running_sink() as sink:
         assert deliver_once(worker_for(runtime, plain_relay(sink))) == 0
     assert sink.messages == []
+    assert states(runtime) == {accepted.id: "sandboxed"}  # stored for the sandbox, still unclaimed
 
 
 def test_a_claim_takes_at_most_its_limit_and_never_the_same_message_twice(

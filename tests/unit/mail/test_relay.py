@@ -17,7 +17,8 @@ from keyguard.mail.service import MailService
 from keyguard.mail.submission import tls_context
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
-from tests.functional.mail.sinks import make_certificate, running_sink
+from tests.certificates import make_certificate
+from tests.functional.mail.sinks import running_sink
 from tests.unit.mail.conftest import SENDER, MakeCaller
 
 

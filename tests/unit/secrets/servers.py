@@ -23,6 +23,7 @@ import pytest
 
 from keyguard.secrets.interfaces import SecretValue
 from keyguard.secrets.openbao import OpenBaoConnection, TokenAuth
+from tests.certificates import make_certificate
 from tests.services import OPENBAO, service_url
 
 START_TIMEOUT = 30.0
@@ -120,6 +121,23 @@ class OpenBaoServer:
         self.process.stop()
 
 
+def _tls_listener(workdir: Path, plain_port: int) -> tuple[int, Path, Path]:
+    """A config file adding a TLS listener, with a certificate made here (not by `-dev-tls`).
+
+    The dev listener's cluster port is its own port + 1, so the TLS port keeps clear of it.
+    """
+    port = free_port()
+    while abs(port - plain_port) <= 2:
+        port = free_port()
+    certificate = make_certificate(workdir)
+    config = workdir / "tls.hcl"
+    config.write_text(
+        f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n'
+        f'  tls_cert_file = "{certificate.cert}"\n  tls_key_file = "{certificate.key}"\n}}\n'
+    )
+    return port, config, certificate.cert
+
+
 def start_openbao(workdir: Path, *, tls: bool = False) -> OpenBaoServer:
     token = secrets.token_hex(16)
     port = free_port()
@@ -131,18 +149,15 @@ def start_openbao(workdir: Path, *, tls: bool = False) -> OpenBaoServer:
         f"-dev-listen-address=127.0.0.1:{port}",
         "-dev-no-store-token",
     ]
+    ca_bundle = None
     if tls:
-        args += ["-dev-tls", f"-dev-tls-cert-dir={workdir}"]
+        port, config, ca_bundle = _tls_listener(workdir, port)
+        args.append(f"-config={config}")
     process = Process.start(
         args, ready=("OpenBao server started!", "upgrading keys finished"), env=_clean_env(workdir)
     )
     scheme = "https" if tls else "http"
-    server = OpenBaoServer(
-        f"{scheme}://127.0.0.1:{port}",
-        token,
-        process,
-        ca_bundle=workdir / "vault-ca.pem" if tls else None,
-    )
+    server = OpenBaoServer(f"{scheme}://127.0.0.1:{port}", token, process, ca_bundle=ca_bundle)
     if not tls:
         admin = server.admin()
         admin.sys.enable_secrets_engine("transit")
