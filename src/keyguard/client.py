@@ -180,7 +180,7 @@ def _openbao_reader(location: str) -> Reader:
     if not mount or not path:
         raise InvalidInput(f"openbao key source needs MOUNT/PATH, not {where!r}", field="source")
     provider = OpenBaoSecretProvider(
-        openbao_connection(SecretsSettings()),
+        openbao_connection(SecretsSettings.from_environment()),
         mount=mount,
         prefix="",
         value_field=field or DEFAULT_FIELD,

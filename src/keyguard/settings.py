@@ -1,16 +1,31 @@
-"""Settings from KEYGUARD_* variables (and an optional TOML file), built once at startup."""
+"""Settings from KEYGUARD_* variables (and an optional TOML file), built once at startup.
+
+One object for the whole process, the secrets layer's block nested in it as `[secrets]`. The
+sources, strongest first: explicit overrides (CLI options), the TOML file, KEYGUARD_*
+variables, the secrets block's own variables (BAO_ADDR …). An unknown key is an error that
+names it, so a typo in the TOML file never silently falls back to a default.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from keyguard.errors import ConfigurationError
+from keyguard.secrets.settings import INHERITED, SecretsSettings, environment_values
 
 Mode = Literal["dev", "live"]
 
@@ -18,13 +33,12 @@ Mode = Literal["dev", "live"]
 class Settings(BaseSettings):
     """Everything a deployment configures. Secrets are SecretStr so they never print."""
 
-    model_config = SettingsConfigDict(env_prefix="KEYGUARD_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="KEYGUARD_", extra="forbid", frozen=True)
 
     mode: Mode = "dev"
     data_dir: Path = Path(".keyguard")
     database_url: str | None = None
     redis_url: str | None = None
-    secrets_backend: Literal["env", "file", "openbao", "aws"] = "env"
     pepper: SecretStr | None = None
     pepper_version: str = "v1"
     # Older pepper versions that still verify keys hashed under them: "v0:<hex>,v-1:<hex>".
@@ -64,6 +78,41 @@ class Settings(BaseSettings):
     mail_retry_base_seconds: float = Field(default=30.0, gt=0)
     mail_max_attempts: int = Field(default=8, ge=1)
 
+    # Where Keyguard's own secrets live (docs/secrets.md): the `[secrets]` block.
+    secrets: SecretsSettings = SecretsSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings]
+        config_file = _CONFIG_FILE.get()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return (*sources, env_settings, _SecretsEnvironment(settings_cls))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit(cls, data: Any) -> Any:
+        """The secrets block sees the process's own mode and data directory, set once above."""
+        if not isinstance(data, dict):
+            return data
+        block = data.get("secrets", {})
+        if isinstance(block, SecretsSettings):
+            block = block.model_dump(exclude_unset=True)
+        if not isinstance(block, dict):
+            return data
+        clash = [name for name in INHERITED if name in block]
+        if clash:
+            raise ValueError(f"secrets.{clash[0]} is not a setting: set {clash[0]} at the top")
+        inherited = {name: data[name] for name in INHERITED if name in data}
+        return {**data, "secrets": {**block, **inherited}}
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -87,24 +136,47 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'keyguard.db'}"
 
 
+# The TOML file of the `load_settings` call under way: pydantic-settings takes a source's file
+# from the class, and the file is a per-call choice (`--config`).
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("keyguard_config_file", default=None)
+
+
+class _SecretsEnvironment(PydanticBaseSettingsSource):
+    """The `[secrets]` block from its documented variables (keyguard.secrets.settings)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole block at once
+
+    def __call__(self) -> dict[str, Any]:
+        values = environment_values(os.environ)
+        return {"secrets": values} if values else {}
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build settings from the environment, a TOML file and explicit overrides (in that order)."""
-    values: dict[str, Any] = {}
+    """Build settings from the environment, a TOML file and explicit overrides (weakest first)."""
     if config_file is not None:
         try:
-            values.update(tomllib.loads(config_file.read_text()))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            tomllib.loads(config_file.read_text())  # read errors named here, not as a traceback
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigurationError(f"cannot read config file {config_file}: {exc}") from exc
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    token = _CONFIG_FILE.set(config_file)
     try:
-        return Settings(**values)
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigurationError(describe(exc)) from None
     except ValueError as exc:
-        raise ConfigurationError(_first_line(exc)) from exc
+        raise ConfigurationError(f"invalid settings: {exc}") from None
+    finally:
+        _CONFIG_FILE.reset(token)
 
 
-def _first_line(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        parts = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in errors()]
-        return "invalid settings: " + "; ".join(parts)
-    return str(exc)
+def describe(exc: ValidationError) -> str:
+    """One line naming every bad or unknown setting."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(map(str, error["loc"])) or "settings"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"unknown setting {where!r}")
+        else:
+            parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    return "invalid settings: " + "; ".join(parts)

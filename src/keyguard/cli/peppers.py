@@ -20,7 +20,7 @@ from keyguard.settings import load_settings
 
 def rotate(settings: SecretsSettings, label: str | None, *, json_output: bool) -> None:
     """Write a new current version, or (env backend) say how to, since env is read-only."""
-    if settings.secrets_backend == "env":
+    if settings.backend == "env":
         _env_instructions(json_output)
         raise typer.Exit(EXIT_USAGE)
     provider = build_provider(settings)
@@ -65,7 +65,7 @@ def finish_rotation(ctx: typer.Context, settings: SecretsSettings, *, json_outpu
     with _runtime(ctx) as runtime:
         rehashed = RotationService.from_runtime(runtime).rehash_delivered()
         versions, usages = _usage(runtime, settings)
-        if settings.secrets_backend == "env":
+        if settings.backend == "env":
             retired: list[str] = []
             retirable = [u.label for u in usages if u.retirable]
         else:
@@ -111,7 +111,7 @@ def show(ctx: typer.Context, settings: SecretsSettings, *, json_output: bool) ->
 def _usage(
     runtime: Runtime, settings: SecretsSettings
 ) -> tuple[list[rotation.PepperVersion], list[rotation.PepperUsage]]:
-    if settings.secrets_backend == "env":
+    if settings.backend == "env":
         versions = rotation.ring_versions(runtime.peppers)
     else:
         versions = rotation.pepper_versions(build_provider(settings), settings.pepper_secret)

@@ -3,23 +3,23 @@ rewrap stored secrets, rotate the pepper and see which versions keys still use."
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from keyguard.cli import peppers
+from keyguard.cli.context import CliState
 from keyguard.cli.output import errors_as_exit, fail, print_json, stderr, stdout
 from keyguard.clock import system_clock
-from keyguard.errors import ConfigurationError
 from keyguard.secrets.checks import Check, exit_code, run_checks
 from keyguard.secrets.factory import build_wrapper
 from keyguard.secrets.service import DEFAULT_BATCH_SIZE, RewrapReport, rewrap_all
 from keyguard.secrets.settings import SecretsSettings
+from keyguard.settings import Settings, load_settings
 from keyguard.storage.engine import make_engine
 
 app = typer.Typer(
@@ -50,7 +50,7 @@ def check(ctx: typer.Context, json_output: JsonOption = False) -> None:
         print_json(
             {
                 "ok": exit_code(checks) == 0,
-                "backend": settings.secrets_backend,
+                "backend": settings.backend,
                 "wrapper": settings.resolved_wrapper,
                 "checks": [
                     {"name": c.name, "status": c.status, "detail": c.detail} for c in checks
@@ -74,7 +74,7 @@ def rewrap(
     with errors_as_exit():
         wrapper = build_wrapper(settings)
     with errors_as_exit():
-        engine = make_engine(database_url or settings.resolved_database_url)
+        engine = make_engine(database_url or _settings(ctx).resolved_database_url)
     try:
         with errors_as_exit():
             report = rewrap_all(
@@ -127,27 +127,22 @@ def list_peppers(ctx: typer.Context, json_output: JsonOption = False) -> None:
         peppers.show(ctx, settings, json_output=json_output)
 
 
-def secrets_settings(ctx: typer.Context | None = None) -> SecretsSettings:
-    """SecretsSettings from the environment, with what the CLI root already resolved."""
-    overrides: dict[str, Any] = {}
-    root = ctx.find_root().obj if ctx is not None else None
-    settings = getattr(root, "settings", None)
-    try:
-        if settings is not None:
-            return SecretsSettings.from_settings(settings)
-        return SecretsSettings(**overrides)
-    except ConfigurationError as exc:
-        fail(exc.message)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        fail(f"invalid settings: {problems}")
+def secrets_settings(ctx: typer.Context) -> SecretsSettings:
+    """The `[secrets]` block of the settings the CLI root read (read here if run on its own)."""
+    return _settings(ctx).secrets
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    root = ctx.find_root().obj
+    if isinstance(root, CliState):
+        return root.settings
+    with errors_as_exit():
+        return load_settings()
 
 
 def _print_checks(settings: SecretsSettings, checks: list[Check]) -> None:
     table = Table(
-        title=f"secrets backend {settings.secrets_backend}, wrapper "
+        title=f"secrets backend {settings.backend}, wrapper "
         f"{settings.resolved_wrapper}, mode {settings.mode}"
     )
     table.add_column("check")

@@ -79,12 +79,11 @@ def relay_from_settings(settings: Settings) -> RelayConfig | None:
 def _password(settings: Settings) -> SecretStr | None:
     if settings.smtp_password is not None or settings.smtp_username is None:
         return settings.smtp_password
-    if settings.secrets_backend == "env":
+    if settings.secrets.backend == "env":
         return None  # the env provider would read KEYGUARD_SMTP_PASSWORD: already looked at
     from keyguard.secrets.factory import build_provider  # noqa: PLC0415 - optional backends
-    from keyguard.secrets.settings import SecretsSettings  # noqa: PLC0415
 
-    provider = build_provider(SecretsSettings())
+    provider = build_provider(settings.secrets)
     try:
         return SecretStr(provider.get(RELAY_PASSWORD_SECRET).reveal())
     except NotFound:

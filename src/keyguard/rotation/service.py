@@ -116,9 +116,8 @@ class RotationService:
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> RotationService:
-        from keyguard.secrets.settings import SecretsSettings  # noqa: PLC0415
 
-        secrets = runtime.secrets or SecretsSettings.from_settings(runtime.settings)
+        secrets = runtime.settings.secrets
         return cls(
             runtime.sessions,
             runtime.keys,

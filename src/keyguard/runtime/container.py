@@ -15,7 +15,6 @@ from keyguard.lifecycle.service import KeyService
 from keyguard.mail.service import MailService
 from keyguard.ratelimit import RateLimits, build_limits
 from keyguard.runtime.peppers import load_runtime_peppers
-from keyguard.secrets.settings import SecretsSettings
 from keyguard.settings import Settings
 from keyguard.storage.engine import make_engine, make_session_factory
 from keyguard.usage.writer import UsageWriter
@@ -37,8 +36,6 @@ class Runtime:
     limits: RateLimits
     mail: MailService
     changes: ChangeFeed
-    # The secrets layer's settings (docs/secrets.md), built once here from the same environment.
-    secrets: SecretsSettings | None = field(default=None)
     closed: bool = field(default=False)
 
     @classmethod
@@ -49,8 +46,7 @@ class Runtime:
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> Runtime:
-        secrets = SecretsSettings.from_settings(settings)
-        peppers = load_runtime_peppers(settings, secrets)
+        peppers = load_runtime_peppers(settings)
         engine = make_engine(settings.resolved_database_url)
         sessions = make_session_factory(engine)
         verifier = Verifier(
@@ -77,7 +73,6 @@ class Runtime:
             limits,
             mail,
             changes,
-            secrets=secrets,
         )
 
     def close(self) -> None:

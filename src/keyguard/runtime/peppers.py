@@ -14,7 +14,7 @@ from keyguard.keys.hashing import MIN_PEPPER_BYTES
 from keyguard.settings import Settings
 
 if TYPE_CHECKING:
-    from keyguard.secrets.settings import SecretsSettings
+    pass
 
 DEV_PEPPER_FILE = "pepper"
 
@@ -65,10 +65,11 @@ def _dev_pepper(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def load_runtime_peppers(settings: Settings, secrets: SecretsSettings) -> PepperRing:
+def load_runtime_peppers(settings: Settings) -> PepperRing:
     """The pepper ring of KEYGUARD_SECRETS_BACKEND: env keeps KEYGUARD_PEPPER (or the dev file);
     file, openbao and aws read every version of the pepper secret from the provider."""
-    if settings.secrets_backend == "env":
+    secrets = settings.secrets
+    if secrets.backend == "env":
         return load_peppers(settings)
     # hvac and boto3 load only for the backends that use them.
     from keyguard.secrets.factory import build_provider  # noqa: PLC0415
@@ -79,6 +80,6 @@ def load_runtime_peppers(settings: Settings, secrets: SecretsSettings) -> Pepper
         return load_pepper_ring(provider, secrets.pepper_secret)
     except NotFound as exc:
         raise ConfigurationError(
-            f"no pepper in the {settings.secrets_backend} secrets backend ({exc.message}); "
+            f"no pepper in the {secrets.backend} secrets backend ({exc.message}); "
             "create its first version with `keyguard secrets rotate-pepper`"
         ) from None

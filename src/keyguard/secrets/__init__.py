@@ -2,7 +2,7 @@
 
 Public surface::
 
-    SecretsSettings()                          # KEYGUARD_SECRETS_* and BAO_/VAULT_ variables
+    settings.secrets: SecretsSettings          # the [secrets] block of keyguard.settings
     build_provider(settings) -> SecretProvider # get / put / versions / health
     build_wrapper(settings) -> KeyWrapper      # Transit, KMS or the local master key (dev)
     load_pepper_ring(provider) -> PepperRing

@@ -75,7 +75,7 @@ def openbao_connection(settings: SecretsSettings) -> OpenBaoConnection:
 
 
 def _provider(settings: SecretsSettings) -> SecretProvider:
-    backend = settings.secrets_backend
+    backend = settings.backend
     if backend == "env":
         return EnvSecretProvider()
     if backend == "file":

@@ -65,7 +65,7 @@ def test_a_world_readable_pepper_file_fails_with_the_reason(tmp_path: Path) -> N
 def test_invalid_settings_exit_2_with_a_message(tmp_path: Path) -> None:
     outcome = run("check", env={"KEYGUARD_SECRETS_BACKEND": "vaultish"})
     assert outcome.returncode == 2
-    assert "secrets_backend" in outcome.stderr
+    assert "secrets.backend" in outcome.stderr
 
 
 def _bao_env(bao: Bao, tmp_path: Path) -> dict[str, str]:

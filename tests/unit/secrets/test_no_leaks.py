@@ -87,7 +87,7 @@ def test_openbao_credentials_never_show(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("BAO_ADDR", "https://bao.example:8200")
     monkeypatch.setenv("BAO_TOKEN", SECRET)
     monkeypatch.setenv("KEYGUARD_OPENBAO_SECRET_ID", SECRET)
-    settings = SecretsSettings()
+    settings = SecretsSettings.from_environment()
     connection = openbao_connection(settings)
     approle = AppRoleAuth("role", SecretValue(SECRET))
     _assert_absent(

@@ -19,7 +19,7 @@ def _settings(tmp_path: Path, backend: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path / 'k.db'}",
-        secrets_backend=backend,  # type: ignore[arg-type]
+        secrets={"backend": backend},  # type: ignore[arg-type]  # validated into SecretsSettings
     )
 
 
@@ -39,7 +39,8 @@ def test_the_file_backend_supplies_every_pepper_version(tmp_path: Path, secrets_
     try:
         assert runtime.peppers.current.version == "v2"
         assert [p.version for p in runtime.peppers] == ["v2", "v1"]
-        assert runtime.secrets is not None and runtime.secrets.secrets_backend == "file"
+        assert runtime.settings.secrets.backend == "file"
+        assert runtime.settings.secrets.resolved_secrets_dir == secrets_dir  # from the variable
     finally:
         runtime.close()
 
