@@ -58,7 +58,8 @@ SECURITY_SCHEMES: Final = {
 # A feature appends a factory taking the Runtime and returning an async context manager.
 BACKGROUND: Final[list[Callable[[Runtime], AbstractAsyncContextManager[object]]]] = [
     MailTasks.for_serve,  # the delivery worker (and SMTP submission when configured)
-    scheduled_rotation,  # rotates delivered keys that are due; finishes interrupted rotations
+    # Rotates delivered keys that are due; finishes interrupted rotations.
+    lambda runtime: scheduled_rotation(runtime.scheduler),
 ]
 CHANGE_FEED_SECONDS: Final = 1.0
 SWEEP_SECONDS: Final = 60.0

@@ -45,6 +45,14 @@ class RuntimeCollector(Collector):
         for outcome, count in sorted(runtime.verifier.outcomes.items()):
             outcomes.add_metric([outcome], count)
         yield outcomes
+        rotations = CounterMetricFamily(
+            "keyguard_rotation_outcomes",
+            "Vault deliveries and reconciliations of key rotation, by outcome.",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(runtime.rotation.outcomes.items()):
+            rotations.add_metric([outcome], count)
+        yield rotations
         hits = CounterMetricFamily(
             "keyguard_rate_limit_hits",
             "Requests refused by a rate limit (rate) or a daily quota (quota).",

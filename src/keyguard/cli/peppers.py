@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from keyguard.cli.output import EXIT_USAGE, print_json, stderr, stdout
-from keyguard.rotation.service import RotationService
 from keyguard.runtime import Runtime
 from keyguard.secrets import pepper_rotation as rotation
 from keyguard.secrets.factory import build_provider
@@ -63,7 +62,7 @@ def _env_instructions(json_output: bool) -> None:
 def finish_rotation(ctx: typer.Context, settings: SecretsSettings, *, json_output: bool) -> None:
     """Re-hash delivered keys from their vaults, report, retire versions no live key uses."""
     with _runtime(ctx) as runtime:
-        rehashed = RotationService.from_runtime(runtime).rehash_delivered()
+        rehashed = runtime.rotation.rehash_delivered()
         versions, usages = _usage(runtime, settings)
         if settings.backend == "env":
             retired: list[str] = []

@@ -13,15 +13,15 @@ import typer
 from keyguard.cli.output import EXIT_DENIED, print_json, stderr, stdout
 from keyguard.lifecycle.service import KeySpec
 from keyguard.lifecycle.views import OPERATOR
-from keyguard.rotation.scheduler import Scheduler, ScheduleReport
-from keyguard.rotation.service import Delivered, Reconciled, RotationService
+from keyguard.rotation.scheduler import ScheduleReport
+from keyguard.rotation.service import Delivered, Reconciled
 from keyguard.runtime import Runtime
 
 
 def create(
     runtime: Runtime, spec: KeySpec, target: str, rotate_every: timedelta | None
 ) -> Delivered:
-    service = RotationService.from_runtime(runtime)
+    service = runtime.rotation
     _report_reconciled(service.reconcile())
     return service.create_delivered(OPERATOR, spec, target, rotate_every=rotate_every)
 
@@ -34,7 +34,7 @@ def rotate(
     grace: timedelta | None,
     rotate_every: timedelta | None,
 ) -> Delivered:
-    service = RotationService.from_runtime(runtime)
+    service = runtime.rotation
     _report_reconciled(service.reconcile())
     return service.rotate_delivered(
         OPERATOR, key_id, target, grace=grace, rotate_every=rotate_every
@@ -43,11 +43,11 @@ def rotate(
 
 def is_delivered(runtime: Runtime, key_id: str) -> bool:
     """True when the key lives in a vault: rotating it must put the successor there too."""
-    return RotationService.from_runtime(runtime).delivery_of(key_id) is not None
+    return runtime.rotation.delivery_of(key_id) is not None
 
 
 def reconcile(runtime: Runtime, *, take_over: bool, json_output: bool) -> None:
-    results = RotationService.from_runtime(runtime).reconcile(take_over=take_over)
+    results = runtime.rotation.reconcile(take_over=take_over)
     if json_output:
         print_json({"reconciled": [_reconciled_json(r) for r in results]})
     elif not results:
@@ -59,7 +59,7 @@ def reconcile(runtime: Runtime, *, take_over: bool, json_output: bool) -> None:
 
 
 def run_due(runtime: Runtime, *, json_output: bool) -> None:
-    report = Scheduler.from_runtime(runtime).run_once()
+    report = runtime.scheduler.run_once()
     if json_output:
         print_json(_schedule_json(report))
     else:

@@ -54,7 +54,7 @@ async def _with_rotation(runtime: Runtime, work: Awaitable[None]) -> None:
     """Scheduled key rotation into vaults (docs/rotation.md) runs beside the mail worker."""
     from keyguard.rotation.tasks import scheduled_rotation
 
-    async with scheduled_rotation(runtime):
+    async with scheduled_rotation(runtime.scheduler):
         await work
 
 

@@ -11,7 +11,6 @@ from keyguard.ratelimit.decisions import LimitDecision, quota_decision
 from keyguard.ratelimit.interfaces import BackendUnavailable, LimitBackend
 from keyguard.ratelimit.memory import MemoryBackend
 from keyguard.ratelimit.redis_backend import RedisBackend
-from keyguard.settings import Settings
 
 UNAVAILABLE = "rate_limiter_unavailable"
 
@@ -104,9 +103,7 @@ def _units(n: int) -> int:
     return n
 
 
-def build_limits(settings: Settings, clock: Clock) -> RateLimits:
-    """The in-process backend, or Redis when KEYGUARD_REDIS_URL is set (shared by processes)."""
-    backend: LimitBackend = (
-        RedisBackend(settings.redis_url) if settings.redis_url else MemoryBackend()
-    )
-    return RateLimits(backend, clock, fail_open=settings.redis_fail_open)
+def build_limits(clock: Clock, *, redis_url: str | None, fail_open: bool) -> RateLimits:
+    """The in-process backend, or Redis when a URL is given (shared by processes)."""
+    backend: LimitBackend = RedisBackend(redis_url) if redis_url else MemoryBackend()
+    return RateLimits(backend, clock, fail_open=fail_open)

@@ -23,7 +23,7 @@ from keyguard.rotation.service import SYSTEM, Delivered, Reconciled, RotationSer
 from keyguard.storage.models import ApiKey
 
 if TYPE_CHECKING:
-    from keyguard.runtime import Runtime
+    pass
 
 # stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
 # under `keyguard serve` (keyguard.logging.configure_logging).
@@ -87,10 +87,6 @@ class Scheduler:
         self._sessions = sessions
         self._clock = clock
         self.rounds = 0
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime) -> Scheduler:
-        return cls(RotationService.from_runtime(runtime), runtime.sessions, runtime.clock)
 
     def due(self) -> list[DueKey]:
         with self._sessions() as session:

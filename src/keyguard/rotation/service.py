@@ -54,7 +54,7 @@ from keyguard.storage.models import ApiKey
 from keyguard.verification.rehash import Rehash, apply_rehashes
 
 if TYPE_CHECKING:
-    from keyguard.runtime import Runtime
+    pass
 
 # stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
 # under `keyguard serve` (keyguard.logging.configure_logging).
@@ -113,18 +113,6 @@ class RotationService:
         self._lease = lease
         self._owner = os.urandom(16).hex()
         self.outcomes: Counter[str] = Counter()
-
-    @classmethod
-    def from_runtime(cls, runtime: Runtime) -> RotationService:
-
-        secrets = runtime.settings.secrets
-        return cls(
-            runtime.sessions,
-            runtime.keys,
-            runtime.peppers,
-            runtime.clock,
-            Targets.from_settings(secrets),
-        )
 
     # -- the two deliveries ----------------------------------------------------------------
 

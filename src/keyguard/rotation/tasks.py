@@ -1,7 +1,7 @@
 """The scheduler as background work: one round every interval, off the event loop.
 
-`keyguard worker` enters `scheduled_rotation(runtime)` beside the mail worker; any other
-long-running process can enter it too (an API lifespan, say).
+`keyguard worker` enters `scheduled_rotation(runtime.scheduler)` beside the mail worker; any
+other long-running process can enter it too (an API lifespan, say).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 from keyguard.rotation.scheduler import Scheduler
 
 if TYPE_CHECKING:
-    from keyguard.runtime import Runtime
+    pass
 
 # stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
 # under `keyguard serve` (keyguard.logging.configure_logging).
@@ -26,10 +26,9 @@ DEFAULT_INTERVAL: Final = 60.0
 
 @asynccontextmanager
 async def scheduled_rotation(
-    runtime: Runtime, *, interval: float = DEFAULT_INTERVAL
+    scheduler: Scheduler, *, interval: float = DEFAULT_INTERVAL
 ) -> AsyncIterator[Scheduler]:
     """Run a scheduler round now and every `interval` seconds until the block exits."""
-    scheduler = Scheduler.from_runtime(runtime)
     stop = asyncio.Event()
     task = asyncio.create_task(_loop(scheduler, stop, interval))
     try:

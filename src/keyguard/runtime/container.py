@@ -14,6 +14,9 @@ from keyguard.keys import PepperRing
 from keyguard.lifecycle.service import KeyService
 from keyguard.mail.service import MailService
 from keyguard.ratelimit import RateLimits, build_limits
+from keyguard.rotation.delivery import Targets
+from keyguard.rotation.scheduler import Scheduler
+from keyguard.rotation.service import RotationService
 from keyguard.runtime.peppers import load_runtime_peppers
 from keyguard.settings import Settings
 from keyguard.storage.engine import make_engine, make_session_factory
@@ -36,6 +39,8 @@ class Runtime:
     limits: RateLimits
     mail: MailService
     changes: ChangeFeed
+    rotation: RotationService
+    scheduler: Scheduler
     closed: bool = field(default=False)
 
     @classmethod
@@ -58,9 +63,15 @@ class Runtime:
             flush_interval=settings.usage_flush_seconds,
             max_queue=settings.usage_queue_limit,
         )
-        limits = build_limits(settings, clock)
+        limits = build_limits(
+            clock, redis_url=settings.redis_url, fail_open=settings.redis_fail_open
+        )
         mail = MailService(sessions, clock)
         changes = ChangeFeed(sessions, verifier.invalidate)
+        rotation = RotationService(
+            sessions, keys, peppers, clock, Targets.from_settings(settings.secrets)
+        )
+        scheduler = Scheduler(rotation, sessions, clock)
         return cls(
             settings,
             engine,
@@ -73,6 +84,8 @@ class Runtime:
             limits,
             mail,
             changes,
+            rotation,
+            scheduler,
         )
 
     def close(self) -> None:

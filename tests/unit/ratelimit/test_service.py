@@ -14,7 +14,6 @@ from keyguard.ratelimit.decisions import LimitDecision
 from keyguard.ratelimit.interfaces import BackendUnavailable
 from keyguard.ratelimit.memory import MemoryBackend
 from keyguard.ratelimit.redis_backend import RedisBackend
-from keyguard.settings import Settings
 from tests.conftest import START
 
 
@@ -79,7 +78,7 @@ def test_an_unreachable_backend_can_be_configured_to_fail_open(clock: ManualCloc
 
 
 def test_the_backend_is_chosen_by_the_redis_setting(clock: ManualClock) -> None:
-    assert isinstance(build_limits(Settings(redis_url=None), clock).backend, MemoryBackend)
-    shared = build_limits(Settings(redis_url="redis://127.0.0.1:6379/0"), clock)
+    assert isinstance(build_limits(clock, redis_url=None, fail_open=False).backend, MemoryBackend)
+    shared = build_limits(clock, redis_url="redis://127.0.0.1:6379/0", fail_open=False)
     assert isinstance(shared.backend, RedisBackend)
     shared.backend.close()

@@ -103,8 +103,10 @@ def test_one_unreachable_vault_does_not_stop_the_other_rotations(
 
 def test_the_worker_task_runs_a_round_at_once_and_stops_when_asked(runtime: Runtime) -> None:
     async def run() -> Scheduler:
-        async with tasks.scheduled_rotation(runtime, interval=3600) as scheduler:
+        async with tasks.scheduled_rotation(runtime.scheduler, interval=3600) as scheduler:
             pass
         return scheduler
 
-    assert asyncio.run(run()).rounds == 1
+    scheduler = asyncio.run(run())
+    assert scheduler is runtime.scheduler  # the one scheduler the runtime built, not a new one
+    assert scheduler.rounds == 1
