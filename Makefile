@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .keyguard .pytest_cache .mypy_cache .ruff_cache
