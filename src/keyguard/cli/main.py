@@ -91,10 +91,17 @@ def run() -> None:
         # One place for every command: a missing schema or an unreachable database is a
         # usage problem, not a traceback. The driver's message is not shown: it can carry
         # the URL or statement parameters.
-        if not type(exc).__module__.startswith("sqlalchemy"):
+        if not _is_database_error(exc):
             raise
         stderr.print(
             f"error: database error ({type(exc).__name__}): is the database reachable and "
             "initialised? Run `keyguard init` first."
         )
         sys.exit(EXIT_USAGE)
+
+
+def _is_database_error(exc: Exception) -> bool:
+    # A command that never loaded SQLAlchemy (`keyguard scan`) cannot have raised its errors;
+    # looking the module up, rather than importing it, keeps that command's start-up fast.
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.SQLAlchemyError)

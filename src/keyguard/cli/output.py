@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 
@@ -61,11 +61,6 @@ def errors_as_exit() -> Iterator[None]:
         yield
     except KeyguardError as error:
         fail(f"{error.message} [{error.code}]", exit_code_for(error))
-
-
-def guarded(func: Callable[[], T]) -> T:
-    with errors_as_exit():
-        return func()
 
 
 def print_json(data: Any) -> None:

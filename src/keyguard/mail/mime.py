@@ -22,7 +22,6 @@ from urllib.parse import quote
 from keyguard.mail.addresses import Address
 
 CRLF: Final = "\r\n"
-_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SPECIALS: Final = re.compile(r'[()<>\[\]:;@\\,."]')
 _ENCODED_CHUNK: Final = 45  # bytes per encoded word: base64 of 45 bytes + markers < 76 chars
 
@@ -49,10 +48,6 @@ class Composition:
     reply_to: Address | None = None
     headers: Sequence[tuple[str, str]] = ()
     attachments: Sequence[Attachment] = ()
-
-
-def is_token(value: str) -> bool:
-    return bool(_TOKEN.fullmatch(value))
 
 
 def compose(message: Composition) -> bytes:
