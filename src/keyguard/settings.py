@@ -8,7 +8,6 @@ names it, so a typo in the TOML file never silently falls back to a default.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from contextvars import ContextVar
@@ -24,7 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from keyguard.errors import ConfigurationError
+from keyguard.errors import ConfigurationError, InvalidInput
+from keyguard.policy.restrictions import parse_cidr_list
 from keyguard.secrets.settings import INHERITED, SecretsSettings, environment_values
 
 Mode = Literal["dev", "live"]
@@ -121,15 +121,11 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _cidrs(cls, value: Any) -> tuple[str, ...]:
-        items = value.split(",") if isinstance(value, str) else list(value or ())
-        networks = []
-        for item in (str(i).strip() for i in items):
-            if item:
-                try:
-                    networks.append(str(ipaddress.ip_network(item, strict=False)))
-                except ValueError:
-                    raise ValueError(f"invalid CIDR {item!r} in trusted_proxies") from None
-        return tuple(networks)
+        items = [value] if isinstance(value, str) else [str(i) for i in value or ()]
+        try:
+            return parse_cidr_list(items, "trusted_proxies")
+        except InvalidInput as exc:
+            raise ValueError(f"{exc.message} in trusted_proxies") from None
 
     @property
     def resolved_database_url(self) -> str:

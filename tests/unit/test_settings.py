@@ -81,3 +81,10 @@ def test_an_unreadable_toml_file_is_one_clear_error(tmp_path: Path) -> None:
         load_settings(toml(tmp_path, "[secrets\n"))
     with pytest.raises(ConfigurationError, match="cannot read config file"):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_trusted_proxies_are_normalised_once_and_a_bad_one_is_named() -> None:
+    settings = load_settings(trusted_proxies="10.1.2.3/8, ::1/128,10.0.0.0/8")
+    assert settings.trusted_proxies == ("10.0.0.0/8", "::1/128")
+    with pytest.raises(ConfigurationError, match="invalid CIDR 'ten-dot' in trusted_proxies"):
+        load_settings(trusted_proxies="10.0.0.0/8,ten-dot")

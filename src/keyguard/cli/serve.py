@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,8 @@ import typer
 from keyguard.cli.context import state
 from keyguard.cli.init import ADMIN_KEY_FILE
 from keyguard.cli.output import errors_as_exit, fail, stdout
-from keyguard.errors import ConfigurationError
+from keyguard.errors import ConfigurationError, InvalidInput
+from keyguard.policy.restrictions import parse_cidr_list
 from keyguard.settings import Settings
 
 
@@ -73,14 +73,11 @@ def serve(
 
 
 def _with_proxies(settings: Settings, cidrs: list[str]) -> Settings:
-    extra = [part.strip() for value in cidrs for part in value.split(",") if part.strip()]
-    networks = list(settings.trusted_proxies)
-    for cidr in extra:
-        try:
-            networks.append(str(ipaddress.ip_network(cidr, strict=False)))
-        except ValueError:
-            raise ConfigurationError(f"invalid CIDR {cidr!r} for --behind-proxy") from None
-    return settings.model_copy(update={"trusted_proxies": tuple(dict.fromkeys(networks))})
+    try:
+        networks = parse_cidr_list([*settings.trusted_proxies, *cidrs], "behind_proxy")
+    except InvalidInput as exc:
+        raise ConfigurationError(f"{exc.message} for --behind-proxy") from None
+    return settings.model_copy(update={"trusted_proxies": networks})
 
 
 def _announce(settings: Settings, host: str, port: int, tls: bool) -> None:

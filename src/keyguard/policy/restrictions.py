@@ -94,13 +94,17 @@ def build_restrictions(
     )
 
 
-def parse_cidr(text: str) -> IPNetwork:
+def parse_cidr(text: str, field: str = "allowed_cidrs") -> IPNetwork:
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        raise InvalidInput(
-            f"invalid CIDR {text!r}", code="invalid_cidr", field="allowed_cidrs"
-        ) from None
+        raise InvalidInput(f"invalid CIDR {text!r}", code="invalid_cidr", field=field) from None
+
+
+def parse_cidr_list(values: Iterable[str], field: str) -> tuple[str, ...]:
+    """Comma-separated CIDRs, normalised, duplicates dropped (proxies, allowlists in settings)."""
+    parts = (part.strip() for value in values for part in value.split(","))
+    return tuple(dict.fromkeys(str(parse_cidr(part, field)) for part in parts if part))
 
 
 def _domain(text: str) -> str:
