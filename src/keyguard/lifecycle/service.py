@@ -348,15 +348,19 @@ class KeyService:
             row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
         )
         check_transition(action, state, key_id)
-        if action in ("rotate", "resume"):
-            # Rotating or resuming hands out (or restores) the key's powers: the same
-            # no-escalation rule as creation applies.
+        if actor.id != f"key:{row.id}":
+            # Acting on another key needs powers at least as broad as that key's: otherwise a
+            # keys:write key could suspend the tenant's admin key (and then not resume it),
+            # or resume or rotate its way into scopes it lacks. A key acting on itself is
+            # fine: self-revocation is a safety action, and self-rotation is capped anyway.
             _forbid_escalation(
                 actor,
                 row.env,
                 frozenset(row.scopes),
                 Restrictions.from_json(row.restrictions),
-                row.expires_at if action == "resume" else None,
+                # Only what a key may suspend may it resume; revoking and rotating do not
+                # extend a key's life (a successor is capped at its maker's expiry).
+                row.expires_at if action in ("suspend", "resume") else None,
             )
         return row
 

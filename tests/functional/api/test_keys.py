@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 
 from keyguard.clock import ManualClock
+from keyguard.lifecycle.views import OPERATOR
 from tests.functional.api.conftest import Api
 
 
@@ -112,9 +113,42 @@ def test_a_key_cannot_loosen_its_own_restrictions_in_a_new_key(api: Api) -> None
 def test_a_key_cannot_resume_or_rotate_a_key_more_powerful_than_itself(api: Api) -> None:
     powerful = api.key("audit:read", "keys:write")
     writer = api.client(api.key("keys:write"))
-    assert (
-        writer.post(f"/v1/keys/{powerful.view.id}/rotate").json()["code"] == "privilege_escalation"
-    )
+    rotated = writer.post(f"/v1/keys/{powerful.view.id}/rotate")
+    assert rotated.status_code == 403
+    assert rotated.json()["code"] == "privilege_escalation"
+    api.runtime.keys.suspend(OPERATOR, powerful.view.id)
+    resumed = writer.post(f"/v1/keys/{powerful.view.id}/resume")
+    assert resumed.status_code == 403
+    assert resumed.json()["code"] == "privilege_escalation"
+    assert api.runtime.keys.show(OPERATOR, powerful.view.id).state == "suspended"
+
+
+def test_a_key_cannot_suspend_or_revoke_a_key_more_powerful_than_itself(api: Api) -> None:
+    tenant_admin = api.key()  # every scope
+    unrestricted = api.key("keys:write")
+    writer = api.client(api.key("keys:write", allowed_cidrs=["127.0.0.0/8"]))
+    for target in (tenant_admin, unrestricted):
+        for action in ("suspend", "revoke"):
+            answer = writer.post(f"/v1/keys/{target.view.id}/{action}", json={"reason": "x"})
+            assert answer.status_code == 403, (target.view.id, action)
+            assert answer.json()["code"] == "privilege_escalation"
+        assert api.runtime.keys.show(OPERATOR, target.view.id).state == "active"
+    assert api.client(tenant_admin).get("/v1/keys").status_code == 200
+
+
+def test_a_key_can_suspend_and_resume_a_key_within_its_powers(api: Api) -> None:
+    lesser = api.key("keys:read")
+    writer = api.client(api.key("keys:write", "keys:read"))
+    assert writer.post(f"/v1/keys/{lesser.view.id}/suspend").json()["state"] == "suspended"
+    assert writer.post(f"/v1/keys/{lesser.view.id}/resume").json()["state"] == "active"
+    assert writer.post(f"/v1/keys/{lesser.view.id}/revoke").json()["state"] == "revoked"
+
+
+def test_a_key_may_revoke_itself_whatever_it_holds(api: Api) -> None:
+    own = api.key("keys:write", "audit:read", allowed_cidrs=["127.0.0.0/8"])
+    answer = api.client(own).post(f"/v1/keys/{own.view.id}/revoke", json={"reason": "leaked"})
+    assert answer.status_code == 200
+    assert answer.json()["state"] == "revoked"
 
 
 def test_other_tenants_keys_look_missing(api: Api) -> None:
