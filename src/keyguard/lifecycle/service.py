@@ -151,11 +151,15 @@ class KeyService:
 
     @staticmethod
     def _lifetime(tenant: Tenant, requested: timedelta | None) -> timedelta:
-        lifetime = requested or timedelta(days=tenant.default_key_lifetime_days)
+        # `0s` is a mistake to refuse, not a request for the default lifetime.
+        if requested is None:
+            lifetime = timedelta(days=tenant.default_key_lifetime_days)
+        else:
+            lifetime = requested
         cap = timedelta(days=tenant.max_key_lifetime_days)
         if lifetime <= timedelta(0):
             raise InvalidInput(
-                "expiry must be in the future", code="invalid_duration", field="expires_in"
+                "expires_in must be longer than zero", code="invalid_duration", field="expires_in"
             )
         if lifetime > cap:
             raise InvalidInput(
@@ -296,7 +300,9 @@ class KeyService:
         grace: timedelta,
         now: datetime,
     ) -> None:
-        old.grace_until = now + grace
+        # A grace window past the key's own expiry would mean nothing (the key expires anyway)
+        # and an absurd one would overflow the date: the window ends at expiry at the latest.
+        old.grace_until = now + min(grace, max(old.expires_at - now, timedelta(0)))
         old.state = "rotating" if grace > timedelta(0) else "revoked"
         old.state_reason = ROTATED_REASON
         audit.append(

@@ -217,3 +217,30 @@ def test_a_key_delivered_to_a_vault_is_not_rotated_over_http(
     assert answer.status_code == 409
     assert answer.json()["code"] == "key_delivered"
     assert api.runtime.verifier.verify(delivered.key.reveal()).allowed  # untouched
+
+
+def test_an_absurd_grace_is_a_field_error_not_a_server_error(api: Api, admin: httpx.Client) -> None:
+    key = api.key("mail:send")
+    answer = admin.post(f"/v1/keys/{key.view.id}/rotate", json={"grace": "999999w"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "duration_too_long"
+    assert answer.json()["errors"][0]["field"] == "grace"
+    assert api.runtime.keys.show(OPERATOR, key.view.id).state == "active"
+
+
+def test_the_grace_window_never_outlasts_the_key(
+    api: Api, admin: httpx.Client, clock: ManualClock
+) -> None:
+    created = admin.post("/v1/keys", json={"scopes": ["mail:send"], "expires_in": "30d"}).json()
+    rotated = admin.post(f"/v1/keys/{created['id']}/rotate", json={"grace": "60d"})
+    assert rotated.status_code == 201
+    old = admin.get(f"/v1/keys/{created['id']}").json()
+    assert old["grace_until"] == created["expires_at"]
+
+
+def test_a_zero_lifetime_is_refused_rather_than_defaulted(admin: httpx.Client) -> None:
+    answer = admin.post("/v1/keys", json={"scopes": ["mail:send"], "expires_in": "0s"})
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "invalid_duration"
+    assert answer.json()["errors"][0]["field"] == "expires_in"
