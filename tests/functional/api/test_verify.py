@@ -142,7 +142,9 @@ def test_only_a_successful_use_by_the_owning_tenant_sets_last_used(
         "valid": False,
         "outcome": "invalid_key",
     }
-    refused = gateway.post("/v1/keys/verify", json={"key": mine.key.reveal(), "scope": "audit:read"})
+    refused = gateway.post(
+        "/v1/keys/verify", json={"key": mine.key.reveal(), "scope": "audit:read"}
+    )
     assert refused.json()["outcome"] == "denied_scope"
     assert _last_used(api, theirs.view.id) is None
     assert _last_used(api, mine.view.id) is None
