@@ -21,6 +21,7 @@ from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate
 from keyguard.keys.format import ALPHABET, display_prefix
 from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
+from keyguard.logging import scrub
 from keyguard.policy import scopes as scope_rules
 from keyguard.policy.restrictions import Restrictions
 from keyguard.storage.models import ApiKey, Tenant
@@ -132,7 +133,7 @@ class KeyService:
         row = ApiKey(
             id=key_id or new_key_id(),
             tenant_id=tenant.id,
-            name=spec.name,
+            name=_scrubbed(spec.name),
             env=spec.env,
             display_prefix=display_prefix(raw.reveal()),
             digest=digest_key(pepper, raw),
@@ -329,6 +330,7 @@ class KeyService:
     def _set_state(
         self, actor: Actor, key_id: str, action: Action, state: str, reason: str | None
     ) -> KeyView:
+        reason = _scrubbed(reason)  # a reason is kept for ever in the append-only audit log
         now = self._clock()
         with self._sessions.begin() as session:
             row = self._changeable(session, actor, key_id, action, now)
@@ -428,6 +430,11 @@ def _forbid_escalation(
         )
     if expires_at is not None and actor.expires_at is not None and expires_at > actor.expires_at:
         raise PermissionDenied("expiry is later than the caller's own", code="privilege_escalation")
+
+
+def _scrubbed(text: str | None) -> str | None:
+    """Free text people type (names, reasons) is stored with any pasted key masked."""
+    return scrub(text) if text else text
 
 
 def to_view(row: ApiKey, now: datetime) -> KeyView:

@@ -21,7 +21,8 @@ def parse_duration(text: str, *, field: str = "duration") -> timedelta:
     match = _PATTERN.match(text)
     if match is None:
         raise InvalidInput(
-            f"invalid duration {text!r} for {field}: use a number and one of s, m, h, d, w (e.g. 90d)",
+            f"invalid duration {text!r} for {field}: "
+            "use a number and one of s, m, h, d, w (e.g. 90d)",
             code="invalid_duration",
             field=field,
         )
