@@ -91,6 +91,11 @@ def send(
     caller = caller_of(principal, request, "mail:send")
     mark_usage_recorded(request)  # the service writes this request's usage event(s)
     outcome = runtime.mail.sending.send(caller, body, idempotency_key)
+    # For the quota metric: each kind of refusal counts once per request, however many
+    # messages of a batch it hit.
+    refusals = {item.error.code: item.error for item in outcome.errors if item.error}
+    for error in refusals.values():
+        runtime.limits.count_refusal(error)
     if outcome.refused and not outcome.batch:
         raise outcome.first_error
     if outcome.refused:
