@@ -42,8 +42,14 @@ SENSITIVE_FIELDS: Final = frozenset(
 
 # Anything shaped like one of our keys, even with a wrong checksum: a typo'd key is still
 # almost all of a real key. The first four body characters (the display prefix) are kept.
-_KEYLIKE: Final = re.compile(r"\b(kg_(?:live|test|dev)_[0-9A-Za-z]{4})[0-9A-Za-z]{4,}")
-_BEARER: Final = re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+")
+# No leading word boundary: a key glued to a word ("x<key>", "_<key>") is still a key.
+_KEYLIKE: Final = re.compile(r"(kg_(?:live|test|dev)_[0-9A-Za-z]{4})[0-9A-Za-z]{4,}")
+# A credential after an auth scheme: at least 8 characters that are not space, quotes or
+# angle brackets, and not a plain lower-case word, so that prose such as "Bearer <key>" or
+# "Bearer token" is left alone while "Bearer abc123…" and "Basic dXNlcjpwYXNz" are masked.
+_BEARER: Final = re.compile(
+    r"(?i)\b(bearer|basic)(\s+)(?-i:(?![a-z]+(?:[\s\"',;`<>]|$))[^\s\"',;`<>]{8,})"
+)
 
 
 def scrub(text: str) -> str:
@@ -51,7 +57,7 @@ def scrub(text: str) -> str:
     if "kg_" in text:
         text = _KEYLIKE.sub(r"\1…" + REDACTED, text)
     if "earer" in text or "asic" in text:
-        text = _BEARER.sub(r"\1 " + REDACTED, text)
+        text = _BEARER.sub(r"\1\2" + REDACTED, text)
     return text
 
 

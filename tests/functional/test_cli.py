@@ -142,6 +142,25 @@ def test_illegal_transition_is_a_usage_error(cli: Cli) -> None:
     assert "cannot resume" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("keys", "create", "--env", "live", "--scope", "mail:send", "--expires-in", "0s"),
+        ("keys", "create", "--env", "live", "--scope", "mail:send", "--expires-in", "999999w"),
+        ("keys", "rotate", "{id}", "--grace", "999999w"),
+    ],
+)
+def test_out_of_range_durations_are_one_line_errors(cli: Cli, args: tuple[str, ...]) -> None:
+    created = _create(cli, "--env", "live", "--scope", "mail:send")
+    result = cli.run_process(*(a.format(id=created["id"]) for a in args), check=2)
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "expires_in" in result.stderr or "grace" in result.stderr
+    keys = json.loads(cli.run("keys", "list", "--json").stdout)["keys"]
+    assert {k["state"] for k in keys} == {"active"}
+    assert len(keys) == 2  # the admin key and the one above: nothing was created
+
+
 def test_verify_reads_stdin_and_rejects_garbage_with_exit_1(cli: Cli) -> None:
     result = cli.run("keys", "verify", "--json", stdin="kg_live_notarealkey\n", check=1)
     assert json.loads(result.stdout) == {"valid": False, "outcome": "invalid_key"}

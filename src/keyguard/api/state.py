@@ -12,7 +12,7 @@ from keyguard.api.auth import TrustedProxies
 from keyguard.api.metrics import Metrics
 from keyguard.policy.restrictions import IPAddress
 from keyguard.runtime import Runtime
-from keyguard.verification import Decision
+from keyguard.verification import Decision, Owner
 
 
 @dataclass
@@ -32,15 +32,16 @@ class ApiState:
         scope: str | None,
         ip: IPAddress | str | None,
         env: str | None = None,
+        owner: Owner | None = None,
     ) -> Decision:
         """Decide on the event loop when memory suffices; a database lookup goes to a thread
         so that a slow or locked database never stalls the other requests."""
         verifier = self.runtime.verifier
-        decision = verifier.verify_from_memory(presented, scope=scope, ip=ip, env=env)
+        decision = verifier.verify_from_memory(presented, scope=scope, ip=ip, env=env, owner=owner)
         if decision is None:
             started = time.perf_counter()
             decision = await run_in_threadpool(
-                verifier.verify, presented, scope=scope, ip=ip, env=env
+                verifier.verify, presented, scope=scope, ip=ip, env=env, owner=owner
             )
             self.metrics.lookup_seconds.observe(time.perf_counter() - started)
         return decision

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keyguard.logging import scrub
 from keyguard.storage.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -66,7 +67,7 @@ def append(
         actor=actor,
         action=action,
         target=target,
-        data=data or {},
+        data=_scrubbed(data or {}),
         prev_hash=head.hash,
     )
     event.hash = chain_hash(head.hash, event)
@@ -74,6 +75,18 @@ def append(
     session.add(event)
     session.flush()
     return event
+
+
+def _scrubbed(value: Any) -> Any:
+    """Details with any key-shaped text masked: the log is append-only, so a key pasted into
+    a reason could never be removed from it."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate
 from keyguard.keys.format import ALPHABET, display_prefix
 from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
+from keyguard.logging import scrub
 from keyguard.policy import scopes as scope_rules
 from keyguard.policy.restrictions import Restrictions
 from keyguard.storage.models import ApiKey, Tenant
@@ -132,7 +133,7 @@ class KeyService:
         row = ApiKey(
             id=key_id or new_key_id(),
             tenant_id=tenant.id,
-            name=spec.name,
+            name=_scrubbed(spec.name),
             env=spec.env,
             display_prefix=display_prefix(raw.reveal()),
             digest=digest_key(pepper, raw),
@@ -151,11 +152,15 @@ class KeyService:
 
     @staticmethod
     def _lifetime(tenant: Tenant, requested: timedelta | None) -> timedelta:
-        lifetime = requested or timedelta(days=tenant.default_key_lifetime_days)
+        # `0s` is a mistake to refuse, not a request for the default lifetime.
+        if requested is None:
+            lifetime = timedelta(days=tenant.default_key_lifetime_days)
+        else:
+            lifetime = requested
         cap = timedelta(days=tenant.max_key_lifetime_days)
         if lifetime <= timedelta(0):
             raise InvalidInput(
-                "expiry must be in the future", code="invalid_duration", field="expires_in"
+                "expires_in must be longer than zero", code="invalid_duration", field="expires_in"
             )
         if lifetime > cap:
             raise InvalidInput(
@@ -296,7 +301,9 @@ class KeyService:
         grace: timedelta,
         now: datetime,
     ) -> None:
-        old.grace_until = now + grace
+        # A grace window past the key's own expiry would mean nothing (the key expires anyway)
+        # and an absurd one would overflow the date: the window ends at expiry at the latest.
+        old.grace_until = now + min(grace, max(old.expires_at - now, timedelta(0)))
         old.state = "rotating" if grace > timedelta(0) else "revoked"
         old.state_reason = ROTATED_REASON
         audit.append(
@@ -323,6 +330,7 @@ class KeyService:
     def _set_state(
         self, actor: Actor, key_id: str, action: Action, state: str, reason: str | None
     ) -> KeyView:
+        reason = _scrubbed(reason)  # a reason is kept for ever in the append-only audit log
         now = self._clock()
         with self._sessions.begin() as session:
             row = self._changeable(session, actor, key_id, action, now)
@@ -348,15 +356,19 @@ class KeyService:
             row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
         )
         check_transition(action, state, key_id)
-        if action in ("rotate", "resume"):
-            # Rotating or resuming hands out (or restores) the key's powers: the same
-            # no-escalation rule as creation applies.
+        if actor.id != f"key:{row.id}":
+            # Acting on another key needs powers at least as broad as that key's: otherwise a
+            # keys:write key could suspend the tenant's admin key (and then not resume it),
+            # or resume or rotate its way into scopes it lacks. A key acting on itself is
+            # fine: self-revocation is a safety action, and self-rotation is capped anyway.
             _forbid_escalation(
                 actor,
                 row.env,
                 frozenset(row.scopes),
                 Restrictions.from_json(row.restrictions),
-                row.expires_at if action == "resume" else None,
+                # Only what a key may suspend may it resume; revoking and rotating do not
+                # extend a key's life (a successor is capped at its maker's expiry).
+                row.expires_at if action in ("suspend", "resume") else None,
             )
         return row
 
@@ -418,6 +430,11 @@ def _forbid_escalation(
         )
     if expires_at is not None and actor.expires_at is not None and expires_at > actor.expires_at:
         raise PermissionDenied("expiry is later than the caller's own", code="privilege_escalation")
+
+
+def _scrubbed(text: str | None) -> str | None:
+    """Free text people type (names, reasons) is stored with any pasted key masked."""
+    return scrub(text) if text else text
 
 
 def to_view(row: ApiKey, now: datetime) -> KeyView:

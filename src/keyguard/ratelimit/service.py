@@ -6,13 +6,14 @@ from collections import Counter
 from datetime import datetime, time, timedelta
 
 from keyguard.clock import Clock
-from keyguard.errors import ConfigurationError
+from keyguard.errors import ConfigurationError, KeyguardError
 from keyguard.ratelimit.decisions import LimitDecision, quota_decision
 from keyguard.ratelimit.interfaces import BackendUnavailable, LimitBackend
 from keyguard.ratelimit.memory import MemoryBackend
 from keyguard.ratelimit.redis_backend import RedisBackend
 
 UNAVAILABLE = "rate_limiter_unavailable"
+QUOTA_EXCEEDED = "quota_exceeded"
 
 
 class RateLimits:
@@ -64,6 +65,12 @@ class RateLimits:
         except BackendUnavailable:
             return self._count("quota", self._unavailable(limit))
         return self._count("quota", quota_decision(allowed, limit, used, reset_after))
+
+    def count_refusal(self, error: KeyguardError) -> None:
+        """Count a refusal decided elsewhere: the mail quota is spent inside the sending
+        transaction (keyguard.mail.quota), not through `consume`."""
+        if error.code == QUOTA_EXCEEDED:
+            self.hits["quota"] += 1
 
     def refund(self, key_id: str, n: int) -> None:
         """Give back units consumed by an operation that then failed (best effort)."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from keyguard.logging import scrub
 from keyguard.usage.models import UsageEvent
 
 # Column widths of `usage_events`; longer values are cut so one odd request cannot make a
@@ -15,6 +16,13 @@ WIDTHS: Final = {"ip": 45, "user_agent": 300, "method": 10, "path": 300, "scope"
 
 def _cut(name: str, value: str | None) -> str | None:
     return value[: WIDTHS[name]] if value is not None else None
+
+
+def logged_path(path: str) -> str:
+    """A request path as it may be stored or logged: a key pasted into a URL path (e.g.
+    `/v1/templates/x<key>`) masked, cut to the column width. The usage event applies it to
+    its own path; the access log line uses it too."""
+    return scrub(path)[: WIDTHS["path"]]
 
 
 @dataclass(slots=True)
@@ -36,6 +44,14 @@ class UsageRecord:
     recipient_domains: list[str] | None = None
     sender: str | None = None
     extra: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Free text of the request is masked where it enters storage, whoever built the
+        # record (HTTP middleware, verification, mail): scrub costs a substring test when
+        # there is nothing key-like in the text.
+        self.path = logged_path(self.path)
+        if self.user_agent:
+            self.user_agent = scrub(self.user_agent)
 
     def columns(self, *, omit_empty: bool = False) -> dict[str, Any]:
         """The row as column values of `usage_events` (what the batched INSERT takes);

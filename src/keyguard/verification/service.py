@@ -81,6 +81,14 @@ Decision = Allowed | Denied
 INVALID: Final = Denied("invalid_key")
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The tenant and environment whose keys a third party (a gateway) may ask about."""
+
+    tenant_id: str
+    env: str
+
+
 class Verifier:
     def __init__(
         self,
@@ -113,8 +121,11 @@ class Verifier:
         scope: str | None = None,
         ip: IPAddress | str | None = None,
         env: str | None = None,
+        owner: Owner | None = None,
     ) -> Decision:
-        decision = self._decide(presented, scope, ip, env)
+        """The decision for `presented`; with `owner`, a key outside that tenant and
+        environment is `invalid_key`, decided before anything (last use, rehash) is recorded."""
+        decision = self._decide(presented, scope, ip, env, owner)
         assert decision is not None  # noqa: S101 - only a memory-only decision can be None
         self.outcomes[decision.outcome] += 1
         return decision
@@ -126,10 +137,11 @@ class Verifier:
         scope: str | None = None,
         ip: IPAddress | str | None = None,
         env: str | None = None,
+        owner: Owner | None = None,
     ) -> Decision | None:
         """`verify` when no database query is needed (malformed string or cached key), else
         None: an async caller decides on the event loop and goes to a thread only on a miss."""
-        decision = self._decide(presented, scope, ip, env, memory_only=True)
+        decision = self._decide(presented, scope, ip, env, owner, memory_only=True)
         if decision is not None:
             self.outcomes[decision.outcome] += 1
         return decision
@@ -144,6 +156,7 @@ class Verifier:
         scope: str | None,
         ip: IPAddress | str | None,
         env: str | None,
+        owner: Owner | None,
         *,
         memory_only: bool = False,
     ) -> Decision | None:
@@ -158,7 +171,12 @@ class Verifier:
                 return None
         else:
             snapshot = self._lookup(parsed.raw, digest)
-        if snapshot is None:
+        if snapshot is None or (
+            owner is not None
+            and (snapshot.tenant_id != owner.tenant_id or snapshot.env != owner.env)
+        ):
+            # Another tenant's or environment's key is not one the caller may learn about,
+            # nor spend: the answer of an unknown string, and no trace on the key.
             return INVALID
         return self._apply_policy(snapshot, digest, scope, ip, env)
 

@@ -46,8 +46,33 @@ def test_filters_narrow_the_events(api: Api, admin: httpx.Client, clock: ManualC
 def test_other_tenants_events_are_invisible(api: Api) -> None:
     theirs = api.key("mail:send", tenant="other")
     mine = api.client(api.key("audit:read"))
-    assert theirs.view.id not in mine.get("/v1/audit", params={"limit": 200}).text
+    page = mine.get("/v1/audit", params={"limit": 200})
+    assert page.status_code == 200
+    assert page.json()["events"]  # the caller's own key.created at least
+    assert theirs.view.id not in page.text
     assert mine.get("/v1/audit", params={"target": theirs.view.id}).json()["events"] == []
+
+
+def test_events_about_another_environments_keys_are_invisible(api: Api) -> None:
+    live = api.key("mail:send")
+    api.runtime.keys.suspend(OPERATOR, live.view.id, "checking")
+    live_admin = api.key("keys:write", "audit:read")
+    api.client(live_admin).post(f"/v1/keys/{live.view.id}/resume")
+    test_key = api.key("mail:send", env="test")
+    test_reader = api.key("audit:read", env="test")
+    page = api.client(test_reader).get("/v1/audit", params={"limit": 200})
+    assert page.status_code == 200
+    targets = {e["target"] for e in page.json()["events"]}
+    assert {test_key.view.id, test_reader.view.id} <= targets
+    for live_id in (live.view.id, live_admin.view.id):
+        assert live_id not in page.text
+    by_target = api.client(test_reader).get("/v1/audit", params={"target": live.view.id})
+    assert by_target.status_code == 200
+    assert by_target.json()["events"] == []
+    live_page = api.client(live_admin).get("/v1/audit", params={"limit": 200})
+    assert live_page.status_code == 200
+    assert live.view.id in live_page.text
+    assert test_key.view.id not in live_page.text
 
 
 def test_unknown_query_parameters_are_refused(admin: httpx.Client) -> None:

@@ -32,6 +32,15 @@ def test_another_auth_scheme_counts_as_no_key(api: Api) -> None:
     assert answer.json()["code"] == "missing_key"
 
 
+def test_the_missing_key_answer_says_how_to_send_one_ungarbled(api: Api) -> None:
+    answer = api.client().get("/v1/keys")
+    assert answer.status_code == 401
+    detail = answer.json()["detail"]
+    assert "`Authorization: Bearer <key>`" in detail
+    assert "`X-API-Key: <key>`" in detail
+    assert "[redacted]" not in detail
+
+
 def test_every_string_that_is_not_our_key_gets_the_same_answer(api: Api) -> None:
     real = generate_key("live").reveal()
     candidates = [

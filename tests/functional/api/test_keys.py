@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 
 from keyguard.clock import ManualClock
+from keyguard.lifecycle.views import OPERATOR
 from tests.functional.api.conftest import Api
 
 
@@ -112,9 +113,42 @@ def test_a_key_cannot_loosen_its_own_restrictions_in_a_new_key(api: Api) -> None
 def test_a_key_cannot_resume_or_rotate_a_key_more_powerful_than_itself(api: Api) -> None:
     powerful = api.key("audit:read", "keys:write")
     writer = api.client(api.key("keys:write"))
-    assert (
-        writer.post(f"/v1/keys/{powerful.view.id}/rotate").json()["code"] == "privilege_escalation"
-    )
+    rotated = writer.post(f"/v1/keys/{powerful.view.id}/rotate")
+    assert rotated.status_code == 403
+    assert rotated.json()["code"] == "privilege_escalation"
+    api.runtime.keys.suspend(OPERATOR, powerful.view.id)
+    resumed = writer.post(f"/v1/keys/{powerful.view.id}/resume")
+    assert resumed.status_code == 403
+    assert resumed.json()["code"] == "privilege_escalation"
+    assert api.runtime.keys.show(OPERATOR, powerful.view.id).state == "suspended"
+
+
+def test_a_key_cannot_suspend_or_revoke_a_key_more_powerful_than_itself(api: Api) -> None:
+    tenant_admin = api.key()  # every scope
+    unrestricted = api.key("keys:write")
+    writer = api.client(api.key("keys:write", allowed_cidrs=["127.0.0.0/8"]))
+    for target in (tenant_admin, unrestricted):
+        for action in ("suspend", "revoke"):
+            answer = writer.post(f"/v1/keys/{target.view.id}/{action}", json={"reason": "x"})
+            assert answer.status_code == 403, (target.view.id, action)
+            assert answer.json()["code"] == "privilege_escalation"
+        assert api.runtime.keys.show(OPERATOR, target.view.id).state == "active"
+    assert api.client(tenant_admin).get("/v1/keys").status_code == 200
+
+
+def test_a_key_can_suspend_and_resume_a_key_within_its_powers(api: Api) -> None:
+    lesser = api.key("keys:read")
+    writer = api.client(api.key("keys:write", "keys:read"))
+    assert writer.post(f"/v1/keys/{lesser.view.id}/suspend").json()["state"] == "suspended"
+    assert writer.post(f"/v1/keys/{lesser.view.id}/resume").json()["state"] == "active"
+    assert writer.post(f"/v1/keys/{lesser.view.id}/revoke").json()["state"] == "revoked"
+
+
+def test_a_key_may_revoke_itself_whatever_it_holds(api: Api) -> None:
+    own = api.key("keys:write", "audit:read", allowed_cidrs=["127.0.0.0/8"])
+    answer = api.client(own).post(f"/v1/keys/{own.view.id}/revoke", json={"reason": "leaked"})
+    assert answer.status_code == 200
+    assert answer.json()["state"] == "revoked"
 
 
 def test_other_tenants_keys_look_missing(api: Api) -> None:
@@ -127,15 +161,22 @@ def test_other_tenants_keys_look_missing(api: Api) -> None:
         answer = call()
         assert answer.status_code == 404
         assert answer.json()["code"] == "not_found"
-    assert theirs.view.id not in mine.get("/v1/keys").text
+    listed = mine.get("/v1/keys")
+    assert listed.status_code == 200
+    assert listed.json()["keys"]  # its own key at least: the absence below means something
+    assert theirs.view.id not in listed.text
 
 
 def test_environments_are_separate(api: Api) -> None:
     live_key, test_key = api.key("mail:send"), api.key("mail:send", env="test")
     live_admin = api.client(api.key("keys:*"))
     test_admin = api.client(api.key("keys:*", env="test"))
-    assert test_key.view.id not in live_admin.get("/v1/keys").text
-    assert live_key.view.id not in test_admin.get("/v1/keys").text
+    live_list, test_list = live_admin.get("/v1/keys"), test_admin.get("/v1/keys")
+    assert (live_list.status_code, test_list.status_code) == (200, 200)
+    assert live_key.view.id in live_list.text
+    assert test_key.view.id in test_list.text
+    assert test_key.view.id not in live_list.text
+    assert live_key.view.id not in test_list.text
     assert test_admin.get(f"/v1/keys/{live_key.view.id}").status_code == 404
     assert test_admin.post(f"/v1/keys/{live_key.view.id}/revoke").status_code == 404
     created = test_admin.post("/v1/keys", json={"scopes": ["keys:read"]}).json()
@@ -183,3 +224,30 @@ def test_a_key_delivered_to_a_vault_is_not_rotated_over_http(
     assert answer.status_code == 409
     assert answer.json()["code"] == "key_delivered"
     assert api.runtime.verifier.verify(delivered.key.reveal()).allowed  # untouched
+
+
+def test_an_absurd_grace_is_a_field_error_not_a_server_error(api: Api, admin: httpx.Client) -> None:
+    key = api.key("mail:send")
+    answer = admin.post(f"/v1/keys/{key.view.id}/rotate", json={"grace": "999999w"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "duration_too_long"
+    assert answer.json()["errors"][0]["field"] == "grace"
+    assert api.runtime.keys.show(OPERATOR, key.view.id).state == "active"
+
+
+def test_the_grace_window_never_outlasts_the_key(
+    api: Api, admin: httpx.Client, clock: ManualClock
+) -> None:
+    created = admin.post("/v1/keys", json={"scopes": ["mail:send"], "expires_in": "30d"}).json()
+    rotated = admin.post(f"/v1/keys/{created['id']}/rotate", json={"grace": "60d"})
+    assert rotated.status_code == 201
+    old = admin.get(f"/v1/keys/{created['id']}").json()
+    assert old["grace_until"] == created["expires_at"]
+
+
+def test_a_zero_lifetime_is_refused_rather_than_defaulted(admin: httpx.Client) -> None:
+    answer = admin.post("/v1/keys", json={"scopes": ["mail:send"], "expires_in": "0s"})
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "invalid_duration"
+    assert answer.json()["errors"][0]["field"] == "expires_in"

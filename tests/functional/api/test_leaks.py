@@ -15,7 +15,9 @@ import pytest
 from keyguard.keys.format import KEY_PATTERN
 from keyguard.runtime import Runtime
 from tests.conftest import create_key
+from tests.functional.api.conftest import Api, StartApi
 from tests.functional.api.servers import ProcessServer
+from tests.functional.cli import Cli
 
 
 def _database_bytes(database_url: str) -> bytes:
@@ -128,3 +130,48 @@ def test_a_mixed_scenario_leaves_no_raw_key_behind(
         assert secret.encode() not in stored
         assert secret not in bodies
     assert not KEY_PATTERN.search(logs)
+
+
+def _planted_channels(api: Api, planted: str) -> list[httpx.Response]:
+    """Paste `planted` into every free-text field the API stores or logs; return the answers."""
+    admin = api.client(api.key())
+    victim, suspended = api.key("mail:send"), api.key("mail:send")
+    letter = {"from": "a@example.com", "to": ["b@example.com"], "subject": "s", "text": "t"}
+    return [
+        admin.post("/v1/keys", json={"scopes": ["mail:send"], "name": f"deploy {planted}"}),
+        admin.post("/v1/keys", json={"scopes": ["mail:send"], "name": f"x{planted}"}),
+        admin.post(f"/v1/keys/{victim.view.id}/revoke", json={"reason": f"leak:x{planted}"}),
+        admin.post(f"/v1/keys/{suspended.view.id}/suspend", json={"reason": f"_{planted}"}),
+        admin.post("/v1/mail/send", json=letter, headers={"Idempotency-Key": planted}),
+        admin.post("/v1/mail/send", json=letter, headers={"Idempotency-Key": f"retry-{planted}"}),
+        admin.get(f"/v1/templates/x{planted}"),
+        admin.get("/v1/keys", params={"x": f"_{planted}"}),
+        admin.get("/metrics"),
+    ]
+
+
+def test_a_key_pasted_into_free_text_is_stored_and_logged_nowhere(
+    start_api: StartApi, database_url: str, tmp_path: Path
+) -> None:
+    api = start_api()
+    planted = api.key("mail:send").key.reveal()
+    answers = _planted_channels(api, planted)
+    assert [a.status_code for a in answers] == [201, 201, 200, 200, 422, 422, 404, 400, 200]
+    assert [a.json()["code"] for a in answers[4:6]] == ["invalid_idempotency_key"] * 2
+    assert answers[7].json()["code"] == "key_in_query"
+    names = {a.json()["name"] for a in answers[:2]}
+    assert all(name.startswith(("deploy kg_live_", "xkg_live_")) for name in names), names
+    assert len(api.usage()) >= len(answers) - 1  # the usage events were written
+    cli = Cli(tmp_path / "cli", database_url, [])
+    exported = cli.run("audit", "export").stdout
+    assert "key.revoked" in exported and "key.suspended" in exported
+    secret = planted.split("_", 2)[2]
+    places = {
+        "database": _database_bytes(database_url).decode("latin-1"),
+        "access log": api.log.getvalue(),
+        "audit export": exported,
+        "answers": "\n".join(a.text for a in answers),
+    }
+    assert '"event": "request"' in places["access log"]
+    leaks = [place for place, text in places.items() if secret[4:] in text]
+    assert not leaks, leaks

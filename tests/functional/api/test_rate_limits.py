@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from keyguard.clock import ManualClock
+from keyguard.lifecycle.views import OPERATOR
 from keyguard.policy.restrictions import build_restrictions
 from keyguard.runtime import Runtime
 from tests.conftest import create_key
@@ -103,3 +104,21 @@ def test_two_processes_sharing_redis_never_allow_more_than_the_limit_together(
     # this machine is, both processes together can never exceed that.
     refill = int(elapsed // (60 / limit))
     assert limit <= allowed <= limit + refill, (allowed, elapsed)
+
+
+def _quota_hits(api: Api) -> float:
+    metrics = httpx.get(f"{api.url}/metrics").text.splitlines()
+    [line] = [m for m in metrics if m.startswith('keyguard_rate_limit_hits_total{kind="quota"}')]
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_quota_refusals_are_counted_in_the_metrics(api: Api) -> None:
+    api.runtime.mail.add_domain("default", "example.org", OPERATOR.id)
+    client = api.client(api.key("mail:send", daily_quota=1))
+    letter = {"from": "a@example.org", "to": ["b@example.com"], "subject": "s", "text": "t"}
+    assert client.post("/v1/mail/send", json=letter).status_code == 202
+    assert _quota_hits(api) == 0
+    for _ in range(2):
+        refused = client.post("/v1/mail/send", json=letter)
+        assert (refused.status_code, refused.json()["code"]) == (429, "quota_exceeded")
+    assert _quota_hits(api) == 2

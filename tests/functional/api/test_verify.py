@@ -113,3 +113,40 @@ def test_unknown_scopes_and_fields_are_refused(gateway: httpx.Client) -> None:
     extra = gateway.post("/v1/keys/verify", json={"key": "x", "pepper": "y"})
     assert extra.status_code == 422
     assert extra.json()["errors"][0]["code"] == "extra_forbidden"
+
+
+def _last_used(api: Api, key_id: str) -> object:
+    api.runtime.verifier.last_used.flush(api.runtime.sessions)
+    return api.runtime.keys.show(OPERATOR, key_id).last_used_at
+
+
+def test_a_test_gateway_learns_nothing_of_a_live_key_and_spends_none_of_its_rate(
+    api: Api,
+) -> None:
+    live = api.key("keys:read", rate_limit_per_minute=1)
+    test_gateway = api.client(api.key("keys:verify", env="test"))
+    answer = test_gateway.post("/v1/keys/verify", json={"key": live.key.reveal()})
+    assert answer.status_code == 200
+    assert answer.json() == {"valid": False, "outcome": "invalid_key"}
+    assert _last_used(api, live.view.id) is None
+    assert api.client(live).get("/v1/keys").status_code == 200  # its one request is still there
+
+
+def test_only_a_successful_use_by_the_owning_tenant_sets_last_used(
+    api: Api, gateway: httpx.Client
+) -> None:
+    theirs = api.key("mail:send", tenant="other")
+    other_gateway = api.client(api.key("keys:verify", tenant="other"))
+    mine = api.key("mail:send")
+    assert gateway.post("/v1/keys/verify", json={"key": theirs.key.reveal()}).json() == {
+        "valid": False,
+        "outcome": "invalid_key",
+    }
+    refused = gateway.post(
+        "/v1/keys/verify", json={"key": mine.key.reveal(), "scope": "audit:read"}
+    )
+    assert refused.json()["outcome"] == "denied_scope"
+    assert _last_used(api, theirs.view.id) is None
+    assert _last_used(api, mine.view.id) is None
+    assert other_gateway.post("/v1/keys/verify", json={"key": theirs.key.reveal()}).json()["valid"]
+    assert _last_used(api, theirs.view.id) is not None

@@ -38,6 +38,21 @@ def test_a_near_key_with_a_bad_checksum_is_masked_too() -> None:
 
 def test_credentials_after_an_auth_scheme_are_masked() -> None:
     assert scrub("Authorization: Basic dXNlcjpwYXNz") == "Authorization: Basic [redacted]"
+    assert scrub("Bearer abc123def456ghi") == "Bearer [redacted]"
+    assert scrub("bearer eyJhbGciOi.eyJzdWIi.c2ln") == "bearer [redacted]"
+
+
+def test_a_key_glued_to_a_word_is_masked() -> None:
+    key = generate_key("live").reveal()
+    for text in (f"x{key}", f"_{key}", f"/v1/templates/x{key}", f"?x=_{key}", f"a{key}b"):
+        assert key[12:] not in scrub(text), text
+        assert key[:12] in scrub(text)
+
+
+def test_prose_after_an_auth_scheme_is_left_alone() -> None:
+    help_text = "send the key as `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+    assert scrub(help_text) == help_text
+    assert scrub("Bearer token required") == "Bearer token required"
 
 
 def test_the_json_logger_writes_one_redacted_line_per_event() -> None:

@@ -128,13 +128,16 @@ def test_rotation_links_successor_and_sets_grace(runtime: Runtime, clock: Manual
 
 def test_other_tenants_keys_look_missing(runtime: Runtime) -> None:
     key_id = create_key(runtime, tenant_id="other").view.id
+    own_id = create_key(runtime).view.id
     tenant_actor = Actor("key:x", tenant_id="default", scopes=frozenset({"keys:*"}), env="live",
                          restrictions=build_restrictions())  # fmt: skip
     with pytest.raises(NotFound):
         runtime.keys.show(tenant_actor, key_id)
     with pytest.raises(NotFound):
         runtime.keys.revoke(tenant_actor, key_id)
-    assert all(v.tenant_id == "default" for v in runtime.keys.list(tenant_actor))
+    listed = runtime.keys.list(tenant_actor)
+    assert own_id in {v.id for v in listed}  # all() of an empty list would prove nothing
+    assert all(v.tenant_id == "default" for v in listed)
 
 
 def _key_actor(runtime: Runtime, **overrides: object) -> Actor:

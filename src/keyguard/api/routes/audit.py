@@ -1,4 +1,4 @@
-"""/v1/audit: the caller's tenant's audit events, newest first (audit:read)."""
+"""/v1/audit: the audit events of the caller's tenant and environment, newest first."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ def list_audit(
     runtime: RuntimeDep,
     query: Annotated[AuditQuery, Query()],
 ) -> AuditPage:
-    """Audit events of the caller's tenant, newest first; follow `next_cursor`."""
+    """Audit events of the caller's tenant and environment, newest first; follow `next_cursor`.
+
+    Events done by or to keys of another environment are left out."""
     where = AuditFilter(
         action=query.action,
         actor=query.actor,
@@ -83,6 +85,7 @@ def list_audit(
             limit=query.limit + 1,
             before_seq=int(query.cursor) if query.cursor else None,
             where=where,
+            env=principal.key.env,  # environments are partitioned, the audit log too
         )
     page = events[: query.limit]
     more = len(events) > query.limit

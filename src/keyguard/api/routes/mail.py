@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse
 from keyguard.api import problems
 from keyguard.api.context import Principal, RuntimeDep, context_of, mark_usage_recorded
 from keyguard.api.enforcement import EnforcedRoute, require_scope
-from keyguard.errors import RateLimited
+from keyguard.errors import InvalidInput, RateLimited
+from keyguard.logging import scrub
 from keyguard.mail.limits import MAX_IDEMPOTENCY_KEY_CHARS, MAX_REQUEST_BYTES
 from keyguard.mail.partition import Partition
 from keyguard.mail.schemas import BatchIn, MessageIn
@@ -86,15 +87,33 @@ def send(
     A batch is all-or-nothing unless it says `"partial": true`; then each item's answer says
     whether it was queued (with its id) or rejected (with its code).
     """
+    _refuse_key_as_idempotency_key(idempotency_key)
     caller = caller_of(principal, request, "mail:send")
     mark_usage_recorded(request)  # the service writes this request's usage event(s)
     outcome = runtime.mail.sending.send(caller, body, idempotency_key)
+    # For the quota metric: each kind of refusal counts once per request, however many
+    # messages of a batch it hit.
+    refusals = {item.error.code: item.error for item in outcome.errors if item.error}
+    for error in refusals.values():
+        runtime.limits.count_refusal(error)
     if outcome.refused and not outcome.batch:
         raise outcome.first_error
     if outcome.refused:
         return batch_problem(request, outcome)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body(), status_code=202, headers=headers)
+
+
+def _refuse_key_as_idempotency_key(value: str | None) -> None:
+    """Idempotency keys are stored for a day: one holding an API key is refused, not stored
+    (masking it instead would make two such keys collide)."""
+    if value is not None and scrub(value) != value:
+        raise InvalidInput(
+            "the Idempotency-Key must not contain an API key: use a random value of your own "
+            "(and rotate the key, since it may have been recorded on its way here)",
+            code="invalid_idempotency_key",
+            field="Idempotency-Key",
+        )
 
 
 def batch_problem(request: Request, outcome: SendOutcome) -> JSONResponse:

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from keyguard.api.context import Principal, RuntimeDep, mark_usage_recorded
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.routes.mail import caller_of
+from keyguard.errors import KeyguardError
 from keyguard.mail.limits import MAX_CSV_BYTES
 from keyguard.mail.partition import Partition
 from keyguard.mail.schemas import (
@@ -237,7 +238,13 @@ def send_campaign(
 ) -> Json:
     """Queue the campaign through the sending policy and the outbox; all or nothing, once."""
     mark_usage_recorded(request)  # the service writes this request's usage event
-    return runtime.mail.send_campaign(caller_of(principal, request, "campaigns:send"), campaign_id)
+    try:
+        return runtime.mail.send_campaign(
+            caller_of(principal, request, "campaigns:send"), campaign_id
+        )
+    except KeyguardError as error:
+        runtime.limits.count_refusal(error)  # the quota metric (keyguard_rate_limit_hits)
+        raise
 
 
 # -- suppressions ----------------------------------------------------------------------------

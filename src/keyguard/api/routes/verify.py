@@ -1,7 +1,8 @@
 """POST /v1/keys/verify: a gateway (holding keys:verify) asks whether a key may do something.
 
 The answer carries the decision and the key's public metadata, never its digest; a string
-that is not one of the caller's tenant's keys gets the one opaque `invalid_key`. The check
+that is not one of the keys of the caller's tenant and environment gets the one opaque
+`invalid_key`, and is neither marked used nor charged against its rate limit. The check
 is a use of the verified key, so it applies that key's rate limit and leaves a usage event
 for it (with `via`: the gateway's key), besides the gateway's own.
 """
@@ -29,8 +30,7 @@ from keyguard.errors import InvalidInput
 from keyguard.keys.format import MAX_KEY_LENGTH
 from keyguard.policy.scopes import SCOPES
 from keyguard.usage.records import UsageRecord
-from keyguard.verification import Allowed, Decision, Denied
-from keyguard.verification.service import INVALID
+from keyguard.verification import Allowed, Decision, Denied, Owner
 
 router = APIRouter(route_class=EnforcedRoute, tags=["verification"])
 
@@ -71,9 +71,8 @@ async def verify_key(
         raise InvalidInput(f"unknown scope {body.scope!r}", code="unknown_scope", field="scope")
     api = api_state(request)
     ip = str(body.ip) if body.ip is not None else None
-    decision = await api.verify(body.key, scope=body.scope, ip=ip, env=body.env)
-    if decision.key is not None and decision.key.tenant_id != principal.key.tenant_id:
-        decision = INVALID  # another tenant's key is not one of "ours" for this caller
+    owner = Owner(principal.key.tenant_id, principal.key.env)
+    decision = await api.verify(body.key, scope=body.scope, ip=ip, env=body.env, owner=owner)
     answer = _answer(decision)
     if isinstance(decision, Allowed) and decision.key.restrictions.rate_limit_per_minute:
         rate = await api.runtime.limits.check_async(
