@@ -161,6 +161,25 @@ def test_out_of_range_durations_are_one_line_errors(cli: Cli, args: tuple[str, .
     assert len(keys) == 2  # the admin key and the one above: nothing was created
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("KEYGUARD_PEPPER", "short"), ("KEYGUARD_PEPPER_PREVIOUS", "no-version-separator")],
+)
+@pytest.mark.parametrize("command", [("keys", "list"), ("worker", "--once")])
+def test_a_weak_or_malformed_pepper_is_one_line_for_every_command(
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    command: tuple[str, ...],
+) -> None:
+    monkeypatch.setattr(cli, "_env", lambda: {**Cli._env(cli), variable: value})
+    result = cli.run_process(*command, check=2)
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "pepper" in result.stderr.lower()
+
+
 def test_verify_reads_stdin_and_rejects_garbage_with_exit_1(cli: Cli) -> None:
     result = cli.run("keys", "verify", "--json", stdin="kg_live_notarealkey\n", check=1)
     assert json.loads(result.stdout) == {"valid": False, "outcome": "invalid_key"}

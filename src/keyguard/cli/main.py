@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from keyguard.cli.context import CliState
-from keyguard.cli.output import EXIT_USAGE, errors_as_exit, stderr
+from keyguard.cli.output import EXIT_USAGE, errors_as_exit, exit_code_for, stderr
+from keyguard.errors import KeyguardError
 from keyguard.settings import load_settings
 
 app = typer.Typer(
@@ -87,10 +88,14 @@ def run() -> None:
         _register()
     try:
         app()
+    except KeyguardError as error:
+        # One place for every command: an error of ours raised where no command caught it
+        # (a weak pepper found while building the runtime, say) is one line, not a traceback.
+        stderr.print(f"error: {error.message} [{error.code}]", markup=False)
+        sys.exit(exit_code_for(error))
     except Exception as exc:
-        # One place for every command: a missing schema or an unreachable database is a
-        # usage problem, not a traceback. The driver's message is not shown: it can carry
-        # the URL or statement parameters.
+        # A missing schema or an unreachable database is a usage problem, not a traceback.
+        # The driver's message is not shown: it can carry the URL or statement parameters.
         if not _is_database_error(exc):
             raise
         stderr.print(
