@@ -89,6 +89,8 @@ def create_app(
         hsts=hsts,
         owns_runtime=owns_runtime,
     )
+    # The gate times its database lookups; this app's /metrics exports them.
+    runtime.gate.observe_lookup = api.metrics.lookup_seconds.observe
     app = FastAPI(
         title="Keyguard",
         version=version("keyguard"),

@@ -1,4 +1,4 @@
-"""Enforcement for every protected route: scope declared once, decision from the Verifier.
+"""Enforcement for every protected route: scope declared once, decision from the gate.
 
 A route declares the scope it needs in its signature, and only there::
 
@@ -9,9 +9,10 @@ A route declares the scope it needs in its signature, and only there::
 
 `EnforcedRoute` finds that declaration when the route is built, publishes it in the OpenAPI
 operation (`x-required-scope`, security, description) and, on every request, authorises the
-caller *before* the body is read: key → Verifier (state, scope, CIDR allowlist) → request
-rate. Allowed or not, the request's context is filled in so that the middleware writes one
-usage event for it (unless the route wrote its own: `mark_usage_recorded`).
+caller *before* the body is read, through the gate every door shares (keyguard.verification.
+gate: key → state, scope, CIDR allowlist → request rate). Allowed or not, the request's
+context is filled in so that the middleware writes one usage event for it
+(unless the route wrote its own: `mark_usage_recorded`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from keyguard.api.auth import presented_key
-from keyguard.api.context import Principal, RequestContext, api_state, context_of
+from keyguard.api.context import Principal, api_state, context_of
 from keyguard.errors import AuthenticationFailed, ConfigurationError, PermissionDenied, RateLimited
 from keyguard.policy.restrictions import IPAddress
 from keyguard.policy.scopes import SCOPES
-from keyguard.ratelimit import RateLimits
 from keyguard.verification import Denied
 
 # What a key's holder is told; an unknown key gets one fixed sentence, whatever the reason.
@@ -111,35 +111,30 @@ async def authorize(request: Request, scope: str) -> Principal:
     context.required_scope = scope
     context.outcome = "invalid_key"
     presented = presented_key(request.scope["headers"])
-    api = api_state(request)
-    decision = await api.verify(presented, scope=scope, ip=context.ip)
+    try:
+        decision = await api_state(request).runtime.gate.admit(
+            presented, scope=scope, ip=context.ip
+        )
+    except ConfigurationError:
+        context.outcome = "rate_limited"  # refused because the limit could not be checked
+        raise
     context.outcome = decision.outcome
     if decision.key is not None and decision.outcome != "invalid_key":
         context.key = decision.key
+    if decision.rate is not None:
+        context.rate_headers = decision.rate.headers()
     if isinstance(decision, Denied):
         raise denial(decision, scope, context.ip)
-    rate = decision.key.restrictions.rate_limit_per_minute
-    if rate is not None:
-        await check_rate(api.runtime.limits, context, decision.key.id, rate)
     context.principal = Principal(decision.key, context.ip, context.user_agent)
     return context.principal
 
 
-async def check_rate(limits: RateLimits, context: RequestContext, key_id: str, rate: int) -> None:
-    try:
-        decision = await limits.check_async(key_id, rate)
-    except ConfigurationError:
-        context.outcome = "rate_limited"  # refused because the limit could not be checked
-        raise
-    context.rate_headers = decision.headers()
-    if not decision.allowed:
-        context.outcome = "rate_limited"
-        raise RateLimited(
-            f"this key allows {rate} requests per minute", retry_after=decision.retry_after
-        )
-
-
 def denial(decision: Denied, scope: str | None, ip: IPAddress | None) -> Exception:
+    if decision.rate is not None and not decision.rate.allowed:
+        return RateLimited(
+            f"this key allows {decision.rate.limit} requests per minute",
+            retry_after=decision.rate.retry_after,
+        )
     code = decision.problem_code
     if code in DENIAL_DETAIL:
         return AuthenticationFailed(DENIAL_DETAIL[code], code=code)

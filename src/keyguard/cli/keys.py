@@ -19,6 +19,7 @@ from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR, CreatedKey, KeyView
 from keyguard.policy.durations import parse_duration
 from keyguard.policy.restrictions import build_restrictions
+from keyguard.verification import Denied
 
 app = typer.Typer(help="Create, inspect, rotate and revoke API keys.", no_args_is_help=True)
 
@@ -284,10 +285,11 @@ def verify(
         fail("no key on stdin: pipe it in, e.g. `keyguard keys verify < key.txt`")
     runtime = state(ctx).runtime
     with errors_as_exit():
-        decision = runtime.verifier.verify(presented, scope=scope, ip=ip, env=env)
+        # The same gate as HTTP and SMTP: a key over its request rate is refused here too.
+        decision = runtime.gate.admit_blocking(presented, scope=scope, ip=ip, env=env)
     result: dict[str, object] = {"valid": decision.allowed, "outcome": decision.outcome}
-    if not decision.allowed and decision.problem_code != decision.outcome:  # type: ignore[union-attr]
-        result["code"] = decision.problem_code  # type: ignore[union-attr]
+    if isinstance(decision, Denied) and decision.problem_code != decision.outcome:
+        result["code"] = decision.problem_code
     if decision.key is not None and decision.outcome != "invalid_key":
         result["key"] = decision.key.public()
     if json_output:

@@ -21,7 +21,7 @@ from keyguard.runtime.peppers import load_runtime_peppers
 from keyguard.settings import Settings
 from keyguard.storage.engine import make_engine, make_session_factory
 from keyguard.usage.writer import UsageWriter
-from keyguard.verification import Verifier
+from keyguard.verification import Gate, Verifier
 from keyguard.verification.cache import SnapshotCache
 from keyguard.verification.invalidation import ChangeFeed
 
@@ -34,6 +34,7 @@ class Runtime:
     peppers: PepperRing
     clock: Clock
     verifier: Verifier
+    gate: Gate
     keys: KeyService
     usage: UsageWriter
     limits: RateLimits
@@ -79,6 +80,7 @@ class Runtime:
             peppers,
             clock,
             verifier,
+            Gate(verifier, limits),
             keys,
             usage,
             limits,

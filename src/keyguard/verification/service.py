@@ -23,6 +23,7 @@ from keyguard.keys.secret import RawKey
 from keyguard.lifecycle.states import ROTATED_REASON, effective_state
 from keyguard.policy.restrictions import IPAddress
 from keyguard.policy.scopes import grants
+from keyguard.ratelimit.decisions import LimitDecision
 from keyguard.storage.engine import READ_ONLY
 from keyguard.storage.models import ApiKey
 from keyguard.verification.cache import SnapshotCache
@@ -50,6 +51,7 @@ Outcome = Literal[
 @dataclass(slots=True)
 class Allowed:
     key: KeySnapshot
+    rate: LimitDecision | None = None  # the key's request rate, once the gate has counted it
 
     @property
     def outcome(self) -> Outcome:
@@ -67,6 +69,7 @@ class Denied:
     outcome: Outcome
     key: KeySnapshot | None = None
     code: str | None = None
+    rate: LimitDecision | None = None  # set when the refusal is the key's request rate
 
     @property
     def allowed(self) -> bool:

@@ -72,19 +72,10 @@ async def verify_key(
     api = api_state(request)
     ip = str(body.ip) if body.ip is not None else None
     owner = Owner(principal.key.tenant_id, principal.key.env)
-    decision = await api.verify(body.key, scope=body.scope, ip=ip, env=body.env, owner=owner)
+    decision = await api.runtime.gate.admit(
+        body.key, scope=body.scope, ip=ip, env=body.env, owner=owner
+    )
     answer = _answer(decision)
-    if isinstance(decision, Allowed) and decision.key.restrictions.rate_limit_per_minute:
-        rate = await api.runtime.limits.check_async(
-            decision.key.id, decision.key.restrictions.rate_limit_per_minute
-        )
-        if not rate.allowed:
-            answer = VerifyAnswer(
-                valid=False,
-                outcome="rate_limited",
-                key=answer.key,
-                retry_after=max(1, math.ceil(rate.retry_after)),
-            )
     api.runtime.usage.submit(
         _event(
             decision=decision,
@@ -102,11 +93,14 @@ def _answer(decision: Decision) -> VerifyAnswer:
     if isinstance(decision, Allowed):
         return VerifyAnswer(valid=True, outcome="ok", key=KeyPublic.of(decision.key))
     known = decision.key is not None and decision.outcome != "invalid_key"
+    rate = decision.rate
+    retry_after = max(1, math.ceil(rate.retry_after)) if rate and not rate.allowed else None
     return VerifyAnswer(
         valid=False,
         outcome=decision.outcome,
         code=decision.problem_code if decision.problem_code != decision.outcome else None,
         key=KeyPublic.of(decision.key) if known and decision.key else None,
+        retry_after=retry_after,
     )
 
 

@@ -1,0 +1,91 @@
+"""The gate: one authorisation rule for every door that accepts a key.
+
+HTTP routes, the verify endpoint for gateways, SMTP submission and the CLI all ask here::
+
+    presented key → Verifier (memory first; a database lookup off the event loop)
+                  → state, scope, IP allowlist, environment, owner (the Verifier's policy)
+                  → the key's request rate (RateLimits)
+                  → Allowed(key, rate) | Denied(outcome, key, rate)
+
+The doors only translate the answer: into problem JSON, an SMTP reply or an exit code. What
+a door records about the attempt (one usage event, with its own status) is its own business;
+the last use of an allowed key is noted by the Verifier on the way through.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+
+import anyio.to_thread
+
+from keyguard.policy.restrictions import IPAddress
+from keyguard.ratelimit import RateLimits
+from keyguard.ratelimit.decisions import LimitDecision
+from keyguard.verification.service import Allowed, Decision, Denied, Owner, Verifier
+
+
+class Gate:
+    def __init__(self, verifier: Verifier, limits: RateLimits) -> None:
+        self.verifier = verifier
+        self.limits = limits
+        # Seconds each database lookup took; the HTTP app points it at its histogram.
+        self.observe_lookup: Callable[[float], None] = _ignore
+
+    async def admit(
+        self,
+        presented: str,
+        *,
+        scope: str | None,
+        ip: IPAddress | str | None,
+        env: str | None = None,
+        owner: Owner | None = None,
+    ) -> Decision:
+        """The decision for one use of `presented`, without blocking the event loop.
+
+        Raises ConfigurationError when the rate cannot be checked and the deployment fails
+        closed (Redis down): the door answers "try later", not "allowed".
+        """
+        verifier = self.verifier
+        decision = verifier.verify_from_memory(presented, scope=scope, ip=ip, env=env, owner=owner)
+        if decision is None:
+            started = time.perf_counter()
+            lookup = partial(verifier.verify, presented, scope=scope, ip=ip, env=env, owner=owner)
+            decision = await anyio.to_thread.run_sync(lookup)
+            self.observe_lookup(time.perf_counter() - started)
+        if isinstance(decision, Denied):
+            return decision
+        per_minute = decision.key.restrictions.rate_limit_per_minute
+        if per_minute is None:
+            return decision
+        return _with_rate(decision, await self.limits.check_async(decision.key.id, per_minute))
+
+    def admit_blocking(
+        self,
+        presented: str,
+        *,
+        scope: str | None,
+        ip: IPAddress | str | None,
+        env: str | None = None,
+        owner: Owner | None = None,
+    ) -> Decision:
+        """`admit` for a caller without an event loop (the CLI)."""
+        decision = self.verifier.verify(presented, scope=scope, ip=ip, env=env, owner=owner)
+        if isinstance(decision, Denied):
+            return decision
+        per_minute = decision.key.restrictions.rate_limit_per_minute
+        if per_minute is None:
+            return decision
+        return _with_rate(decision, self.limits.check(decision.key.id, per_minute))
+
+
+def _with_rate(decision: Allowed, rate: LimitDecision) -> Decision:
+    if rate.allowed:
+        decision.rate = rate
+        return decision
+    return Denied("rate_limited", decision.key, rate=rate)
+
+
+def _ignore(_: float) -> None:
+    return None
