@@ -35,14 +35,14 @@ _CONTENT_TYPE: Final = re.compile(
 )
 # Headers the service writes itself; letting callers set them would let them forge routing
 # information or break the MIME structure.
-RESERVED_HEADERS: Final = frozenset(
+_STRUCTURE_HEADERS: Final = frozenset(
     {
-        "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version",
-        "content-type", "content-transfer-encoding", "content-disposition", "return-path",
-        "received", "sender", "reply-to", "dkim-signature", "arc-seal",
-        "arc-message-signature", "arc-authentication-results", "authentication-results",
+        "to", "cc", "bcc", "subject", "date", "message-id", "mime-version", "content-type",
+        "content-transfer-encoding", "content-disposition", "reply-to",
     }
 )  # fmt: skip
+# The sender is the request's `from`, checked by the sender policy; see also keyguard.mail.policy.
+RESERVED_HEADERS: Final = _STRUCTURE_HEADERS | policy.TRACE_HEADERS | policy.SENDER_HEADERS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """Messages submitted over SMTP: the client wrote the MIME, we check and lightly fix it.
 
-The header `From` must pass the same sender policy as the envelope sender (otherwise a key
-allowed to send from one domain could forge another in the visible header). `Bcc` header
+Every sender header (`From`, `Sender`, `Resent-From` …) must pass the same sender policy as
+the envelope sender (otherwise a key allowed to send from one domain could forge another in
+the visible header), and trace headers (`Return-Path`, `Received`, `DKIM-Signature` …) are
+refused: the one header policy of both doors, in keyguard.mail.policy. `Bcc` header
 fields are dropped, since every recipient would see them; `Message-ID` and `Date` are added
 when missing.
 """
@@ -41,8 +43,11 @@ def prepare_raw(
     from_values = [value for name, value in fields if name == b"from"]
     if len(from_values) != 1:
         raise InvalidInput("the message needs exactly one From header", code="invalid_from")
-    for address in _header_addresses(from_values[0]):
-        policy.check_sender(restrictions, tenant, address)
+    for name, value in fields:
+        policy.check_header(name.decode("ascii"))
+        if name.decode("ascii") in policy.SENDER_HEADERS:
+            for address in _header_addresses(name.decode("ascii"), value):
+                policy.check_sender(restrictions, tenant, address)
     message_id = new_id("msg", now)
     kept = [raw for (name, _), raw in zip(fields, _raw_fields(head), strict=True)
             if name not in _DROPPED]  # fmt: skip
@@ -89,11 +94,11 @@ def _fields(head: bytes) -> list[tuple[bytes, str]]:
     return parsed
 
 
-def _header_addresses(value: str) -> list[Address]:
+def _header_addresses(name: str, value: str) -> list[Address]:
     pairs = getaddresses([value])
     if not pairs or not all(addr for _, addr in pairs):
-        raise InvalidInput("the From header has no address", code="invalid_from")
-    return [parse_address(addr, "From") for _, addr in pairs]
+        raise InvalidInput(f"the {name.title()} header has no address", code="invalid_from")
+    return [parse_address(addr, name.title()) for _, addr in pairs]
 
 
 def _subject(values: list[str]) -> str:

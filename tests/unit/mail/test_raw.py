@@ -64,3 +64,23 @@ def test_exactly_one_from_header_is_required(data: bytes) -> None:
 def test_a_message_without_a_body_separator_is_refused() -> None:
     with pytest.raises(InvalidInput):
         prepare(b"From: news@brand.example")
+
+
+@pytest.mark.parametrize("header", ["Sender", "Resent-From", "Resent-Sender"])
+def test_every_sender_header_must_pass_the_sender_policy(header: str) -> None:
+    data = f"From: news@brand.example\r\n{header}: ceo@bank.example\r\n\r\nbody\r\n".encode()
+    with pytest.raises(PermissionDenied) as denied:
+        prepare(data)
+    assert denied.value.code == "denied_sender"
+    allowed = f"From: news@brand.example\r\n{header}: ops@brand.example\r\n\r\nbody\r\n"
+    assert f"{header}: ops@brand.example".encode() in prepare(allowed.encode())
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Return-Path: <bounce@bank.example>", "Received: from mx.bank.example", "DKIM-Signature: v=1"],
+)
+def test_trace_headers_are_written_by_mail_servers_not_by_clients(header: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        prepare(f"From: news@brand.example\r\n{header}\r\n\r\nbody\r\n".encode())
+    assert refused.value.code == "reserved_header"

@@ -142,6 +142,8 @@ BAD_INPUT = [
     ({"headers": {"X-Tag": "a\nb"}}, "header_injection"),
     ({"to": ["a@example.com\r\nBcc: x@example.com"]}, "header_injection"),
     ({"headers": {"Bcc": "x@example.com"}}, "reserved_header"),
+    ({"headers": {"Resent-From": "ceo@bank.example"}}, "reserved_header"),  # as over SMTP
+    ({"headers": {"Resent-Sender": "ceo@bank.example"}}, "reserved_header"),
     ({"headers": {"Bad Name": "x"}}, "invalid_header"),
     ({"to": ["not-an-address"]}, "invalid_address"),
     ({"to": []}, "no_recipients"),
