@@ -14,7 +14,6 @@ no scope, or declares one without being an EnforcedRoute.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -39,6 +38,7 @@ from keyguard.logging import make_logger
 from keyguard.mail.tasks import MailTasks
 from keyguard.rotation.tasks import scheduled_rotation
 from keyguard.runtime import Runtime
+from keyguard.runtime.housekeeping import housekeeping
 from keyguard.settings import Settings
 
 # The routers create_app mounts, in this order (verify before keys: /v1/keys/verify is not
@@ -61,8 +61,6 @@ BACKGROUND: Final[list[Callable[[Runtime], AbstractAsyncContextManager[object]]]
     # Rotates delivered keys that are due; finishes interrupted rotations.
     lambda runtime: scheduled_rotation(runtime.scheduler),
 ]
-CHANGE_FEED_SECONDS: Final = 1.0
-SWEEP_SECONDS: Final = 60.0
 
 log = structlog.get_logger("keyguard.api")
 
@@ -124,41 +122,15 @@ def _check_router(router: APIRouter) -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     api: ApiState = app.state.keyguard
     runtime = api.runtime
-    runtime.usage.start()
-    await run_in_threadpool(runtime.changes.poll)  # the starting point of the change feed
-    jobs: list[tuple[float, Callable[[], Any]]] = [
-        (
-            runtime.settings.last_used_flush_seconds,
-            partial(runtime.verifier.last_used.flush, runtime.sessions),
-        ),
-        (CHANGE_FEED_SECONDS, runtime.changes.poll),  # other processes' revocations
-        (SWEEP_SECONDS, runtime.limits.sweep),
-    ]
-    tasks = [asyncio.create_task(_every(seconds, job)) for seconds, job in jobs]
     try:
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(housekeeping(runtime))
             for background in BACKGROUND:
                 await stack.enter_async_context(background(runtime))
             yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        # In-flight requests are done by now: write what they left behind.
-        await run_in_threadpool(runtime.usage.close)
-        await run_in_threadpool(runtime.verifier.last_used.flush, runtime.sessions)
-        await runtime.limits.backend.aclose()
         if api.owns_runtime:
             await run_in_threadpool(runtime.close)
-
-
-async def _every(seconds: float, job: Callable[[], Any]) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await run_in_threadpool(job)
-        except Exception:  # a periodic job must not die; the next round retries
-            log.exception("background_job_failed", job=getattr(job, "__name__", repr(job)))
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

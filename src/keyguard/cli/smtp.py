@@ -20,6 +20,7 @@ def smtp(
 ) -> None:
     """Accept mail from clients that authenticate with a key; runs until SIGINT or SIGTERM."""
     from keyguard.mail.tasks import MailTasks
+    from keyguard.runtime.housekeeping import housekeeping
 
     runtime = state(ctx).runtime
     tasks = MailTasks(runtime, deliver=False, submit=True, smtp_host=host, smtp_port=port)
@@ -28,5 +29,9 @@ def smtp(
         # Tests and scripts read this line to learn the port when --port 0 was given.
         stdout.print(f"smtp submission listening on port {tasks.smtp_port}", markup=False)
 
+    async def run() -> None:
+        async with housekeeping(runtime):  # follows revocations made by other processes
+            await tasks.run_until_signalled(ready)
+
     with errors_as_exit():
-        asyncio.run(tasks.run_until_signalled(ready))
+        asyncio.run(run())

@@ -53,8 +53,9 @@ def worker(
 async def _with_rotation(runtime: Runtime, work: Awaitable[None]) -> None:
     """Scheduled key rotation into vaults (docs/rotation.md) runs beside the mail worker."""
     from keyguard.rotation.tasks import scheduled_rotation
+    from keyguard.runtime.housekeeping import housekeeping
 
-    async with scheduled_rotation(runtime.scheduler):
+    async with housekeeping(runtime), scheduled_rotation(runtime.scheduler):
         await work
 
 

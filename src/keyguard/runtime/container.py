@@ -90,12 +90,16 @@ class Runtime:
             scheduler,
         )
 
+    def flush_last_used(self) -> None:
+        """Write the last-used times (and pending re-hashes) verification noted in memory."""
+        self.verifier.last_used.flush(self.sessions)
+
     def close(self) -> None:
         """Flush what is batched in memory, then release connections."""
         if self.closed:
             return
         self.usage.close()
-        self.verifier.last_used.flush(self.sessions)
+        self.flush_last_used()
         self.limits.backend.close()
         self.engine.dispose()
         self.closed = True

@@ -9,7 +9,6 @@ everywhere within about a second, on SQLite and PostgreSQL alike, with no extra 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import structlog
@@ -49,29 +48,3 @@ class ChangeFeed:
                 self._invalidate(target)
                 dropped += 1
         return dropped
-
-
-class ChangeFeedThread:
-    """Runs `ChangeFeed.poll` every `interval` seconds in a daemon thread until stopped."""
-
-    def __init__(self, feed: ChangeFeed, interval: float = 1.0) -> None:
-        self._feed = feed
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="keyguard-change-feed", daemon=True)
-
-    def start(self) -> None:
-        self._feed.poll()  # establishes the starting point synchronously
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._feed.poll()
-            except Exception as exc:  # a database hiccup must not kill the thread; retry
-                log.warning("change_feed_poll_failed", error=type(exc).__name__)

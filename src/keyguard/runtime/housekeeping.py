@@ -1,0 +1,44 @@
+"""What every long-running Keyguard process does beside its work, the same in each.
+
+`keyguard serve`, `keyguard smtp` and `keyguard worker` all verify keys (HTTP, SMTP AUTH, the
+hold of revoked keys' mail), so each follows the change feed — another process's revoke
+reaches this one's cache within CHANGE_FEED_SECONDS — flushes last-used times and batched
+usage events, and sweeps expired rate-limit counters. On exit it writes what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Final
+
+import anyio.to_thread
+
+from keyguard.periodic import every
+from keyguard.runtime.container import Runtime
+
+CHANGE_FEED_SECONDS: Final = 1.0
+SWEEP_SECONDS: Final = 60.0
+
+
+@asynccontextmanager
+async def housekeeping(runtime: Runtime) -> AsyncIterator[None]:
+    runtime.usage.start()
+    await anyio.to_thread.run_sync(runtime.changes.poll)  # the change feed's starting point
+    jobs: list[tuple[float, Callable[[], object]]] = [
+        (runtime.settings.last_used_flush_seconds, runtime.flush_last_used),
+        (CHANGE_FEED_SECONDS, runtime.changes.poll),  # other processes' revocations
+        (SWEEP_SECONDS, runtime.limits.sweep),
+    ]
+    tasks = [asyncio.create_task(every(seconds, job)) for seconds, job in jobs]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # The work is done by now: write what it left behind.
+        await anyio.to_thread.run_sync(runtime.usage.close)
+        await anyio.to_thread.run_sync(runtime.flush_last_used)
+        await runtime.limits.backend.aclose()
