@@ -66,12 +66,17 @@ def client_ip(scope: Scope, trusted: TrustedProxies) -> IPAddress | None:
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The key the caller presents (raw ASGI headers, read in one pass); AuthenticationFailed
-    (missing_key) when there is none."""
+    (missing_key) when there is none, InvalidInput (ambiguous_credentials) when it is unclear
+    which one is meant."""
     authorization = header_key = None
     for name, value in headers:
         if name == b"authorization":
+            if authorization is not None:
+                raise _twice("Authorization")
             authorization = value.decode("latin-1")
         elif name == b"x-api-key":
+            if header_key is not None:
+                raise _twice("X-API-Key")
             header_key = value.decode("latin-1").strip()
     bearer = None
     if authorization is not None:
@@ -87,6 +92,11 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str:
     if not key:
         raise AuthenticationFailed(f"no API key: {HOW_TO_AUTHENTICATE}", code="missing_key")
     return key
+
+
+def _twice(header: str) -> InvalidInput:
+    # Servers and proxies disagree on which of two copies wins: never pick one silently.
+    return InvalidInput(f"{header} is sent twice; send one", code="ambiguous_credentials")
 
 
 def key_in_query(query_string: bytes) -> bool:

@@ -25,6 +25,15 @@ def test_two_different_keys_are_refused(api: Api) -> None:
     assert answer.json()["code"] == "ambiguous_credentials"
 
 
+def test_a_credential_header_sent_twice_is_refused(api: Api) -> None:
+    first, last = api.key("keys:read").key.reveal(), api.key("keys:read").key.reveal()
+    for name, value in (("Authorization", "Bearer {}"), ("X-API-Key", "{}")):
+        headers = [(name, value.format(first)), (name, value.format(last))]
+        answer = api.client().get("/v1/keys", headers=headers)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["code"] == "ambiguous_credentials"
+
+
 def test_another_auth_scheme_counts_as_no_key(api: Api) -> None:
     key = api.key("keys:read").key.reveal()
     answer = api.client(Authorization=f"Basic {key}").get("/v1/keys")

@@ -91,6 +91,17 @@ def test_no_key_and_conflicting_keys_are_refused() -> None:
     assert both.value.code == "ambiguous_credentials"
 
 
+@pytest.mark.parametrize("name", [b"authorization", b"x-api-key"])
+def test_a_credential_header_sent_twice_is_ambiguous(name: bytes) -> None:
+    one, two = generate_key("live").reveal(), generate_key("live").reveal()
+    value = b"Bearer %s" if name == b"authorization" else b"%s"
+    for second in (two, one):  # a repeated header is refused even when both values agree
+        headers = [(name, value % one.encode()), (name, value % second.encode())]
+        with pytest.raises(InvalidInput) as twice:
+            presented_key(headers)
+        assert twice.value.code == "ambiguous_credentials"
+
+
 @pytest.mark.parametrize(
     ("query", "refused"),
     [
