@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from keyguard.api.context import context_in
+from keyguard.api.context import context_in, current_request_id
 from keyguard.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -45,9 +45,12 @@ STATUS_BY_ERROR: Final[dict[type[KeyguardError], int]] = {
 STATUS_BY_CODE: Final[dict[str, int]] = {
     "key_in_query": 400,
     "ambiguous_credentials": 400,
+    "malformed_request": 400,
+    "malformed_json": 400,
     "payload_too_large": 413,
     "method_not_allowed": 405,
     "unsupported_media_type": 415,
+    "headers_too_large": 431,
     "internal_error": 500,
 }
 # Framework-level HTTP errors (routing, body limits) and the code each one gets.
@@ -58,6 +61,7 @@ CODE_BY_STATUS: Final[dict[int, str]] = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
+    431: "headers_too_large",
 }
 
 log = structlog.get_logger("keyguard.api")
@@ -76,6 +80,7 @@ PROBLEM_SCHEMA: Final[dict[str, Any]] = {
         "status": {"type": "integer"},
         "detail": _TEXT,
         "code": _TEXT,
+        "instance": {"type": "string", "description": "The request id (also in X-Request-ID)."},
         "errors": {
             "type": "array",
             "description": "One entry per invalid field.",
@@ -114,7 +119,9 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
     retry_after: float | None = None,
+    instance: str | None = None,
 ) -> JSONResponse:
+    """The problem JSON answer; `instance` is the request id, by default the current one."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": HTTPStatus(status).phrase,
@@ -122,6 +129,9 @@ def problem_response(
         "detail": scrub(detail),  # messages may quote the caller's input, e.g. a pasted key
         "code": code,
     }
+    instance = instance or current_request_id.get()
+    if instance:
+        body["instance"] = instance
     headers = dict(headers or {})
     if errors:
         body["errors"] = [{name: scrub(value) for name, value in e.items()} for e in errors]
