@@ -147,6 +147,27 @@ def test_the_startup_banner_says_where_the_admin_key_is(tmp_path: Path) -> None:
     assert admin not in server.log()
 
 
+def test_every_line_the_served_process_writes_is_one_json_object(
+    tmp_path: Path, database: str
+) -> None:
+    server = ProcessServer(
+        tmp_path / "data", database, args=("--behind-proxy", "127.0.0.1/32")
+    ).start()
+    try:
+        server.wait_ready()
+        answer = httpx.get(f"{server.url}/v1/keys", headers={"X-Request-ID": "probe-1"})
+        assert answer.status_code == 401
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.log().splitlines()]
+    assert all(isinstance(line, dict) and line["event"] for line in lines)
+    banner = next(line for line in lines if "url" in line)
+    assert banner["url"] == server.url
+    assert any("Uvicorn running" in line["event"] for line in lines)  # uvicorn's own lines
+    access = [line for line in lines if line.get("request_id") == "probe-1"]
+    assert [(line["path"], line["status"]) for line in access] == [("/v1/keys", 401)]
+
+
 def _problem_of(answer: RawAnswer, status: int, code: str) -> None:
     assert answer.status == status, answer
     assert answer.headers["content-type"] == "application/problem+json"
