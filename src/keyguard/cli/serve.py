@@ -10,7 +10,7 @@ import typer
 
 from keyguard.cli.context import state
 from keyguard.cli.init import ADMIN_KEY_FILE
-from keyguard.cli.output import errors_as_exit, fail, stdout
+from keyguard.cli.output import errors_as_exit, fail
 from keyguard.errors import ConfigurationError
 from keyguard.settings import Settings
 

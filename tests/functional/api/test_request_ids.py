@@ -62,3 +62,20 @@ def test_a_key_sent_as_request_id_is_replaced_and_never_echoed(api: Api, shape: 
     assert logged == stored == request_id
     assert raw not in answer.text
     assert raw not in api.log.getvalue()
+
+
+def test_routes_that_write_their_own_usage_event_store_the_request_id(api: Api) -> None:
+    sender = api.client(api.key("mail:send"))
+    letter = {
+        "from": "a@unregistered.example",
+        "to": ["b@example.com"],
+        "subject": "s",
+        "text": "t",
+    }
+    refused = sender.post("/v1/mail/send", json=letter, headers={"X-Request-ID": "mail-1"})
+    assert refused.status_code >= 400
+    gateway = api.client(api.key("keys:verify"))
+    checked = api.key("keys:read").key.reveal()
+    gateway.post("/v1/keys/verify", json={"key": checked}, headers={"X-Request-ID": "verify-1"})
+    stored = {(e.path, e.request_id) for e in api.usage()}
+    assert {("/v1/mail/send", "mail-1"), ("/v1/keys/verify", "verify-1")} <= stored
