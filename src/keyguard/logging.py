@@ -121,7 +121,9 @@ def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 *processors()[1:],
             ],
-            foreign_pre_chain=[structlog.stdlib.add_logger_name],
+            # ExtraAdder: the fields of `log.info("event", extra={...})` (rotation, secrets,
+            # rehash log this way) are the point of the line; without it only the event is left.
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder()],
         )
     )
     root = logging.getLogger()

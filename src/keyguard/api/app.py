@@ -94,6 +94,10 @@ def create_app(
         version=version("keyguard"),
         description="API key security: key lifecycle, verification for gateways, audit.",
         lifespan=_lifespan,
+        # No interactive docs: FastAPI's /docs loads Swagger UI from a CDN without integrity
+        # checks, i.e. runs third-party script next to key-management endpoints. The OpenAPI
+        # document stays at /openapi.json for any local viewer.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.keyguard = api

@@ -1,8 +1,10 @@
 """Who is calling: the presented key (Authorization: Bearer, or X-API-Key) and the client IP.
 
 The client IP is the socket peer, unless that peer is a configured trusted proxy: then it is
-the right-most X-Forwarded-For hop that is not itself a trusted proxy. A header from anyone
-else is never believed, since anyone can send one.
+the right-most X-Forwarded-For hop that is not itself a trusted proxy (`ip`, `ipv4:port` or
+`[ipv6]:port`). A hop that is none of these makes the client unknown (None), which keys with
+an IP allowlist are refused. A header from anyone else is never believed, since anyone can
+send one.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ def client_ip(scope: Scope, trusted: TrustedProxies) -> IPAddress | None:
     hops = [hop.strip() for line in forwarded for hop in line.split(",")]
     current = peer
     for hop in reversed(hops):  # walk from the nearest proxy outwards
-        address = _parse(hop)
+        address = _parse_hop(hop)
         if address is None:
-            return current  # garbage: the last address we could vouch for is the client
+            # Garbage (`unknown`, empty, …): the client is unknown, and an allowlisted key is
+            # refused. Never fall back to the proxy: a key allowlisted for it would pass.
+            return None
         if not trusted.trusts(address):
             return address
         current = address
@@ -62,12 +66,17 @@ def client_ip(scope: Scope, trusted: TrustedProxies) -> IPAddress | None:
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The key the caller presents (raw ASGI headers, read in one pass); AuthenticationFailed
-    (missing_key) when there is none."""
+    (missing_key) when there is none, InvalidInput (ambiguous_credentials) when it is unclear
+    which one is meant."""
     authorization = header_key = None
     for name, value in headers:
         if name == b"authorization":
+            if authorization is not None:
+                raise _twice("Authorization")
             authorization = value.decode("latin-1")
         elif name == b"x-api-key":
+            if header_key is not None:
+                raise _twice("X-API-Key")
             header_key = value.decode("latin-1").strip()
     bearer = None
     if authorization is not None:
@@ -83,6 +92,11 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str:
     if not key:
         raise AuthenticationFailed(f"no API key: {HOW_TO_AUTHENTICATE}", code="missing_key")
     return key
+
+
+def _twice(header: str) -> InvalidInput:
+    # Servers and proxies disagree on which of two copies wins: never pick one silently.
+    return InvalidInput(f"{header} is sent twice; send one", code="ambiguous_credentials")
 
 
 def key_in_query(query_string: bytes) -> bool:
@@ -101,6 +115,27 @@ def _parse(text: str) -> IPAddress | None:
         return _unmapped(ipaddress.ip_address(text.strip().strip("[]")))
     except ValueError:
         return None
+
+
+def _parse_hop(text: str) -> IPAddress | None:
+    """An X-Forwarded-For hop: `ip`, `ipv4:port`, `[ipv6]` or `[ipv6]:port`; else None."""
+    text = text.strip()
+    if text.startswith("["):
+        host, closed, port = text[1:].partition("]")
+        if not closed or (port and not (port.startswith(":") and _is_port(port[1:]))):
+            return None
+        address = _parse(host)
+        return address if isinstance(address, ipaddress.IPv6Address) else None
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        address = _parse(host)
+        ok = isinstance(address, ipaddress.IPv4Address) and _is_port(port)
+        return address if ok else None
+    return _parse(text) if text else None
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < int(text) <= 65535
 
 
 def _unmapped(ip: IPAddress) -> IPAddress:

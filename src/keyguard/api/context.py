@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Final, cast
 
 from fastapi import Depends, Request
 from starlette.types import Scope
 
 from keyguard.keys import Environment
 from keyguard.lifecycle.views import Actor
+from keyguard.logging import scrub
 from keyguard.policy.restrictions import IPAddress
 from keyguard.runtime import Runtime
 from keyguard.verification import KeySnapshot
@@ -22,6 +26,31 @@ CONTEXT_KEY = "keyguard"
 # Set to True by a route that wrote its own usage event inside its own transaction
 # (the mail send does), so that enforcement does not write a second one.
 USAGE_RECORDED = "usage_recorded"
+
+REQUEST_ID_HEADER: Final = b"x-request-id"
+_WELL_FORMED_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# The id of the request being served, for problem JSON's `instance` (set by the middleware).
+current_request_id: ContextVar[str | None] = ContextVar("keyguard_request_id", default=None)
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(16)
+
+
+def request_id_from(value: str | None) -> str:
+    """The caller's X-Request-ID when well-formed (1-128 of A-Z a-z 0-9 . _ -), else a new id.
+
+    The header is free text that reaches logs, a table and response bodies: a value that looks
+    like a key (a client that put its key in the wrong header) is replaced, never echoed.
+    """
+    if value and _WELL_FORMED_REQUEST_ID.fullmatch(value) and not _looks_like_key(value):
+        return value
+    return new_request_id()
+
+
+def _looks_like_key(value: str) -> bool:
+    # The scrubber finds keys at a word boundary; "kg_" anywhere also covers a glued prefix.
+    return "kg_" in value.lower() or scrub(value) != value
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +83,7 @@ class RequestContext:
     ts: datetime
     ip: IPAddress | None
     user_agent: str | None
+    request_id: str
     status: int = 0
     required_scope: str | None = None  # set on protected routes: they leave a usage event
     key: KeySnapshot | None = None  # the presented key, when it is one of ours

@@ -1,9 +1,11 @@
 """The one middleware around every request: context, guards, headers, and what is left behind.
 
-Before the app: the request context (time, client IP, user agent), refusal of keys in the
-URL, and the body size limit (enforced while the body is read, after routing, so a route may
-declare a larger limit). After the app: security and RateLimit-* headers on the response,
-then the latency metric, the usage event of a protected request and the access log line.
+Before the app: the request context (time, request id, client IP, user agent), refusal of
+oversized heads (for ASGI servers other than ours, whose protocol refuses them first) and of
+keys in the URL, and the body size limit (enforced while the body is read, after routing, so
+a route may declare a larger limit). After the app: X-Request-ID, security and RateLimit-*
+headers on the response, then the latency metric, the usage event of a protected request and
+the access log line.
 The access log names the key's public id; it never sees the query string, the key or the
 Authorization header.
 """
@@ -13,14 +15,23 @@ from __future__ import annotations
 import time
 from typing import Any, Final
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyguard.api.auth import HOW_TO_AUTHENTICATE, client_ip, key_in_query
-from keyguard.api.context import CONTEXT_KEY, USAGE_RECORDED, RequestContext
+from keyguard.api.context import (
+    CONTEXT_KEY,
+    REQUEST_ID_HEADER,
+    USAGE_RECORDED,
+    RequestContext,
+    current_request_id,
+    request_id_from,
+)
+from keyguard.api.limits import head_too_large
 from keyguard.api.problems import PayloadTooLarge, problem_response
 from keyguard.api.state import ApiState
 from keyguard.logging import scrub
-from keyguard.usage.records import UsageRecord
+from keyguard.usage.records import UsageRecord, logged_path
 from keyguard.verification.service import Outcome
 
 OUTCOMES: Final = frozenset(Outcome.__args__)  # type: ignore[attr-defined]
@@ -30,7 +41,6 @@ KEY_IN_QUERY_DETAIL: Final = (
     f"{HOW_TO_AUTHENTICATE[0].upper()}{HOW_TO_AUTHENTICATE[1:]}, and rotate this key, since it "
     "may have been recorded on its way here."
 )
-MAX_LOGGED_PATH: Final = 300
 
 
 class KeyguardMiddleware:
@@ -48,8 +58,10 @@ class KeyguardMiddleware:
             ts=self.api.runtime.clock(),
             ip=client_ip(scope, self.api.trusted),
             user_agent=_user_agent(scope),
+            request_id=request_id_from(_header(scope, REQUEST_ID_HEADER)),
         )
         scope.setdefault("state", {})[CONTEXT_KEY] = context
+        request_id = current_request_id.set(context.request_id)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -58,9 +70,8 @@ class KeyguardMiddleware:
             await send(message)
 
         try:
-            if key_in_query(scope.get("query_string", b"")):
-                context.outcome, context.problem_code = "invalid_key", "key_in_query"
-                refusal = problem_response(400, "key_in_query", KEY_IN_QUERY_DETAIL)
+            refusal = _refusal(scope, context)
+            if refusal is not None:
                 await refusal(scope, receive, send_with_headers)
             else:
                 await self.app(scope, self._limited(scope, receive), send_with_headers)
@@ -68,6 +79,7 @@ class KeyguardMiddleware:
             context.status = context.status or 500
             raise
         finally:
+            current_request_id.reset(request_id)
             self._finish(scope, context, time.perf_counter() - started)
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
@@ -95,6 +107,7 @@ class KeyguardMiddleware:
     def _response_headers(self, message: Message, context: RequestContext) -> list[Any]:
         headers = list(message.get("headers", ()))
         headers.extend(self._headers)
+        headers.append((REQUEST_ID_HEADER, context.request_id.encode()))
         if not any(name.lower() == b"cache-control" for name, _ in headers):
             headers.append((b"cache-control", b"no-store"))  # answers may hold key metadata
         if context.rate_headers:
@@ -116,8 +129,9 @@ class KeyguardMiddleware:
         key = context.key
         self.api.access_log.info(
             "request",
+            request_id=context.request_id,
             method=scope["method"],
-            path=scope["path"][:MAX_LOGGED_PATH],
+            path=logged_path(scope["path"]),  # scrubbed and cut like the usage event's
             route=route,
             status=status,
             duration_ms=round(elapsed * 1000, 3),
@@ -148,7 +162,7 @@ def _usage(
     return UsageRecord(
         ts=context.ts,
         method=scope["method"],
-        path=scrub(scope["path"]),  # a key pasted into a URL path must not reach the table
+        path=scope["path"],  # UsageRecord scrubs it: a key pasted into a URL never lands
         outcome=outcome,
         status=status,
         key_id=key.id if key else None,
@@ -157,8 +171,21 @@ def _usage(
         ip=ip,
         user_agent=context.user_agent,
         scope=context.required_scope,
+        request_id=context.request_id,
         extra={"code": code} if code and code != outcome else None,
     )
+
+
+def _refusal(scope: Scope, context: RequestContext) -> Response | None:
+    """The answer to a request refused before the app sees it, or None."""
+    too_large = head_too_large(scope["headers"])
+    if too_large is not None:
+        context.problem_code = "headers_too_large"
+        return problem_response(431, "headers_too_large", too_large)
+    if key_in_query(scope.get("query_string", b"")):
+        context.outcome, context.problem_code = "invalid_key", "key_in_query"
+        return problem_response(400, "key_in_query", KEY_IN_QUERY_DETAIL)
+    return None
 
 
 def _user_agent(scope: Scope) -> str | None:

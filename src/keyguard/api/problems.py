@@ -8,16 +8,18 @@ chooses an error status.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
+import fastapi.routing
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from keyguard.api.context import context_in
+from keyguard.api.context import context_in, current_request_id
 from keyguard.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -45,9 +47,12 @@ STATUS_BY_ERROR: Final[dict[type[KeyguardError], int]] = {
 STATUS_BY_CODE: Final[dict[str, int]] = {
     "key_in_query": 400,
     "ambiguous_credentials": 400,
+    "malformed_request": 400,
+    "malformed_json": 400,
     "payload_too_large": 413,
     "method_not_allowed": 405,
     "unsupported_media_type": 415,
+    "headers_too_large": 431,
     "internal_error": 500,
 }
 # Framework-level HTTP errors (routing, body limits) and the code each one gets.
@@ -58,9 +63,13 @@ CODE_BY_STATUS: Final[dict[int, str]] = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
+    431: "headers_too_large",
 }
 
 log = structlog.get_logger("keyguard.api")
+# What FastAPI says when a JSON body is not even text (e.g. invalid UTF-8).
+_UNPARSEABLE_BODY: Final = "There was an error parsing the body"
+MALFORMED_JSON_DETAIL: Final = "the request body is not valid JSON"
 
 
 _TEXT: Final = {"type": "string"}
@@ -76,6 +85,7 @@ PROBLEM_SCHEMA: Final[dict[str, Any]] = {
         "status": {"type": "integer"},
         "detail": _TEXT,
         "code": _TEXT,
+        "instance": {"type": "string", "description": "The request id (also in X-Request-ID)."},
         "errors": {
             "type": "array",
             "description": "One entry per invalid field.",
@@ -114,7 +124,9 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
     retry_after: float | None = None,
+    instance: str | None = None,
 ) -> JSONResponse:
+    """The problem JSON answer; `instance` is the request id, by default the current one."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": HTTPStatus(status).phrase,
@@ -122,6 +134,9 @@ def problem_response(
         "detail": scrub(detail),  # messages may quote the caller's input, e.g. a pasted key
         "code": code,
     }
+    instance = instance or current_request_id.get()
+    if instance:
+        body["instance"] = instance
     headers = dict(headers or {})
     if errors:
         body["errors"] = [{name: scrub(value) for name, value in e.items()} for e in errors]
@@ -162,6 +177,14 @@ async def keyguard_error(request: Request, exc: Exception) -> Response:
 
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    if _not_json(request, exc.errors()):
+        _remember(request, "unsupported_media_type")
+        detail = "the request body must be JSON (Content-Type: application/json)"
+        return problem_response(415, "unsupported_media_type", detail)
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        # Pydantic's location of a JSON error is a character position, not a field.
+        _remember(request, "malformed_json")
+        return problem_response(400, "malformed_json", MALFORMED_JSON_DETAIL)
     _remember(request, "validation_failed")
     # Only location, field, type and message: never `input`, which may hold a key.
     errors = [
@@ -179,9 +202,47 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
     code = CODE_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
-    _remember(request, code)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 400 and detail == _UNPARSEABLE_BODY:
+        code, detail = "malformed_json", MALFORMED_JSON_DETAIL
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    _remember(request, code)
+    return problem_response(exc.status_code, code, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route on this path: the router stops at the first route whose
+    path matches, whose 405 would name its own methods only."""
+    methods: set[str] = set()
+    path = request.scope["path"]
+    for route in _routes(request.app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def _routes(routes: Sequence[Any]) -> Iterable[Any]:
+    # FastAPI >= 0.16x nests included routers; iter_route_contexts flattens them.
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    return flatten(routes) if flatten is not None else routes
+
+
+def _not_json(request: Request, errors: Sequence[Any]) -> bool:
+    """The body was refused because it is declared as something other than JSON."""
+    content_type = request.headers.get("content-type")
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    if not content_type or body_field is None or isinstance(body_field.field_info, params.Form):
+        return False
+    if not any(e.get("loc", ("",))[0] == "body" for e in errors):
+        return False
+    media = content_type.partition(";")[0].strip().lower()
+    json_like = media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    return not json_like
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -9,7 +9,7 @@ import typer
 
 from keyguard.cli.context import state
 from keyguard.cli.init import ADMIN_KEY_FILE
-from keyguard.cli.output import errors_as_exit, fail, stdout
+from keyguard.cli.output import errors_as_exit, fail
 from keyguard.errors import ConfigurationError, InvalidInput
 from keyguard.policy.restrictions import parse_cidr_list
 from keyguard.settings import Settings
@@ -81,12 +81,21 @@ def _with_proxies(settings: Settings, cidrs: list[str]) -> Settings:
 
 
 def _announce(settings: Settings, host: str, port: int, tls: bool) -> None:
+    """The start-up banner, as JSON log lines like every other line the server writes."""
+    import structlog
+
+    log = structlog.get_logger("keyguard.serve")
     shown = f"[{host}]" if ":" in host else host
-    stdout.print(
-        f"Keyguard ({settings.mode} mode) on {'https' if tls else 'http'}://{shown}:{port}"
-    )
+    url = f"{'https' if tls else 'http'}://{shown}:{port}"
+    log.info(f"Keyguard ({settings.mode} mode) on {url}", mode=settings.mode, url=url)
     key_file = settings.data_dir / ADMIN_KEY_FILE
     if key_file.exists():
-        stdout.print(f"First admin key: {key_file} (mode 0600; send it as `Authorization: Bearer`)")
+        log.info(
+            f"First admin key: {key_file} (mode 0600; send it as `Authorization: Bearer`)",
+            admin_key_file=str(key_file),
+        )
     if settings.trusted_proxies:
-        stdout.print(f"Trusting X-Forwarded-For from: {', '.join(settings.trusted_proxies)}")
+        log.info(
+            f"Trusting X-Forwarded-For from: {', '.join(settings.trusted_proxies)}",
+            trusted_proxies=list(settings.trusted_proxies),
+        )

@@ -41,6 +41,7 @@ class Caller:
     scope: str = "mail:send"
     accepted_status: int = 202
     status_of: StatusOf = field(default=_default_status)
+    request_id: str | None = None  # the HTTP request's id (None through SMTP)
 
 
 def event_for(
@@ -69,6 +70,7 @@ def event_for(
         recipients=len(recipients) if recipients else None,
         recipient_domains=_domains(recipients) if recipients else None,
         sender=sender.addr if sender else None,
+        request_id=caller.request_id,
         extra=extra,
     )
 

@@ -31,6 +31,8 @@ class UsageEvent(Base):
     recipient_domains: Mapped[list[str] | None] = mapped_column(PortableJSON)
     sender: Mapped[str | None] = mapped_column(String(320))
     extra: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    # The HTTP request's id (X-Request-ID, the access log, problem JSON's `instance`).
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         Index("ix_usage_events_key_ts", "key_id", "ts"),

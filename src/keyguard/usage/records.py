@@ -11,7 +11,14 @@ from keyguard.usage.models import UsageEvent
 
 # Column widths of `usage_events`; longer values are cut so one odd request cannot make a
 # whole batch fail on PostgreSQL.
-WIDTHS: Final = {"ip": 45, "user_agent": 300, "method": 10, "path": 300, "scope": 40}
+WIDTHS: Final = {
+    "ip": 45,
+    "user_agent": 300,
+    "method": 10,
+    "path": 300,
+    "scope": 40,
+    "request_id": 128,
+}
 
 
 def _cut(name: str, value: str | None) -> str | None:
@@ -43,6 +50,7 @@ class UsageRecord:
     recipients: int | None = None
     recipient_domains: list[str] | None = None
     sender: str | None = None
+    request_id: str | None = None
     extra: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -68,6 +76,7 @@ class UsageRecord:
             "scope": _cut("scope", self.scope),
             "outcome": self.outcome,
             "status": self.status,
+            "request_id": _cut("request_id", self.request_id),
         }
         optional = {
             "recipients": self.recipients,

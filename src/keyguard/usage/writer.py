@@ -36,7 +36,7 @@ _TABLE = cast(Table, UsageEvent.__table__)
 _INSERT = insert(_TABLE)
 _PLAIN = (
     "ts", "key_id", "tenant_id", "env", "ip", "user_agent",
-    "method", "path", "scope", "outcome", "status",
+    "method", "path", "scope", "outcome", "status", "request_id",
 )  # fmt: skip
 
 
@@ -54,7 +54,7 @@ class _PlainInsert:
     drivers (psycopg) get executemany, which they pipeline.
     """
 
-    ROWS_PER_STATEMENT = 200  # x 11 columns: far below SQLite's 32,766 bound variables
+    ROWS_PER_STATEMENT = 200  # x 12 columns: far below SQLite's 32,766 bound variables
 
     def __init__(self, dialect: Dialect) -> None:
         compiled = insert(_TABLE).inline().compile(dialect=dialect, column_keys=list(_PLAIN))

@@ -127,3 +127,36 @@ class ProcessServer:
 
     def log(self) -> str:
         return self.output.read_text(errors="replace") if self.output else ""
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def send_raw(url: str, request: bytes) -> RawAnswer:
+    """Send bytes no HTTP client would send (NUL, obs-fold, huge heads) and read one answer."""
+    address = httpx.URL(url)
+    assert address.host and address.port
+    with socket.create_connection((address.host, address.port), timeout=STARTUP_DEADLINE) as sock:
+        sock.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received or len(received) < _expected_size(received):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (x.partition(": ") for x in lines)}
+    return RawAnswer(int(status_line.split()[1]), headers, body)
+
+
+def _expected_size(received: bytes) -> int:
+    head, _, _ = received.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(head) + 4 + int(line.split(b":", 1)[1])
+    return len(received)

@@ -25,6 +25,15 @@ def test_two_different_keys_are_refused(api: Api) -> None:
     assert answer.json()["code"] == "ambiguous_credentials"
 
 
+def test_a_credential_header_sent_twice_is_refused(api: Api) -> None:
+    first, last = api.key("keys:read").key.reveal(), api.key("keys:read").key.reveal()
+    for name, value in (("Authorization", "Bearer {}"), ("X-API-Key", "{}")):
+        headers = [(name, value.format(first)), (name, value.format(last))]
+        answer = api.client().get("/v1/keys", headers=headers)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["code"] == "ambiguous_credentials"
+
+
 def test_another_auth_scheme_counts_as_no_key(api: Api) -> None:
     key = api.key("keys:read").key.reveal()
     answer = api.client(Authorization=f"Basic {key}").get("/v1/keys")
@@ -52,7 +61,8 @@ def test_every_string_that_is_not_our_key_gets_the_same_answer(api: Api) -> None
     ]
     bodies = set()
     for candidate in candidates:
-        answer = api.client(candidate).get("/v1/keys")
+        # The same request id each time: `instance` is the only per-request part of the body.
+        answer = api.client(candidate).get("/v1/keys", headers={"X-Request-ID": "same"})
         assert answer.status_code == 401
         bodies.add(answer.text)
     assert len(bodies) == 1

@@ -71,11 +71,27 @@ def test_the_client_is_the_rightmost_hop_that_is_not_a_trusted_proxy(start_api: 
     assert _status_for(two_proxies, allowed_cidrs=["198.51.100.9/32"])(forwarded=chain) == 200
 
 
-def test_garbage_in_forwarded_for_stops_at_the_last_address_we_can_vouch_for(
-    start_api: StartApi,
+@pytest.mark.parametrize("hop", ["unknown", "junk", ",", "203.0.113.7:", "[::1"])
+def test_an_unparseable_forwarded_for_hop_is_an_unknown_client(
+    start_api: StartApi, hop: str
 ) -> None:
     api = start_api(trusted_proxies=("127.0.0.1/32",))
-    assert _status_for(api, allowed_cidrs=["127.0.0.1/32"])(forwarded="203.0.113.7, junk") == 200
+    forwarded = f"203.0.113.7, {hop}"  # "," leaves an empty right-most hop
+    assert _status_for(api, allowed_cidrs=["127.0.0.1/32"])(forwarded=forwarded) == 403
+    refused = api.usage()[-1]
+    assert (refused.outcome, refused.ip) == ("denied_ip", None)
+    assert _status_for(api)(forwarded=forwarded) == 200  # a key without an allowlist still works
+
+
+@pytest.mark.parametrize(
+    ("hop", "client"), [("203.0.113.7:4711", "203.0.113.7"), ("[2001:db8::7]:4711", "2001:db8::7")]
+)
+def test_a_forwarded_for_hop_with_a_port_names_the_client(
+    start_api: StartApi, hop: str, client: str
+) -> None:
+    api = start_api(trusted_proxies=("127.0.0.1/32",))
+    assert _status_for(api, allowed_cidrs=[client])(forwarded=hop) == 200
+    assert api.usage()[-1].ip == client
 
 
 def test_an_ipv4_allowlist_does_not_admit_an_ipv6_peer(start_api: StartApi) -> None:

@@ -43,12 +43,43 @@ def test_routing_errors_are_problems(admin: httpx.Client) -> None:
     _is_problem(admin.delete("/v1/keys"), 405, "method_not_allowed")
 
 
-def test_malformed_json_is_a_validation_problem(admin: httpx.Client) -> None:
+def test_no_interactive_docs_from_a_cdn_but_the_openapi_document(api: Api) -> None:
+    client = api.client()
+    _is_problem(client.get("/docs"), 404, "not_found")
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.")
+
+
+def test_method_not_allowed_lists_every_method_of_the_path(admin: httpx.Client) -> None:
+    answer = admin.delete("/v1/keys")
+    _is_problem(answer, 405, "method_not_allowed")
+    assert answer.headers["allow"] == "GET, POST"
+    contact = admin.put("/v1/contacts/con_x")
+    assert contact.headers["allow"] == "DELETE, GET, PATCH"
+
+
+@pytest.mark.parametrize("broken", [b"{not json", b'{"scopes": ["keys:read"],', b"\xff"])
+def test_malformed_json_is_a_400_without_a_position_as_field(
+    admin: httpx.Client, broken: bytes
+) -> None:
+    answer = admin.post("/v1/keys", content=broken, headers={"content-type": "application/json"})
+    body = _is_problem(answer, 400, "malformed_json")
+    assert "errors" not in body
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_json_is_415(admin: httpx.Client, content_type: str) -> None:
     answer = admin.post(
-        "/v1/keys", content=b"{not json", headers={"content-type": "application/json"}
+        "/v1/keys", content=b'{"scopes": ["keys:read"]}', headers={"content-type": content_type}
     )
-    body = _is_problem(answer, 422, "validation_failed")
-    assert body["errors"][0]["code"] == "json_invalid"
+    _is_problem(answer, 415, "unsupported_media_type")
+
+
+def test_json_with_a_charset_or_a_json_suffix_is_accepted(admin: httpx.Client) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        answer = admin.post(
+            "/v1/keys", content=b'{"scopes": ["keys:read"]}', headers={"content-type": content_type}
+        )
+        assert answer.status_code == 201, answer.text
 
 
 def test_validation_problems_list_each_field(admin: httpx.Client) -> None:

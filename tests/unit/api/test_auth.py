@@ -43,8 +43,25 @@ def test_when_every_hop_is_trusted_the_farthest_one_is_the_client() -> None:
     assert _ip("10.0.0.2", "10.0.0.3, 10.0.0.4", trusted=("10.0.0.0/8",)) == "10.0.0.3"
 
 
-def test_garbage_stops_the_walk_at_the_last_trusted_address() -> None:
-    assert _ip("10.0.0.2", "203.0.113.7, nonsense", trusted=("10.0.0.0/8",)) == "10.0.0.2"
+@pytest.mark.parametrize(
+    ("hop", "client"),
+    [
+        ("203.0.113.7:4711", "203.0.113.7"),
+        ("[2001:db8::7]:4711", "2001:db8::7"),
+        ("[2001:db8::7]", "2001:db8::7"),
+    ],
+)
+def test_a_hop_with_a_port_names_its_address(hop: str, client: str) -> None:
+    assert _ip("10.0.0.2", hop, trusted=("10.0.0.0/8",)) == client
+
+
+@pytest.mark.parametrize(
+    "hop", ["unknown", "nonsense", "", " ", "203.0.113.7:", "2001:db8::7:99999", "[::1", "1.2.3"]
+)
+def test_an_unparseable_hop_makes_the_client_unknown(hop: str) -> None:
+    # Not the proxy: a key allowlisted for the proxy's own address must not pass (fail closed).
+    scope = _scope("10.0.0.2", f"203.0.113.7, {hop}")
+    assert client_ip(scope, TrustedProxies(("10.0.0.0/8",))) is None
 
 
 def test_ipv6_and_ipv4_mapped_addresses() -> None:
@@ -72,6 +89,17 @@ def test_no_key_and_conflicting_keys_are_refused() -> None:
     with pytest.raises(InvalidInput) as both:
         presented_key(Headers({"authorization": "Bearer a", "x-api-key": "b"}).raw)
     assert both.value.code == "ambiguous_credentials"
+
+
+@pytest.mark.parametrize("name", [b"authorization", b"x-api-key"])
+def test_a_credential_header_sent_twice_is_ambiguous(name: bytes) -> None:
+    one, two = generate_key("live").reveal(), generate_key("live").reveal()
+    value = b"Bearer %s" if name == b"authorization" else b"%s"
+    for second in (two, one):  # a repeated header is refused even when both values agree
+        headers = [(name, value % one.encode()), (name, value % second.encode())]
+        with pytest.raises(InvalidInput) as twice:
+            presented_key(headers)
+        assert twice.value.code == "ambiguous_credentials"
 
 
 @pytest.mark.parametrize(

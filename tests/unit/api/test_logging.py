@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+
+import structlog
 
 from keyguard.keys import generate_key
-from keyguard.logging import make_logger, redact_secrets, scrub
+from keyguard.logging import configure_logging, make_logger, redact_secrets, scrub
 
 
 def test_sensitive_fields_are_blanked_whatever_they_hold() -> None:
@@ -64,3 +67,37 @@ def test_the_json_logger_writes_one_redacted_line_per_event() -> None:
     assert record["event"] == "request"
     assert record["authorization"] == "[redacted]"
     assert key not in line
+
+
+def test_stdlib_extra_fields_reach_the_json_line() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging(stream=stream)
+        logging.getLogger("keyguard.rotation.service").warning(
+            "rotation.delivered", extra={"key_id": "key_abc", "target": "vault:payments"}
+        )
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert line["event"] == "rotation.delivered"
+    assert (line["key_id"], line["target"]) == ("key_abc", "vault:payments")
+
+
+def test_a_key_in_stdlib_extra_fields_is_redacted() -> None:
+    raw = generate_key("live").reveal()
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging(stream=stream)
+        logging.getLogger("keyguard.test").warning("x", extra={"reason": f"leaked {raw}"})
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
+    assert raw not in stream.getvalue()
+    assert raw[:12] in json.loads(stream.getvalue().splitlines()[-1])["reason"]

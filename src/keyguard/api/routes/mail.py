@@ -66,6 +66,7 @@ def caller_of(principal: Principal, request: Request, scope: str) -> Caller:
         scope=scope,
         accepted_status=202,
         status_of=problems.status_for,
+        request_id=context_of(request).request_id,
     )
 
 

@@ -84,6 +84,7 @@ async def verify_key(
             ip=ip,
             ts=context_of(request).ts,
             principal=principal,
+            request_id=context_of(request).request_id,
         )
     )
     return answer
@@ -112,6 +113,7 @@ def _event(
     ip: str | None,
     ts: datetime,
     principal: Principal,
+    request_id: str,
 ) -> UsageRecord:
     key = decision.key if answer.key is not None else None
     code = decision.problem_code if isinstance(decision, Denied) else None
@@ -129,5 +131,6 @@ def _event(
         env=key.env if key else None,
         ip=ip,
         scope=body.scope,
+        request_id=request_id,
         extra=extra,
     )
