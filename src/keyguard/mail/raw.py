@@ -3,7 +3,8 @@
 The header `From` must pass the same sender policy as the envelope sender (otherwise a key
 allowed to send from one domain could forge another in the visible header). `Bcc` header
 fields are dropped, since every recipient would see them; `Message-ID` and `Date` are added
-when missing.
+when missing. Headers only the service may write (Sender, Resent-*, Return-Path, Received…)
+are refused by the same function that refuses them as HTTP custom headers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from keyguard.errors import InvalidInput
 from keyguard.mail import policy
 from keyguard.mail.addresses import Address, parse_address
 from keyguard.mail.ids import new_id
-from keyguard.mail.prepare import Prepared, check_size
+from keyguard.mail.prepare import Prepared, check_caller_header, check_size
 from keyguard.policy.restrictions import Restrictions
 
 _FIELD_NAME: Final = re.compile(rb"^([!-9;-~]+)[ \t]*:")
@@ -38,6 +39,8 @@ def prepare_raw(
     check_size(len(data))
     head, separator, body = _split(data)
     fields = _fields(head)
+    for name, _ in fields:
+        check_caller_header(name.decode("ascii"))
     from_values = [value for name, value in fields if name == b"from"]
     if len(from_values) != 1:
         raise InvalidInput("the message needs exactly one From header", code="invalid_from")

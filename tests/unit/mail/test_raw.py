@@ -9,6 +9,7 @@ import pytest
 from keyguard.errors import InvalidInput, PermissionDenied
 from keyguard.mail.addresses import parse_address
 from keyguard.mail.policy import TenantMailPolicy
+from keyguard.mail.prepare import custom_headers
 from keyguard.mail.raw import prepare_raw
 from keyguard.policy.restrictions import Restrictions
 
@@ -64,3 +65,22 @@ def test_exactly_one_from_header_is_required(data: bytes) -> None:
 def test_a_message_without_a_body_separator_is_refused() -> None:
     with pytest.raises(InvalidInput):
         prepare(b"From: news@brand.example")
+
+
+@pytest.mark.parametrize(
+    "name", ["Sender", "Resent-From", "Resent-Sender", "Return-Path", "Received", "DKIM-Signature"]
+)
+def test_headers_the_service_writes_are_refused_at_both_doors(name: str) -> None:
+    with pytest.raises(InvalidInput) as over_smtp:
+        prepare(f"From: news@brand.example\r\n{name}: x@bank.example\r\n\r\nbody\r\n".encode())
+    with pytest.raises(InvalidInput) as over_http:
+        custom_headers({name: "x@bank.example"})
+    assert over_smtp.value.code == over_http.value.code == "reserved_header"
+
+
+def test_headers_an_smtp_client_writes_itself_are_kept() -> None:
+    mime = prepare(
+        b"From: news@brand.example\r\nTo: a@example.com\r\nReply-To: help@brand.example\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\nSubject: hi\r\n\r\nbody\r\n"
+    )
+    assert b"Reply-To: help@brand.example" in mime
