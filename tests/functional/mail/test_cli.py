@@ -140,3 +140,11 @@ def test_mail_submitted_to_keyguard_smtp_is_delivered_by_keyguard_worker(
 def test_the_worker_refuses_to_start_without_a_relay(cli: Cli) -> None:
     outcome = cli.run("worker", "--once", check=2)
     assert "KEYGUARD_SMTP_RELAY" in outcome.stderr
+
+
+def test_holding_mail_of_revoked_keys_is_on_by_default_and_can_be_turned_off(cli: Cli) -> None:
+    shown = json.loads(cli.run("domains", "hold-revoked-mail", "--json").stdout)
+    assert shown == {"tenant": "default", "hold_revoked_mail": True}
+    cli.run("domains", "hold-revoked-mail", "off")
+    assert "delivered" in cli.run("domains", "hold-revoked-mail").stdout
+    assert "on or off" in cli.run("domains", "hold-revoked-mail", "maybe", check=2).stderr
