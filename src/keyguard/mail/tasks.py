@@ -3,7 +3,9 @@ the SMTP submission server, started and stopped together on the running event lo
 
 `keyguard serve` enters `MailTasks.for_serve(runtime)` in its lifespan (the worker runs
 unless KEYGUARD_MAIL_WORKER_IN_SERVE=false; SMTP only with KEYGUARD_SMTP_IN_SERVE=true);
-`keyguard worker` and `keyguard smtp` run one part each until a signal arrives.
+`keyguard worker` and `keyguard smtp` run one part each until a signal arrives, with the
+runtime's background jobs (runtime/background.py) that serve's lifespan runs for serve: the
+change feed above all, so that a key revoked anywhere stops working here within a second.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from keyguard.mail.delivery import DeliveryWorker, WorkerConfig
 from keyguard.mail.relay import relay_from_settings
 from keyguard.mail.submission import SubmissionHandler, bound_port, start_server, tls_context
 from keyguard.runtime import Runtime
+from keyguard.runtime.background import background_jobs
 
 log = structlog.get_logger("keyguard.mail.tasks")
 
@@ -56,7 +59,11 @@ class MailTasks:
         runtime = self._runtime
         if self._submit:
             handler = SubmissionHandler(
-                runtime.verifier, runtime.mail.sending, limits=runtime.limits, clock=runtime.clock
+                runtime.verifier,
+                runtime.mail.sending,
+                limits=runtime.limits,
+                usage=runtime.usage,
+                clock=runtime.clock,
             )
             self._server = await start_server(
                 handler,
@@ -81,7 +88,7 @@ class MailTasks:
         stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        async with self:
+        async with background_jobs(self._runtime), self:
             if on_ready is not None:
                 on_ready()
             await stopping.wait()
