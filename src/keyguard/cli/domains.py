@@ -1,4 +1,5 @@
-"""`keyguard domains …`: the sender domains a tenant may use, and its internal recipients."""
+"""`keyguard domains …`: the sender domains a tenant may use, its internal recipients, and
+whether queued mail of a revoked key is held."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keyguard.cli.context import state
-from keyguard.cli.output import errors_as_exit, print_json, stdout
+from keyguard.cli.output import errors_as_exit, fail, print_json, stdout
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR
 
@@ -114,6 +115,28 @@ def internal_remove(
         json_output,
         {"tenant": tenant, "address": address, "removed": True},
         f"{address} removed from {tenant}'s internal list",
+    )
+
+
+@app.command("hold-revoked-mail")
+def hold_revoked_mail(
+    ctx: typer.Context,
+    setting: Annotated[str | None, typer.Argument(help="on or off; omit it to show")] = None,
+    tenant: Tenant = DEFAULT_TENANT,
+    json_output: JsonFlag = False,
+) -> None:
+    """Hold (on, the default) or deliver (off) queued mail of keys revoked before delivery."""
+    if setting not in (None, "on", "off"):
+        fail("the setting is on or off")
+    runtime = state(ctx).runtime
+    with errors_as_exit():
+        if setting is not None:
+            runtime.mail.set_hold_revoked_mail(tenant, setting == "on", OPERATOR.id)
+        hold = runtime.mail.holds_revoked_mail(tenant)
+    _report(
+        json_output,
+        {"tenant": tenant, "hold_revoked_mail": hold},
+        f"{tenant}: mail of revoked keys is {'held' if hold else 'delivered'}",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated
 
 import typer
@@ -19,8 +20,13 @@ def smtp(
     host: Annotated[str | None, typer.Option(help="Address (default KEYGUARD_SMTP_HOST).")] = None,
 ) -> None:
     """Accept mail from clients that authenticate with a key; runs until SIGINT or SIGTERM."""
+    from keyguard.logging import configure_logging
     from keyguard.mail.tasks import MailTasks
     from keyguard.runtime.housekeeping import housekeeping
+
+    # Every log line a JSON object, as with serve (aiosmtpd's stdlib logs and warnings too).
+    configure_logging()
+    logging.captureWarnings(True)
 
     runtime = state(ctx).runtime
     tasks = MailTasks(runtime, deliver=False, submit=True, smtp_host=host, smtp_port=port)

@@ -191,11 +191,12 @@ class DeliveryWorker:
             log.info("mail worker stopped", owner=self.owner, **dict(self.counts))
 
     async def run_once(self) -> int:
-        """Claim one batch, deliver it and record the results; the number of messages."""
-        claimed = await asyncio.to_thread(self._claim)
+        """Claim one batch, deliver it and record the results; the number of messages
+        (held ones included, so that a drain goes on past a batch of held mail)."""
+        claimed, held = await asyncio.to_thread(self._claim_counted)
         if claimed:
             await asyncio.to_thread(self._complete, await self._deliver(claimed))
-        return len(claimed)
+        return len(claimed) + held
 
     async def close(self) -> None:
         await asyncio.gather(*(conn.close() for conn in self._connections))
@@ -236,14 +237,22 @@ class DeliveryWorker:
         return [await connection.deliver(message) for message in chunk]
 
     def _claim(self) -> list[Claimed]:
+        return self._claim_counted()[0]
+
+    def _claim_counted(self) -> tuple[list[Claimed], int]:
+        """(messages to deliver, how many more were claimed and held)."""
+        now = self._clock()
         with self._sessions.begin() as session:
-            return outbox.claim(
-                session,
-                owner=self.owner,
-                limit=self.config.batch,
-                lease=self.config.lease,
-                now=self._clock(),
+            claimed = outbox.claim(
+                session, owner=self.owner, limit=self.config.batch, lease=self.config.lease, now=now
             )
+            # In the claim's transaction: a revocation committed before it is always seen.
+            deliverable = outbox.hold_revoked(session, claimed, now=now)
+        held = len(claimed) - len(deliverable)
+        if held:
+            self.counts["held"] += held
+            log.warning("mail of revoked keys held", held=held)
+        return deliverable, held
 
     def _complete(self, results: Sequence[DeliveryResult]) -> None:
         now = self._clock()

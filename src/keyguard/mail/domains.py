@@ -139,6 +139,29 @@ def remove_internal(
     )
 
 
+def holds_revoked_mail(session: Session, tenant_id: str) -> bool:
+    return _tenant(session, tenant_id).hold_revoked_mail
+
+
+def set_hold_revoked_mail(
+    session: Session, *, tenant_id: str, hold: bool, actor: str, now: datetime
+) -> bool:
+    """Whether queued mail of a key revoked before delivery is held; True when it changed."""
+    tenant = _tenant(session, tenant_id)
+    if tenant.hold_revoked_mail == hold:
+        return False
+    tenant.hold_revoked_mail = hold
+    audit.append(
+        session,
+        now=now,
+        actor=actor,
+        action="mail.hold_revoked_mail_set" if hold else "mail.hold_revoked_mail_cleared",
+        tenant_id=tenant_id,
+        target=tenant_id,
+    )
+    return True
+
+
 def _tenant(session: Session, tenant_id: str) -> Tenant:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:

@@ -7,6 +7,7 @@ State machine of a message::
                         │  └──5xx for all, or too many attempts──▶ dead
                         └──lease runs out (worker died)──▶ claimable again
     sandboxed (test/dev mail nobody internal receives; never claimed)
+    claim ──key revoked, tenant holds such mail──▶ held (never claimed again)
 
 A claim sets `sending`, a fresh `claim_token` and the lease end in `next_attempt_at`, so one
 index serves both due messages and expired leases. On PostgreSQL the due rows are picked
@@ -23,17 +24,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from keyguard.lifecycle.states import ROTATED_REASON
 from keyguard.mail.models import CLAIMABLE_STATES, DUE, DeliveryEvent, Message
 from keyguard.mail.policy import TenantMailPolicy, delivery_targets
 from keyguard.mail.prepare import Prepared
+from keyguard.storage.models import ApiKey, Tenant
 
 _MESSAGES: Final = Message.metadata.tables[Message.__tablename__]
 _EVENTS: Final = DeliveryEvent.metadata.tables[DeliveryEvent.__tablename__]
 CLAIMABLE: Final = CLAIMABLE_STATES  # the partial index ix_mail_messages_due lists the same
 MAX_SUBJECT_STORED: Final = 998
+HELD_REASON: Final = "held: the key was revoked before delivery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +191,49 @@ def claim(
         )
         for r in session.execute(statement)
     ]
+
+
+def hold_revoked(session: Session, claimed: Sequence[Claimed], *, now: datetime) -> list[Claimed]:
+    """Hold, in the claim's transaction, the messages of keys revoked before it (when their
+    tenant holds such mail); return the others, to deliver.
+
+    A revoked key is most often a leaked one, and what it queued the attacker's mail. A key
+    rotated out is not: its mail was sent by its owner, and goes out.
+    """
+    if not claimed:
+        return []
+    by_id = {message.id: message for message in claimed}
+    held = set(
+        session.scalars(
+            select(Message.id)
+            .join(ApiKey, ApiKey.id == Message.key_id)
+            .join(Tenant, Tenant.id == Message.tenant_id)
+            .where(
+                Message.id.in_(list(by_id)),
+                ApiKey.state == "revoked",
+                or_(ApiKey.state_reason.is_(None), ApiKey.state_reason != ROTATED_REASON),
+                Tenant.hold_revoked_mail.is_(True),
+            )
+        )
+    )
+    if held:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(list(held)), Message.claim_token == claimed[0].claim_token)
+            .values(
+                state="held",
+                rcpt=[],
+                claim_token=None,
+                lease_owner=None,
+                last_error=HELD_REASON,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            insert(_EVENTS), [_event(i, now, "held", detail=HELD_REASON) for i in sorted(held)]
+        )
+    return [message for message in claimed if message.id not in held]
 
 
 def complete(

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from keyguard.errors import InvalidInput, KeyguardError, PermissionDenied, RateLimited
+from keyguard.errors import KeyguardError, PermissionDenied, RateLimited
 from keyguard.mail.addresses import Address, matches_rule
 from keyguard.policy.restrictions import Restrictions
 
@@ -24,18 +24,6 @@ _OUTCOMES: Final = {
     "rate_limited": "rate_limited",
 }
 DELIVERING_ENV: Final = "live"
-
-# The one header policy of both doors (HTTP builds the message, SMTP clients write it):
-# trace and authentication headers are written by mail servers on the way, never by a sender;
-# every address in a sender header must pass the same sender policy as the envelope sender,
-# or a key allowed one domain could claim another in what recipients see.
-TRACE_HEADERS: Final = frozenset(
-    {
-        "return-path", "received", "dkim-signature", "arc-seal", "arc-message-signature",
-        "arc-authentication-results", "authentication-results",
-    }
-)  # fmt: skip
-SENDER_HEADERS: Final = frozenset({"from", "sender", "resent-from", "resent-sender"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +39,6 @@ def usage_outcome(error: KeyguardError) -> str | None:
     if isinstance(error, PermissionDenied | RateLimited):
         return _OUTCOMES.get(error.code)
     return None
-
-
-def check_header(name: str) -> None:
-    """Refuse a header no sender may write (case-insensitive `name`)."""
-    if name.lower() in TRACE_HEADERS:
-        raise InvalidInput(f"header {name} is set by mail servers", code="reserved_header")
 
 
 def check_sender(restrictions: Restrictions, tenant: TenantMailPolicy, sender: Address) -> None:

@@ -33,16 +33,34 @@ _HEADER_NAME: Final = re.compile(r"[!-9;-~]{1,76}")  # printable ASCII without '
 _CONTENT_TYPE: Final = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}"
 )
-# Headers the service writes itself; letting callers set them would let them forge routing
-# information or break the MIME structure.
-_STRUCTURE_HEADERS: Final = frozenset(
+# Headers that make up the message itself. HTTP callers give them as fields (from, to,
+# subject, reply_to…), so a custom header may not set them; an SMTP client writes them in its
+# own MIME, where From is policed (raw.py) and the rest are kept as written.
+MESSAGE_HEADERS: Final = frozenset(
     {
-        "to", "cc", "bcc", "subject", "date", "message-id", "mime-version", "content-type",
-        "content-transfer-encoding", "content-disposition", "reply-to",
+        "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version",
+        "content-type", "content-transfer-encoding", "content-disposition", "reply-to",
     }
 )  # fmt: skip
-# The sender is the request's `from`, checked by the sender policy; see also keyguard.mail.policy.
-RESERVED_HEADERS: Final = _STRUCTURE_HEADERS | policy.TRACE_HEADERS | policy.SENDER_HEADERS
+# Headers that speak for the service or for the path the message took. A caller who could set
+# them could forge who sent the mail (Sender, Resent-*), where bounces go (Return-Path), the
+# route (Received) or the verdicts of signatures: nobody sets them, at either door.
+SERVICE_HEADERS: Final = frozenset(
+    {
+        "return-path", "received", "sender", "dkim-signature", "arc-seal",
+        "arc-message-signature", "arc-authentication-results", "authentication-results",
+    }
+)  # fmt: skip
+SERVICE_HEADER_PREFIXES: Final = ("resent-",)
+RESERVED_HEADERS: Final = MESSAGE_HEADERS | SERVICE_HEADERS
+
+
+def check_caller_header(name: str) -> None:
+    """The one header policy of both doors (HTTP custom headers, SMTP submissions): refuse a
+    header only the service, or the MTAs after it, may write."""
+    lowered = name.lower()
+    if lowered in SERVICE_HEADERS or lowered.startswith(SERVICE_HEADER_PREFIXES):
+        raise InvalidInput(f"header {name} is set by the service", code="reserved_header")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +139,8 @@ def custom_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     for name, value in headers.items():
         if not _HEADER_NAME.fullmatch(name):
             raise InvalidInput(f"invalid header name {name!r}", code="invalid_header")
-        if name.lower() in RESERVED_HEADERS:
+        check_caller_header(name)
+        if name.lower() in MESSAGE_HEADERS:
             raise InvalidInput(f"header {name} is set by the service", code="reserved_header")
         reject_injection(value, f"headers.{name}")
         if len(value) > MAX_HEADER_VALUE_CHARS:

@@ -1,11 +1,10 @@
 """Messages submitted over SMTP: the client wrote the MIME, we check and lightly fix it.
 
-Every sender header (`From`, `Sender`, `Resent-From` …) must pass the same sender policy as
-the envelope sender (otherwise a key allowed to send from one domain could forge another in
-the visible header), and trace headers (`Return-Path`, `Received`, `DKIM-Signature` …) are
-refused: the one header policy of both doors, in keyguard.mail.policy. `Bcc` header
+The header `From` must pass the same sender policy as the envelope sender (otherwise a key
+allowed to send from one domain could forge another in the visible header). `Bcc` header
 fields are dropped, since every recipient would see them; `Message-ID` and `Date` are added
-when missing.
+when missing. Headers only the service may write (Sender, Resent-*, Return-Path, Received…)
+are refused by the same function that refuses them as HTTP custom headers.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from keyguard.errors import InvalidInput
 from keyguard.mail import policy
 from keyguard.mail.addresses import Address, parse_address
 from keyguard.mail.ids import new_id
-from keyguard.mail.prepare import Prepared, check_size
+from keyguard.mail.prepare import Prepared, check_caller_header, check_size
 from keyguard.policy.restrictions import Restrictions
 
 _FIELD_NAME: Final = re.compile(rb"^([!-9;-~]+)[ \t]*:")
@@ -40,14 +39,13 @@ def prepare_raw(
     check_size(len(data))
     head, separator, body = _split(data)
     fields = _fields(head)
+    for name, _ in fields:
+        check_caller_header(name.decode("ascii"))
     from_values = [value for name, value in fields if name == b"from"]
     if len(from_values) != 1:
         raise InvalidInput("the message needs exactly one From header", code="invalid_from")
-    for name, value in fields:
-        policy.check_header(name.decode("ascii"))
-        if name.decode("ascii") in policy.SENDER_HEADERS:
-            for address in _header_addresses(name.decode("ascii"), value):
-                policy.check_sender(restrictions, tenant, address)
+    for address in _header_addresses(from_values[0]):
+        policy.check_sender(restrictions, tenant, address)
     message_id = new_id("msg", now)
     kept = [raw for (name, _), raw in zip(fields, _raw_fields(head), strict=True)
             if name not in _DROPPED]  # fmt: skip
@@ -94,11 +92,11 @@ def _fields(head: bytes) -> list[tuple[bytes, str]]:
     return parsed
 
 
-def _header_addresses(name: str, value: str) -> list[Address]:
+def _header_addresses(value: str) -> list[Address]:
     pairs = getaddresses([value])
     if not pairs or not all(addr for _, addr in pairs):
-        raise InvalidInput(f"the {name.title()} header has no address", code="invalid_from")
-    return [parse_address(addr, name.title()) for _, addr in pairs]
+        raise InvalidInput("the From header has no address", code="invalid_from")
+    return [parse_address(addr, "From") for _, addr in pairs]
 
 
 def _subject(values: list[str]) -> str:

@@ -48,7 +48,7 @@ from keyguard.mail.usage import Caller
 
 T = TypeVar("T")
 Json = dict[str, Any]
-MESSAGE_STATES = ("queued", "sending", "sent", "deferred", "dead", "sandboxed")
+MESSAGE_STATES = ("queued", "sending", "sent", "deferred", "dead", "sandboxed", "held")
 
 
 def paged(rows: Sequence[Any], limit: int | None, render: Callable[[Any], Json]) -> Json:
@@ -92,6 +92,16 @@ class MailService:
 
     def list_domains(self, tenant_id: str) -> list[str]:
         return self._read(lambda s: domains.list_domains(s, tenant_id))
+
+    def holds_revoked_mail(self, tenant_id: str) -> bool:
+        return self._read(lambda s: domains.holds_revoked_mail(s, tenant_id))
+
+    def set_hold_revoked_mail(self, tenant_id: str, hold: bool, actor: str) -> bool:
+        return self._write(
+            lambda s, now: domains.set_hold_revoked_mail(
+                s, tenant_id=tenant_id, hold=hold, actor=actor, now=now
+            )
+        )
 
     def add_internal(self, tenant_id: str, address: str, actor: str) -> bool:
         return self._write(

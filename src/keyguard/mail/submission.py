@@ -5,12 +5,22 @@ AUTH PLAIN/LOGIN with the username `apikey` and a key as the password. The key n
 `mail:send` scope and is checked against its CIDR allowlist with the client's address. The
 sender is checked at MAIL FROM, each recipient at RCPT TO (refused one by one, as SMTP
 expects), the quota and the header `From` at DATA. With a certificate the server offers
-STARTTLS and refuses AUTH and mail before it; `live` mode refuses to run without one.
+STARTTLS and refuses AUTH and mail before it; `live` mode refuses to run without one. Without
+one (dev and test only), AUTH is accepted from loopback clients alone: a key never crosses a
+network in clear, in any mode.
+
+The key is verified again at every MAIL FROM and DATA, so a revocation (which reaches this
+process's cache through the change feed within a second) also stops a connection that
+authenticated before it. Failed AUTHs are throttled: a connection is closed (421) at its third
+failure, and an address that fails too often in a minute is refused AUTH altogether for a
+while (the shared rate limiter, so with Redis across processes). Their usage events go
+through the batched usage writer, never one transaction each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 import warnings
@@ -38,12 +48,22 @@ from keyguard.mail.usage import Caller
 from keyguard.ratelimit import RateLimits
 from keyguard.settings import Settings
 from keyguard.usage.records import UsageRecord
+from keyguard.usage.writer import UsageWriter
 from keyguard.verification import Allowed, Denied, Verifier
 
 log = structlog.get_logger("keyguard.mail.submission")
 
 USERNAME: Final = b"apikey"
 SCOPE: Final = "mail:send"
+# The third failed AUTH on one connection closes it: a client with a wrong key fails once or
+# twice, a guesser many times.
+AUTH_FAILURES_PER_CONNECTION: Final = 3
+# Failed AUTHs one client address may make per minute (a burst of this many, then one every
+# few seconds) before every AUTH from it is refused until its allowance comes back.
+AUTH_FAILURES_PER_ADDRESS: Final = 20
+STARTTLS_FIRST: Final = "530 5.7.0 Must issue a STARTTLS command first"
+TOO_MANY_FAILURES: Final = "421 4.7.0 Too many failed authentications, closing connection"
+_MAX_BLOCKED: Final = 10_000  # remembered blocked addresses; the limiter stays authoritative
 
 
 def smtp_reply(error: KeyguardError) -> tuple[int, str]:
@@ -87,12 +107,17 @@ class SubmissionHandler:
         sending: SendingService,
         *,
         limits: RateLimits | None = None,
+        usage: UsageWriter,
         clock: Clock,
     ) -> None:
         self.verifier = verifier
         self.sending = sending
         self.limits = limits
+        self.usage = usage
         self._clock = clock
+        # Addresses refused AUTH until a time (epoch seconds on `clock`), so a throttled
+        # address costs no verification and no limiter round trip per attempt.
+        self._blocked: dict[str, float] = {}
 
     # -- AUTH (called by KeyguardSMTP) ------------------------------------------------------
 
@@ -103,7 +128,7 @@ class SubmissionHandler:
             presented = ""  # a wrong username is treated like an invalid key: one answer
         decision = await asyncio.to_thread(self.verifier.verify, presented, scope=SCOPE, ip=ip)
         if isinstance(decision, Denied):
-            await asyncio.to_thread(self._record_auth, decision, ip)
+            self._record_auth(decision, ip)
             return AuthResult(
                 success=False,
                 handled=False,
@@ -158,6 +183,7 @@ class SubmissionHandler:
             return "503 5.5.1 need MAIL FROM and RCPT TO first"
         data = envelope.original_content or b""
         try:
+            await self._reverify(identity, "DATA")
             queued = await asyncio.to_thread(
                 self.sending.accept_raw,
                 _at(identity.caller, "DATA"),
@@ -171,17 +197,55 @@ class SubmissionHandler:
 
     # -- checks -------------------------------------------------------------------------------
 
-    async def _recheck(self, identity: Identity, sender: Address) -> None:
-        """At every MAIL FROM: the key may have been revoked since AUTH; the rate limit; the
-        sender policy."""
-        caller = _at(identity.caller, "MAIL")
-        decision = await asyncio.to_thread(
-            self.verifier.verify, identity.raw.reveal(), scope=SCOPE, ip=caller.ip
-        )
+    # -- throttling of failed AUTHs ---------------------------------------------------------
+
+    def blocked(self, ip: str | None) -> bool:
+        """True while this address is over its allowance of failed AUTHs."""
+        until = self._blocked.get(ip or "")
+        if until is None:
+            return False
+        if self._clock().timestamp() < until:
+            return True
+        del self._blocked[ip or ""]
+        return False
+
+    async def count_failure(self, ip: str | None) -> bool:
+        """Count one failed AUTH against the client's address; True when it is now blocked."""
+        if self.limits is None:
+            return False
+        address = ip or ""
+        try:
+            decision = await self.limits.check_async(
+                f"smtp-auth:{address}", AUTH_FAILURES_PER_ADDRESS
+            )
+        except KeyguardError:
+            return True  # the shared limiter is down and fails closed: refuse, do not guess
+        if decision.allowed:
+            return False
+        if len(self._blocked) >= _MAX_BLOCKED:
+            self._blocked.pop(next(iter(self._blocked)))
+        self._blocked[address] = self._clock().timestamp() + decision.retry_after
+        return True
+
+    # -- checks -------------------------------------------------------------------------------
+
+    async def _reverify(self, identity: Identity, path: str) -> None:
+        """The key may have been revoked (or suspended, or restricted) since AUTH."""
+        caller = _at(identity.caller, path)
+        presented = identity.raw.reveal()
+        decision = self.verifier.verify_from_memory(presented, scope=SCOPE, ip=caller.ip)
+        if decision is None:  # not cached: the database, off the event loop
+            decision = await asyncio.to_thread(
+                self.verifier.verify, presented, scope=SCOPE, ip=caller.ip
+            )
         if not isinstance(decision, Allowed):
-            await asyncio.to_thread(self._record_auth, decision, caller.ip)
+            self._record_auth(decision, caller.ip, path=path)
             raise AuthenticationFailed("the key is no longer valid", code=decision.problem_code)
         identity.caller = replace(identity.caller, key=decision.key)
+
+    async def _recheck(self, identity: Identity, sender: Address) -> None:
+        """At every MAIL FROM: the key again; the rate limit; the sender policy."""
+        await self._reverify(identity, "MAIL")
         caller = _at(identity.caller, "MAIL")
         try:
             self._check_rate(caller)
@@ -216,12 +280,15 @@ class SubmissionHandler:
         if not decision.allowed:
             raise RateLimited("the key's request rate is exceeded", code="rate_limited")
 
-    def _record_auth(self, decision: Denied | Allowed, ip: str | None) -> None:
+    def _record_auth(
+        self, decision: Denied | Allowed, ip: str | None, *, path: str = "AUTH"
+    ) -> None:
+        """Queued in the batched writer: a flood of failures must not be a flood of commits."""
         key = decision.key
         event = UsageRecord(
             ts=self._clock(),
             method="SMTP",
-            path="AUTH",
+            path=path,
             outcome=decision.outcome,
             status=535,
             key_id=key.id if key else None,
@@ -231,7 +298,7 @@ class SubmissionHandler:
             user_agent="smtp",
             scope=SCOPE,
         )
-        self.sending.record([event])
+        self.usage.submit(event)
 
 
 class KeyguardSMTP(SMTP):
@@ -244,6 +311,19 @@ class KeyguardSMTP(SMTP):
     def __init__(self, handler: SubmissionHandler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._keyguard = handler
+        self._auth_failures = 0
+
+    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's command name
+        assert self.session is not None  # noqa: S101 - commands run inside a session
+        if self._tls_protocol is None and not _is_loopback(_peer_ip(self.session)):
+            # Without TLS a key would cross the network in clear: only a client on this
+            # machine may authenticate so (with a certificate, STARTTLS comes first anyway).
+            await self.push(STARTTLS_FIRST)
+            return
+        if self._keyguard.blocked(_peer_ip(self.session)):
+            await self._hang_up()
+            return
+        await super().smtp_AUTH(arg)
 
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
         return AuthResult(success=True, handled=False, auth_data=auth_data)
@@ -259,9 +339,22 @@ class KeyguardSMTP(SMTP):
             return captured
         credentials: LoginPassword = captured.auth_data
         assert self.session is not None  # noqa: S101 - AUTH runs inside a session
-        return await self._keyguard.authenticate(
+        result = await self._keyguard.authenticate(
             self.session, credentials.login, credentials.password
         )
+        if result.success:
+            return result
+        self._auth_failures += 1
+        throttled = await self._keyguard.count_failure(_peer_ip(self.session))
+        if throttled or self._auth_failures >= AUTH_FAILURES_PER_CONNECTION:
+            await self._hang_up()
+            return AuthResult(success=False, handled=True)
+        return result
+
+    async def _hang_up(self) -> None:
+        await self.push(TOO_MANY_FAILURES)
+        if self.transport is not None:
+            self.transport.close()
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -289,12 +382,17 @@ async def start_server(
     """Listen on host:port in the running loop; AUTH is required for any mail."""
     loop = asyncio.get_running_loop()
     if tls is None:
-        log.warning("smtp submission without TLS: keys travel in clear (dev mode only)")
+        log.warning("smtp submission without TLS: only loopback clients may authenticate")
+    # aiosmtpd itself sets the deprecated Session.login_data on every AUTH; we never read it.
+    warnings.filterwarnings(
+        "ignore", message="Session.login_data is deprecated", category=DeprecationWarning
+    )
     hostname = socket.gethostname()
 
     def protocol() -> KeyguardSMTP:
         with warnings.catch_warnings():
-            # Without TLS aiosmtpd warns about AUTH in clear; we logged that once, above.
+            # Without TLS aiosmtpd warns about AUTH in clear; smtp_AUTH allows it on loopback
+            # only, and we logged that once, above.
             warnings.simplefilter("ignore", UserWarning)
             return _smtp()
 
@@ -306,7 +404,7 @@ async def start_server(
             tls_context=tls,
             require_starttls=tls is not None,
             auth_required=True,
-            auth_require_tls=tls is not None,
+            auth_require_tls=False,  # smtp_AUTH decides: TLS, or a loopback client
             data_size_limit=MAX_MESSAGE_BYTES,
             loop=loop,
         )
@@ -336,3 +434,15 @@ def _peer_ip(session: Session) -> str | None:
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
     return None
+
+
+def _is_loopback(ip: str | None) -> bool:
+    if ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback

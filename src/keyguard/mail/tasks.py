@@ -3,7 +3,8 @@ the SMTP submission server, started and stopped together on the running event lo
 
 `keyguard serve` enters `MailTasks.for_serve(runtime)` in its lifespan (the worker runs
 unless KEYGUARD_MAIL_WORKER_IN_SERVE=false; SMTP only with KEYGUARD_SMTP_IN_SERVE=true);
-`keyguard worker` and `keyguard smtp` run one part each until a signal arrives.
+`keyguard worker` and `keyguard smtp` run one part each until a signal arrives, inside the
+runtime's housekeeping (runtime/housekeeping.py: the change feed above all).
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ class MailTasks:
         runtime = self._runtime
         if self._submit:
             handler = SubmissionHandler(
-                runtime.verifier, runtime.mail.sending, limits=runtime.limits, clock=runtime.clock
+                runtime.verifier,
+                runtime.mail.sending,
+                limits=runtime.limits,
+                usage=runtime.usage,
+                clock=runtime.clock,
             )
             self._server = await start_server(
                 handler,

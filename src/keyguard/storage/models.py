@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyguard.storage.base import Base, PortableJSON, UTCDateTime
@@ -21,6 +21,9 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200))
     max_key_lifetime_days: Mapped[int] = mapped_column(Integer, default=365)
     default_key_lifetime_days: Mapped[int] = mapped_column(Integer, default=90)
+    # Queued mail of a key revoked before delivery is held, not sent (docs/mail.md): on by
+    # default, since a revocation is most often a compromise and its mail the attacker's.
+    hold_revoked_mail: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -36,7 +36,11 @@ def run_with_server(runtime: Runtime, certificate: Certificate | None, scenario:
 
     async def main() -> Any:
         handler = SubmissionHandler(
-            runtime.verifier, runtime.mail.sending, limits=runtime.limits, clock=runtime.clock
+            runtime.verifier,
+            runtime.mail.sending,
+            limits=runtime.limits,
+            usage=runtime.usage,
+            clock=runtime.clock,
         )
         tls = certificate.server_context() if certificate else None
         server = await start_server(handler, host="127.0.0.1", port=0, tls=tls)
@@ -68,6 +72,8 @@ def letter(sender: str = SENDER, to: str = "a@example.com", body: str = "Hi.") -
 
 
 def usage(runtime: Runtime) -> list[tuple[str, str, int]]:
+    """The usage events written so far (failed AUTHs wait in the writer's batch: flushed)."""
+    runtime.usage.flush()
     with runtime.sessions() as session:
         return [(e.path, e.outcome, e.status) for e in session.scalars(select(UsageEvent))]
 

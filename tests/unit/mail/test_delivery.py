@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from keyguard.clock import ManualClock
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
+from keyguard.lifecycle.views import OPERATOR
 from keyguard.mail import outbox
 from keyguard.mail.delivery import DeliveryWorker, WorkerConfig
 from keyguard.mail.models import DeliveryEvent, Message, Suppression
@@ -267,3 +268,48 @@ def test_a_claim_takes_at_most_its_limit_and_never_the_same_message_twice(
         second = outbox.claim(session, owner="b", limit=5, lease=lease, now=clock())
     assert (len(first), len(second)) == (5, 2)
     assert not {c.id for c in first} & {c.id for c in second}
+
+
+# -- mail of revoked keys (the tenant's "hold mail of revoked keys", on by default) -----------
+
+
+def test_queued_mail_of_a_key_revoked_before_delivery_is_held(
+    runtime: Runtime, mail: MailService, make_caller: MakeCaller
+) -> None:
+    caller = make_caller()
+    [message_id] = queue(mail, lambda: caller, "a@example.com")
+    runtime.keys.revoke(OPERATOR, caller.key.id, "leaked")
+    with running_sink() as sink:
+        deliver_once(worker_for(runtime, plain_relay(sink)))
+    assert sink.messages == []
+    assert states(runtime) == {message_id: "held"}
+    with runtime.sessions() as session:
+        kinds = session.scalars(
+            select(DeliveryEvent.type).where(DeliveryEvent.message_id == message_id)
+        ).all()
+    assert "held" in kinds
+
+
+def test_a_tenant_may_choose_to_deliver_mail_of_revoked_keys(
+    runtime: Runtime, mail: MailService, make_caller: MakeCaller
+) -> None:
+    mail.set_hold_revoked_mail(DEFAULT_TENANT, False, OPERATOR.id)
+    caller = make_caller()
+    [message_id] = queue(mail, lambda: caller, "a@example.com")
+    runtime.keys.revoke(OPERATOR, caller.key.id)
+    with running_sink() as sink:
+        assert deliver_once(worker_for(runtime, plain_relay(sink))) == 1
+    assert len(sink.messages) == 1
+    assert states(runtime) == {message_id: "sent"}
+
+
+def test_mail_of_a_key_rotated_out_is_still_delivered(
+    runtime: Runtime, mail: MailService, make_caller: MakeCaller, clock: ManualClock
+) -> None:
+    caller = make_caller()
+    [message_id] = queue(mail, lambda: caller, "a@example.com")
+    runtime.keys.rotate(OPERATOR, caller.key.id, timedelta(hours=1))
+    clock.advance(timedelta(hours=2))
+    with running_sink() as sink:
+        assert deliver_once(worker_for(runtime, plain_relay(sink))) == 1
+    assert states(runtime) == {message_id: "sent"}
