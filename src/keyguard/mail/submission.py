@@ -45,11 +45,10 @@ from keyguard.mail.addresses import Address, parse_address
 from keyguard.mail.limits import MAX_MESSAGE_BYTES, MAX_RECIPIENTS_PER_MESSAGE
 from keyguard.mail.sending import SendingService
 from keyguard.mail.usage import Caller
-from keyguard.ratelimit import RateLimits
 from keyguard.settings import Settings
 from keyguard.usage.records import UsageRecord
 from keyguard.usage.writer import UsageWriter
-from keyguard.verification import Allowed, Denied, Verifier
+from keyguard.verification import Allowed, Denied, Gate
 
 log = structlog.get_logger("keyguard.mail.submission")
 
@@ -103,16 +102,15 @@ class SubmissionHandler:
 
     def __init__(
         self,
-        verifier: Verifier,
+        gate: Gate,
         sending: SendingService,
         *,
-        limits: RateLimits | None = None,
         usage: UsageWriter,
         clock: Clock,
     ) -> None:
-        self.verifier = verifier
+        self.gate = gate
         self.sending = sending
-        self.limits = limits
+        self.limits = gate.limits
         self.usage = usage
         self._clock = clock
         # Addresses refused AUTH until a time (epoch seconds on `clock`), so a throttled
@@ -126,7 +124,8 @@ class SubmissionHandler:
         presented = password.decode("utf-8", "replace")
         if login != USERNAME:
             presented = ""  # a wrong username is treated like an invalid key: one answer
-        decision = await asyncio.to_thread(self.verifier.verify, presented, scope=SCOPE, ip=ip)
+        # AUTH alone sends nothing: the message is counted against the key's rate at MAIL FROM.
+        decision = await self.gate.admit(presented, scope=SCOPE, ip=ip, spend_rate=False)
         if isinstance(decision, Denied):
             self._record_auth(decision, ip)
             return AuthResult(
@@ -192,6 +191,7 @@ class SubmissionHandler:
                 data,
             )
         except KeyguardError as error:
+            self.limits.count_refusal(error)  # the quota metric, as for HTTP sends
             return reply_for(error)
         return f"250 2.0.0 OK queued as {queued.id}"
 
@@ -211,8 +211,6 @@ class SubmissionHandler:
 
     async def count_failure(self, ip: str | None) -> bool:
         """Count one failed AUTH against the client's address; True when it is now blocked."""
-        if self.limits is None:
-            return False
         address = ip or ""
         try:
             decision = await self.limits.check_async(
@@ -229,26 +227,27 @@ class SubmissionHandler:
 
     # -- checks -------------------------------------------------------------------------------
 
-    async def _reverify(self, identity: Identity, path: str) -> None:
-        """The key may have been revoked (or suspended, or restricted) since AUTH."""
+    async def _reverify(self, identity: Identity, path: str, *, spend_rate: bool = False) -> None:
+        """The key may have been revoked (or suspended, or restricted) since AUTH; at MAIL
+        FROM the message also counts against the key's request rate (the gate's answer)."""
         caller = _at(identity.caller, path)
-        presented = identity.raw.reveal()
-        decision = self.verifier.verify_from_memory(presented, scope=SCOPE, ip=caller.ip)
-        if decision is None:  # not cached: the database, off the event loop
-            decision = await asyncio.to_thread(
-                self.verifier.verify, presented, scope=SCOPE, ip=caller.ip
-            )
-        if not isinstance(decision, Allowed):
+        decision = await self.gate.admit(
+            identity.raw.reveal(), scope=SCOPE, ip=caller.ip, spend_rate=spend_rate
+        )
+        if isinstance(decision, Denied) and decision.rate is not None:
+            error = RateLimited("the key's request rate is exceeded", code="rate_limited")
+            await asyncio.to_thread(self.sending.record_denial, caller, error)
+            raise error
+        if isinstance(decision, Denied):
             self._record_auth(decision, caller.ip, path=path)
             raise AuthenticationFailed("the key is no longer valid", code=decision.problem_code)
         identity.caller = replace(identity.caller, key=decision.key)
 
     async def _recheck(self, identity: Identity, sender: Address) -> None:
-        """At every MAIL FROM: the key again; the rate limit; the sender policy."""
-        await self._reverify(identity, "MAIL")
+        """At every MAIL FROM: the key and its rate (the gate); the sender policy."""
+        await self._reverify(identity, "MAIL", spend_rate=True)
         caller = _at(identity.caller, "MAIL")
         try:
-            self._check_rate(caller)
             identity.tenant = await asyncio.to_thread(
                 self.sending.tenant_policy, caller.key.tenant_id
             )
@@ -271,14 +270,6 @@ class SubmissionHandler:
                 recipients=[recipient],
             )
             raise
-
-    def _check_rate(self, caller: Caller) -> None:
-        per_minute = caller.key.restrictions.rate_limit_per_minute
-        if self.limits is None or per_minute is None:
-            return
-        decision = self.limits.check(caller.key.id, per_minute)
-        if not decision.allowed:
-            raise RateLimited("the key's request rate is exceeded", code="rate_limited")
 
     def _record_auth(
         self, decision: Denied | Allowed, ip: str | None, *, path: str = "AUTH"

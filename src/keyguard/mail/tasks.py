@@ -57,9 +57,8 @@ class MailTasks:
         runtime = self._runtime
         if self._submit:
             handler = SubmissionHandler(
-                runtime.verifier,
+                runtime.gate,
                 runtime.mail.sending,
-                limits=runtime.limits,
                 usage=runtime.usage,
                 clock=runtime.clock,
             )

@@ -41,11 +41,14 @@ class Gate:
         ip: IPAddress | str | None,
         env: str | None = None,
         owner: Owner | None = None,
+        spend_rate: bool = True,
     ) -> Decision:
         """The decision for one use of `presented`, without blocking the event loop.
 
-        Raises ConfigurationError when the rate cannot be checked and the deployment fails
-        closed (Redis down): the door answers "try later", not "allowed".
+        `spend_rate=False` re-checks a key within a use already counted (SMTP: AUTH and DATA
+        around the MAIL FROM that counts the message). Raises ConfigurationError when the rate
+        cannot be checked and the deployment fails closed (Redis down): the door answers
+        "try later", not "allowed".
         """
         verifier = self.verifier
         decision = verifier.verify_from_memory(presented, scope=scope, ip=ip, env=env, owner=owner)
@@ -54,7 +57,7 @@ class Gate:
             lookup = partial(verifier.verify, presented, scope=scope, ip=ip, env=env, owner=owner)
             decision = await anyio.to_thread.run_sync(lookup)
             self.observe_lookup(time.perf_counter() - started)
-        if isinstance(decision, Denied):
+        if isinstance(decision, Denied) or not spend_rate:
             return decision
         per_minute = decision.key.restrictions.rate_limit_per_minute
         if per_minute is None:

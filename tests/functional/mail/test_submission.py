@@ -36,9 +36,8 @@ def run_with_server(runtime: Runtime, certificate: Certificate | None, scenario:
 
     async def main() -> Any:
         handler = SubmissionHandler(
-            runtime.verifier,
+            runtime.gate,
             runtime.mail.sending,
-            limits=runtime.limits,
             usage=runtime.usage,
             clock=runtime.clock,
         )
@@ -314,6 +313,7 @@ def test_the_daily_quota_counts_submitted_recipients(
     error = run_with_server(runtime, certificate, scenario)
     assert (error.code, "quota_exceeded" in error.message) == (452, True)
     assert ("DATA", "quota_exceeded", 452) in usage(runtime)
+    assert runtime.limits.hits["quota"] == 1  # keyguard_rate_limit_hits_total{kind="quota"}
 
 
 def test_a_key_revoked_mid_session_cannot_send_more(

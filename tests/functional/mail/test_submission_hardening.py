@@ -30,9 +30,8 @@ AUTH_FAILURES_PER_CONNECTION = 3  # docs/smtp.md: the third failure closes the c
 
 def handler_for(runtime: Runtime) -> SubmissionHandler:
     return SubmissionHandler(
-        runtime.verifier,
+        runtime.gate,
         runtime.mail.sending,
-        limits=runtime.limits,
         usage=runtime.usage,
         clock=runtime.clock,
     )
