@@ -11,7 +11,6 @@ import typer
 from keyguard.cli.context import state
 from keyguard.cli.output import errors_as_exit, stdout
 from keyguard.errors import ConfigurationError
-from keyguard.mail.relay import relay_from_settings
 
 if TYPE_CHECKING:
     from keyguard.mail.delivery import DeliveryWorker
@@ -25,8 +24,8 @@ def worker(
     ] = False,
 ) -> None:
     """Deliver queued mail to KEYGUARD_SMTP_RELAY until SIGINT or SIGTERM."""
-    from keyguard.mail.delivery import DeliveryWorker, WorkerConfig
-    from keyguard.mail.tasks import MailTasks
+    from keyguard.mail.delivery import DeliveryWorker
+    from keyguard.runtime.mail import MailTasks, relay_from_settings, worker_config
 
     runtime = state(ctx).runtime
     with errors_as_exit():
@@ -34,7 +33,7 @@ def worker(
         if relay is None:
             raise ConfigurationError("set KEYGUARD_SMTP_RELAY (smtp://host:port or smtps://…)")
         if once:
-            config = WorkerConfig.from_settings(runtime.settings)
+            config = worker_config(runtime.settings)
             delivery = DeliveryWorker(runtime.sessions, runtime.clock, relay, config=config)
             handled = asyncio.run(_drain(delivery))
             stdout.print(f"handled {handled} messages", markup=False)

@@ -32,7 +32,6 @@ from keyguard.clock import Clock
 from keyguard.mail import idempotency, outbox, suppressions
 from keyguard.mail.outbox import Claimed, DeliveryResult, RetryPolicy
 from keyguard.mail.relay import RelayConfig
-from keyguard.settings import Settings
 
 log = structlog.get_logger("keyguard.mail.delivery")
 T = TypeVar("T")
@@ -49,19 +48,6 @@ class WorkerConfig:
     poll_interval: float = 1.0
     lease: timedelta = timedelta(minutes=5)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> WorkerConfig:
-        return cls(
-            batch=settings.mail_worker_batch,
-            connections=settings.mail_worker_connections,
-            poll_interval=settings.mail_poll_seconds,
-            lease=timedelta(seconds=settings.mail_lease_seconds),
-            retry=RetryPolicy(
-                base=timedelta(seconds=settings.mail_retry_base_seconds),
-                max_attempts=settings.mail_max_attempts,
-            ),
-        )
 
 
 class RelayConnection:

@@ -12,15 +12,8 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import SecretStr
-
-from keyguard.errors import ConfigurationError, NotFound
-from keyguard.settings import Settings
-
-RELAY_PASSWORD_SECRET = "smtp/password"
-_DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,47 +37,3 @@ class RelayConfig:
         context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         return context
-
-
-def relay_from_settings(settings: Settings) -> RelayConfig | None:
-    """The relay, or None when none is configured (mail then stays queued)."""
-    if not settings.smtp_relay:
-        return None
-    parts = urlsplit(settings.smtp_relay)
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise ConfigurationError(
-            "KEYGUARD_SMTP_RELAY must look like smtp://host:port (STARTTLS) or smtps://host:port"
-        )
-    if parts.username or parts.password:
-        raise ConfigurationError(
-            "put the relay's credentials in KEYGUARD_SMTP_USERNAME / KEYGUARD_SMTP_PASSWORD "
-            "(or the secret provider), not in KEYGUARD_SMTP_RELAY"
-        )
-    try:
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
-    except ValueError:
-        raise ConfigurationError("KEYGUARD_SMTP_RELAY has an invalid port") from None
-    return RelayConfig(
-        host=parts.hostname,
-        port=port,
-        implicit_tls=parts.scheme == "smtps",
-        require_tls=settings.mode == "live",
-        username=settings.smtp_username,
-        password=_password(settings),
-        ca_file=settings.smtp_relay_ca_file,
-        timeout=settings.smtp_timeout_seconds,
-    )
-
-
-def _password(settings: Settings) -> SecretStr | None:
-    if settings.smtp_password is not None or settings.smtp_username is None:
-        return settings.smtp_password
-    if settings.secrets.backend == "env":
-        return None  # the env provider would read KEYGUARD_SMTP_PASSWORD: already looked at
-    from keyguard.secrets.factory import build_provider  # noqa: PLC0415 - optional backends
-
-    provider = build_provider(settings.secrets)
-    try:
-        return SecretStr(provider.get(RELAY_PASSWORD_SECRET).reveal())
-    except NotFound:
-        return None

@@ -33,7 +33,6 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from keyguard.clock import Clock
 from keyguard.errors import (
     AuthenticationFailed,
-    ConfigurationError,
     InvalidInput,
     KeyguardError,
     PermissionDenied,
@@ -45,7 +44,6 @@ from keyguard.mail.addresses import Address, parse_address
 from keyguard.mail.limits import MAX_MESSAGE_BYTES, MAX_RECIPIENTS_PER_MESSAGE
 from keyguard.mail.sending import SendingService
 from keyguard.mail.usage import Caller
-from keyguard.settings import Settings
 from keyguard.usage.records import UsageRecord
 from keyguard.usage.writer import UsageWriter
 from keyguard.verification import Allowed, Denied, Gate
@@ -346,25 +344,6 @@ class KeyguardSMTP(SMTP):
         await self.push(TOO_MANY_FAILURES)
         if self.transport is not None:
             self.transport.close()
-
-
-def tls_context(settings: Settings) -> ssl.SSLContext | None:
-    """The server certificate for STARTTLS; required in live mode."""
-    cert, key = settings.smtp_tls_cert_file, settings.smtp_tls_key_file
-    if cert is None or key is None:
-        if settings.mode == "live":
-            raise ConfigurationError(
-                "live mode needs KEYGUARD_SMTP_TLS_CERT_FILE and KEYGUARD_SMTP_TLS_KEY_FILE: "
-                "keys must never cross the network in clear"
-            )
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"cannot load the SMTP certificate: {exc}") from None
-    return context
 
 
 async def start_server(

@@ -11,11 +11,11 @@ from pydantic import SecretStr
 from keyguard.errors import ConfigurationError
 from keyguard.mail.delivery import DeliveryWorker
 from keyguard.mail.metrics import MailCollector
-from keyguard.mail.relay import RelayConfig, relay_from_settings
+from keyguard.mail.relay import RelayConfig
 from keyguard.mail.schemas import MessageIn
 from keyguard.mail.service import MailService
-from keyguard.mail.submission import tls_context
 from keyguard.runtime import Runtime
+from keyguard.runtime.mail import relay_from_settings, submission_tls
 from keyguard.settings import Settings
 from tests.certificates import make_certificate
 from tests.functional.mail.sinks import running_sink
@@ -64,8 +64,8 @@ def test_the_relay_password_never_shows() -> None:
 
 def test_live_submission_refuses_to_run_without_a_certificate() -> None:
     with pytest.raises(ConfigurationError, match="TLS_CERT_FILE"):
-        tls_context(settings(mode="live"))
-    assert tls_context(settings()) is None
+        submission_tls(settings(mode="live"))
+    assert submission_tls(settings()) is None
 
 
 def test_the_worker_logs_in_to_the_relay_over_starttls(
