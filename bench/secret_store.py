@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from keyguard.clock import system_clock  # noqa: E402
 from keyguard.keys import Pepper, PepperRing, digest_key, generate_key  # noqa: E402
 from keyguard.keys.format import display_prefix  # noqa: E402
+from keyguard.lifecycle.models import ApiKey  # noqa: E402
 from keyguard.lifecycle.service import new_key_id  # noqa: E402
 from keyguard.lifecycle.tenants import ensure_tenant  # noqa: E402
 from keyguard.secrets.envelope import Binding, seal  # noqa: E402
@@ -67,7 +68,6 @@ from keyguard.secrets.service import rewrap_all, wrapper_key_usage  # noqa: E402
 from keyguard.storage import migrate  # noqa: E402
 from keyguard.storage.base import Base  # noqa: E402
 from keyguard.storage.engine import make_engine, make_session_factory  # noqa: E402
-from keyguard.storage.models import ApiKey  # noqa: E402
 from keyguard.verification import Verifier  # noqa: E402
 from keyguard.verification.cache import SnapshotCache  # noqa: E402
 

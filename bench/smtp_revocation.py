@@ -36,13 +36,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from keyguard.audit.models import AuditEvent
 from keyguard.lifecycle.service import KeySpec
 from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant
 from keyguard.lifecycle.views import OPERATOR
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 from keyguard.storage import migrate
-from keyguard.storage.models import AuditEvent
 
 PEPPER = "bench-pepper-" + "0f1e2d3c4b5a6978" * 3
 READY = re.compile(r"listening on port (\d+)")

@@ -24,12 +24,12 @@ from sqlalchemy import insert, text
 from keyguard.clock import system_clock
 from keyguard.keys import digest_key, generate_key
 from keyguard.keys.format import display_prefix
+from keyguard.lifecycle.models import ApiKey
 from keyguard.lifecycle.service import new_key_id
 from keyguard.lifecycle.tenants import ensure_tenant
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 from keyguard.storage import migrate
-from keyguard.storage.models import ApiKey
 from keyguard.verification import Verifier
 from keyguard.verification.cache import SnapshotCache
 

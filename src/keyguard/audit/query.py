@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, literal, or_, select
 from sqlalchemy.orm import Session
 
-from keyguard.storage.models import ApiKey, AuditEvent
+from keyguard.audit.models import AuditEvent
+from keyguard.lifecycle.models import ApiKey
 
 MAX_PAGE = 500
 

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keyguard.audit.models import AuditEvent, AuditHead
 from keyguard.logging import scrub
-from keyguard.storage.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 _HEAD_ID = 1

@@ -19,12 +19,12 @@ from keyguard.clock import Clock
 from keyguard.errors import InvalidInput, NotFound, PermissionDenied
 from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate_key
 from keyguard.keys.format import ALPHABET, display_prefix
+from keyguard.lifecycle.models import ApiKey, Tenant
 from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
 from keyguard.logging import scrub
 from keyguard.policy import scopes as scope_rules
 from keyguard.policy.restrictions import Restrictions
-from keyguard.storage.models import ApiKey, Tenant
 
 ChangeListener = Callable[[str], None]
 MAX_PAGE = 500

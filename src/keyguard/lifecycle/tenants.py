@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from keyguard import audit
 from keyguard.clock import Clock
 from keyguard.errors import InvalidInput
-from keyguard.storage.models import Tenant
+from keyguard.lifecycle.models import Tenant
 
 DEFAULT_TENANT = "default"
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from keyguard import audit
 from keyguard.errors import NotFound
+from keyguard.lifecycle.models import Tenant
 from keyguard.mail.addresses import normalize_domain, normalize_recipient_rule
 from keyguard.mail.models import InternalRecipient, SenderDomain
 from keyguard.mail.policy import TenantMailPolicy
-from keyguard.storage.models import Tenant
 
 
 def tenant_policy(session: Session, tenant_id: str) -> TenantMailPolicy:

@@ -33,8 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyguard.storage.base import Base, PortableJSON, UTCDateTime
-from keyguard.storage.models import AutoBigInt
+from keyguard.storage.base import AutoBigInt, Base, PortableJSON, UTCDateTime
 
 TENANT_FK = "tenants.id"
 

@@ -27,11 +27,11 @@ from typing import Final
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from keyguard.lifecycle.models import ApiKey, Tenant
 from keyguard.lifecycle.states import ROTATED_REASON
 from keyguard.mail.models import CLAIMABLE_STATES, DUE, DeliveryEvent, Message
 from keyguard.mail.policy import TenantMailPolicy, delivery_targets
 from keyguard.mail.prepare import Prepared
-from keyguard.storage.models import ApiKey, Tenant
 
 _MESSAGES: Final = Message.metadata.tables[Message.__tablename__]
 _EVENTS: Final = DeliveryEvent.metadata.tables[DeliveryEvent.__tablename__]

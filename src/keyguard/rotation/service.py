@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.clock import Clock
 from keyguard.errors import ConfigurationError, IllegalTransition, InvalidInput, KeyguardError
 from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate_key
+from keyguard.lifecycle.models import ApiKey
 from keyguard.lifecycle.service import KeyService, KeySpec, new_key_id
 from keyguard.lifecycle.views import Actor, KeyView
 from keyguard.policy.scopes import normalize_scopes
@@ -50,7 +51,6 @@ from keyguard.rotation.models import (
     RotationIntent,
 )
 from keyguard.secrets.interfaces import SecretValue
-from keyguard.storage.models import ApiKey
 from keyguard.verification.rehash import Rehash, apply_rehashes
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from keyguard.errors import ConfigurationError, NotFound
 from keyguard.keys.hashing import PepperRing
+from keyguard.lifecycle.models import ApiKey
 from keyguard.secrets.interfaces import SecretProvider
 from keyguard.secrets.pepper import format_pepper, parse_pepper
-from keyguard.storage.models import ApiKey
 
 _NUMBERED = re.compile(r"v(\d+)")
 # AWS keeps only AWSCURRENT and AWSPREVIOUS labelled; older pepper versions get a label of

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -46,3 +46,7 @@ class Base(DeclarativeBase):
     """Every ORM model in every domain package derives from this."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for an event log.
+AutoBigInt = BigInteger().with_variant(Integer(), "sqlite")

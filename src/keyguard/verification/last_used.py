@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyguard.lifecycle.models import ApiKey
 from keyguard.storage.base import UTCDateTime
-from keyguard.storage.models import ApiKey
 
 _TS = bindparam("ts", type_=UTCDateTime())
 

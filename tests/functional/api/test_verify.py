@@ -32,7 +32,7 @@ def test_a_valid_key_gets_its_public_metadata_and_never_its_digest(
     assert body["key"]["id"] == key.view.id
     assert body["key"]["restrictions"]["allowed_cidrs"] == ["203.0.113.0/24"]
     with api.runtime.sessions() as session:
-        from keyguard.storage.models import ApiKey
+        from keyguard.lifecycle.models import ApiKey
 
         digest = session.get(ApiKey, key.view.id).digest  # type: ignore[union-attr]
     assert digest not in answer.text

@@ -18,8 +18,8 @@ import aiosmtplib
 import pytest
 from sqlalchemy import select
 
+from keyguard.lifecycle.models import ApiKey
 from keyguard.runtime import Runtime
-from keyguard.storage.models import ApiKey
 from tests.conftest import TEST_PEPPER, create_key
 from tests.functional.cli import Cli
 from tests.functional.mail.sinks import Certificate

@@ -11,9 +11,9 @@ import pytest
 
 from keyguard.client import load_key
 from keyguard.clock import system_clock
+from keyguard.lifecycle.models import ApiKey
 from keyguard.rotation.delivery import Targets
 from keyguard.runtime import Runtime
-from keyguard.storage.models import ApiKey
 from tests.functional.rotation.conftest import VaultCli, holder
 
 

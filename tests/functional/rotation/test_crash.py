@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from keyguard.lifecycle.models import ApiKey
 from keyguard.rotation.delivery import Targets
 from keyguard.rotation.service import FAILPOINT_VARIABLE, STEPS
 from keyguard.runtime import Runtime
-from keyguard.storage.models import ApiKey
 from tests.functional.rotation.conftest import VaultCli, holder
 
 ROLLED_BACK = {"opened", "staged"}  # killed before the new key was committed

@@ -8,9 +8,9 @@ from itertools import pairwise
 from sqlalchemy import delete, select, update
 
 from keyguard import audit
+from keyguard.audit.models import AuditEvent, AuditHead
 from keyguard.clock import ManualClock
 from keyguard.runtime import Runtime
-from keyguard.storage.models import AuditEvent, AuditHead
 
 
 def _append(runtime: Runtime, clock: ManualClock, count: int) -> None:

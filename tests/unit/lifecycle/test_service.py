@@ -7,13 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from keyguard.audit.models import AuditEvent
 from keyguard.clock import ManualClock
 from keyguard.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from keyguard.lifecycle.models import ApiKey
 from keyguard.lifecycle.service import KeySpec
 from keyguard.lifecycle.views import OPERATOR, Actor, KeyView
 from keyguard.policy.restrictions import build_restrictions
 from keyguard.runtime import Runtime
-from keyguard.storage.models import ApiKey, AuditEvent
 from tests.conftest import create_key
 
 

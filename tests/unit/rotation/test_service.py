@@ -12,6 +12,7 @@ from sqlalchemy import select
 from keyguard.clock import ManualClock
 from keyguard.errors import IllegalTransition, InvalidInput, KeyguardError
 from keyguard.keys import Pepper, PepperRing
+from keyguard.lifecycle.models import ApiKey
 from keyguard.lifecycle.service import KeySpec
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR
@@ -20,7 +21,6 @@ from keyguard.rotation.models import KeyDelivery, RotationIntent
 from keyguard.rotation.service import RotationService
 from keyguard.runtime import Runtime
 from keyguard.secrets.interfaces import SecretValue
-from keyguard.storage.models import ApiKey
 from keyguard.verification import Verifier
 from tests.conftest import cache
 

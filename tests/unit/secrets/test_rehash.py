@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import event, select
 
+from keyguard.audit.models import AuditEvent
 from keyguard.clock import ManualClock
 from keyguard.keys import Pepper, PepperRing, digest_key
+from keyguard.lifecycle.models import ApiKey
 from keyguard.runtime import Runtime
-from keyguard.storage.models import ApiKey, AuditEvent
 from keyguard.verification import Verifier
 from tests.conftest import cache, create_key
 

@@ -13,10 +13,10 @@ from sqlalchemy import event
 from keyguard.clock import ManualClock
 from keyguard.keys import Pepper, PepperRing, generate_key
 from keyguard.keys.format import CHECKSUM_LENGTH, encode_checksum
+from keyguard.lifecycle.models import ApiKey
 from keyguard.lifecycle.views import Actor
 from keyguard.policy.restrictions import build_restrictions
 from keyguard.runtime import Runtime
-from keyguard.storage.models import ApiKey
 from keyguard.verification import Verifier
 from tests.conftest import cache, create_key
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from keyguard.storage.metadata import target_metadata
+from keyguard.tables import target_metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

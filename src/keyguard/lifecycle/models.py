@@ -1,17 +1,14 @@
-"""ORM models of the foundation: tenants, API keys and the audit chain."""
+"""The tables the key lifecycle owns: tenants and their API keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyguard.storage.base import Base, PortableJSON, UTCDateTime
-
-# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for an audit log.
-AutoBigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Tenant(Base):
@@ -51,29 +48,3 @@ class ApiKey(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
 
     __table_args__ = (Index("ix_api_keys_tenant_created", "tenant_id", "created_at", "id"),)
-
-
-class AuditEvent(Base):
-    """An append-only record; `hash` covers its fields and the previous record's hash."""
-
-    __tablename__ = "audit_events"
-
-    seq: Mapped[int] = mapped_column(AutoBigInt, primary_key=True, autoincrement=False)
-    ts: Mapped[datetime] = mapped_column(UTCDateTime)
-    tenant_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    actor: Mapped[str] = mapped_column(String(120))
-    action: Mapped[str] = mapped_column(String(60), index=True)
-    target: Mapped[str | None] = mapped_column(String(120), index=True)
-    data: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class AuditHead(Base):
-    """A single row naming the chain's last record; locking it serialises appends."""
-
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    hash: Mapped[str] = mapped_column(String(64))
