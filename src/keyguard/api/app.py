@@ -106,7 +106,7 @@ def create_app(
         _check_router(router)
         app.include_router(router)
     app.add_middleware(KeyguardMiddleware, api=api)
-    app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
+    app.openapi = partial(_openapi, app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
 
 

@@ -13,7 +13,7 @@ Authorization header.
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +34,7 @@ from keyguard.logging import scrub
 from keyguard.usage.records import UsageRecord, logged_path
 from keyguard.verification.service import Outcome
 
-OUTCOMES: Final = frozenset(Outcome.__args__)  # type: ignore[attr-defined]
+OUTCOMES: Final = frozenset(get_args(Outcome))
 HSTS: Final = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 KEY_IN_QUERY_DETAIL: Final = (
     "API keys must never be sent in the URL: servers, proxies and browsers record URLs. "

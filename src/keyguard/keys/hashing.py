@@ -43,7 +43,7 @@ class Pepper:
         inner.update(message)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return outer.digest()  # type: ignore[no-any-return]
+        return outer.digest()  # type: ignore[no-any-return]  # hashlib's copy() is typed loosely
 
 
 _BLOCK = 64  # SHA-256 block size in bytes

@@ -126,7 +126,7 @@ class KeyService:
             expires_at = min(expires_at, actor.expires_at)
         _forbid_escalation(actor, spec.env, scopes, spec.restrictions, expires_at)
         if raw is None:
-            raw = generate_key(spec.env)  # type: ignore[arg-type]
+            raw = generate_key(spec.env)  # type: ignore[arg-type]  # in ENVIRONMENTS: checked above
         elif not raw.reveal().startswith(f"kg_{spec.env}_"):
             raise InvalidInput(f"the key given is not a {spec.env} key", field="env")
         pepper = self._peppers.current
@@ -442,7 +442,7 @@ def to_view(row: ApiKey, now: datetime) -> KeyView:
         id=row.id,
         tenant_id=row.tenant_id,
         name=row.name,
-        env=row.env,  # type: ignore[arg-type]
+        env=row.env,  # type: ignore[arg-type]  # the column holds only values we wrote
         display_prefix=row.display_prefix,
         scopes=tuple(row.scopes),
         restrictions=Restrictions.from_json(row.restrictions),

@@ -41,7 +41,7 @@ def effective_state(
         return "expired"
     if stored == "rotating" and grace_until is not None and now >= grace_until:
         return "revoked"
-    return stored  # type: ignore[return-value]
+    return stored  # type: ignore[return-value]  # the remaining stored states are States
 
 
 def check_transition(action: Action, state: State, key_id: str) -> None:

@@ -144,6 +144,7 @@ def _networks_within(child: tuple[IPNetwork, ...], parent: tuple[IPNetwork, ...]
     if not child:
         return False
     return all(
+        # subnet_of wants both of one family; the version test above guarantees it at run time.
         any(c.version == p.version and c.subnet_of(p) for p in parent)  # type: ignore[arg-type]
         for c in child
     )

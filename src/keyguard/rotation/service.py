@@ -128,7 +128,7 @@ class RotationService:
         """Create a key straight into `target`; nobody sees it."""
         _precheck(spec, rotate_every, grace)
         box = self._targets.open(target)  # a misconfigured vault fails before anything is written
-        raw, new_id = generate_key(spec.env), new_key_id()  # type: ignore[arg-type]
+        raw, new_id = generate_key(spec.env), new_key_id()  # type: ignore[arg-type]  # checked by _precheck
         intent = self._open(
             "create",
             tenant_id=spec.tenant_id,

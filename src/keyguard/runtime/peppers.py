@@ -72,8 +72,8 @@ def load_runtime_peppers(settings: Settings) -> PepperRing:
     if secrets.backend == "env":
         return load_peppers(settings)
     # hvac and boto3 load only for the backends that use them.
-    from keyguard.secrets.factory import build_provider  # noqa: PLC0415
-    from keyguard.secrets.pepper import load_pepper_ring  # noqa: PLC0415
+    from keyguard.secrets.factory import build_provider  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+    from keyguard.secrets.pepper import load_pepper_ring  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
 
     provider = build_provider(secrets)  # ConfigurationError when unreachable or refused
     try:

@@ -133,6 +133,7 @@ def _run(repo: str, args: Sequence[str]) -> Iterator[Blob]:
     # stderr goes to a file: a full stderr pipe would stall git while we read stdout.
     with tempfile.TemporaryFile() as errors:
         try:
+            # A fixed argv of git (no shell); the repository path is an argument, not parsed.
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)  # noqa: S603
         except FileNotFoundError:
             raise InvalidInput("git is not installed", code="git_missing") from None
@@ -166,7 +167,7 @@ def commit_count(repo: str) -> int:
     """Commits reachable from any ref (0 when the repository has none yet)."""
     command = ["git", "-C", repo, "rev-list", "--all", "--count"]
     try:
-        done = subprocess.run(command, capture_output=True, check=False)  # noqa: S603
+        done = subprocess.run(command, capture_output=True, check=False)  # noqa: S603 - git argv, no shell
     except FileNotFoundError:
         raise InvalidInput("git is not installed", code="git_missing") from None
     if done.returncode != 0:

@@ -41,7 +41,7 @@ def build_wrapper(
 def openbao_connection(settings: SecretsSettings) -> OpenBaoConnection:
     """An OpenBao connection from BAO_ADDR/VAULT_ADDR and a token or AppRole credentials."""
     # hvac and boto3 are imported only by the deployments that use them.
-    from keyguard.secrets.openbao import AppRoleAuth, OpenBaoConnection, TokenAuth  # noqa: PLC0415
+    from keyguard.secrets.openbao import AppRoleAuth, OpenBaoConnection, TokenAuth  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
 
     if not settings.openbao_addr:
         raise ConfigurationError("the openbao secrets backend needs BAO_ADDR (or VAULT_ADDR)")
