@@ -14,11 +14,12 @@ from keyguard.cli.context import state
 from keyguard.cli.output import EXIT_DENIED, errors_as_exit, fail, print_json, stdout
 from keyguard.cli.secretfile import write_secret_file
 from keyguard.keys.format import MAX_KEY_LENGTH
-from keyguard.lifecycle.service import KeySpec
+from keyguard.lifecycle.service import DEFAULT_GRACE, KeySpec
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR, CreatedKey, KeyView
 from keyguard.policy.durations import parse_duration
 from keyguard.policy.restrictions import build_restrictions
+from keyguard.rotation.service import rotate_handed_out
 from keyguard.verification import Denied
 
 app = typer.Typer(help="Create, inspect, rotate and revoke API keys.", no_args_is_help=True)
@@ -222,13 +223,15 @@ def rotate(
             delivered = rotation.rotate(runtime, key_id, deliver, grace=window, rotate_every=every)
             rotation.show(delivered, json_output=json_output)
             return
-        window = window if window is not None else parse_duration("24h", field="grace")
+        window = window if window is not None else DEFAULT_GRACE
         if out is not None:
             with write_secret_file(out) as handle:
-                created = runtime.keys.rotate(OPERATOR, key_id, window)
+                created = rotate_handed_out(
+                    runtime.keys, runtime.sessions, OPERATOR, key_id, window
+                )
                 handle.write(created.key.reveal() + "\n")
         else:
-            created = runtime.keys.rotate(OPERATOR, key_id, window)
+            created = rotate_handed_out(runtime.keys, runtime.sessions, OPERATOR, key_id, window)
     _show_created(created, out, json_output)
 
 

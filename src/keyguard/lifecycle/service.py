@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +44,10 @@ class KeySpec:
     restrictions: Restrictions = field(default_factory=Restrictions)
     expires_in: timedelta | None = None
     name: str | None = None
+
+
+# How long a rotated key keeps working beside its successor, unless the caller says.
+DEFAULT_GRACE: Final = timedelta(hours=24)
 
 
 class KeyService:
@@ -203,7 +207,7 @@ class KeyService:
 
     # -- state changes -------------------------------------------------------------------
 
-    def rotate(self, actor: Actor, key_id: str, grace: timedelta) -> CreatedKey:
+    def rotate(self, actor: Actor, key_id: str, grace: timedelta = DEFAULT_GRACE) -> CreatedKey:
         """Issue a successor; the old key keeps working until `grace` has passed."""
         if grace < timedelta(0):
             raise InvalidInput("grace must not be negative", code="invalid_duration", field="grace")

@@ -37,8 +37,8 @@ from keyguard.clock import Clock
 from keyguard.errors import ConfigurationError, IllegalTransition, InvalidInput, KeyguardError
 from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate_key
 from keyguard.lifecycle.models import ApiKey
-from keyguard.lifecycle.service import KeyService, KeySpec, new_key_id
-from keyguard.lifecycle.views import Actor, KeyView
+from keyguard.lifecycle.service import DEFAULT_GRACE, KeyService, KeySpec, new_key_id
+from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
 from keyguard.policy.scopes import normalize_scopes
 from keyguard.rotation.delivery import Targets
 from keyguard.rotation.interfaces import DeliveryTarget
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SYSTEM: Final = Actor(id="system:rotation")
-DEFAULT_GRACE: Final = timedelta(hours=24)
 # An intent whose lease has run out belongs to a process that died (or hangs): reconciliation
 # may take it over. Each step takes seconds; the lease is long enough not to race a slow one.
 DEFAULT_LEASE: Final = timedelta(minutes=5)
@@ -569,6 +568,28 @@ def _busy(address: str, intent: RotationIntent | None = None) -> IllegalTransiti
 def _failpoint(step: str) -> None:
     if os.environ.get(FAILPOINT_VARIABLE) == step:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def rotate_handed_out(
+    keys: KeyService,
+    sessions: sessionmaker[Session],
+    actor: Actor,
+    key_id: str,
+    grace: timedelta = DEFAULT_GRACE,
+) -> CreatedKey:
+    """Rotate a key whose holder receives the successor in the answer (HTTP, CLI --out).
+
+    A key delivered into a vault rotates only through it: its successor must go into the
+    vault, or the consumer would be left holding the old key when the grace ends.
+    """
+    keys.show(actor, key_id)  # another tenant's key stays a 404
+    if delivery_target(sessions, key_id) is not None:
+        raise IllegalTransition(
+            f"key {key_id} lives in a vault: rotate it with `keyguard keys rotate {key_id}` "
+            "or let the scheduler do it, so the vault receives the successor",
+            code="key_delivered",
+        )
+    return keys.rotate(actor, key_id, grace)
 
 
 def delivery_target(sessions: sessionmaker[Session], key_id: str) -> str | None:

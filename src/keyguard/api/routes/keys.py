@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from keyguard.api.context import Principal, RuntimeDep
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.schemas import CreatedKeyOut, KeyOut
-from keyguard.errors import IllegalTransition, InvalidInput, NotFound
-from keyguard.lifecycle.service import KeySpec
+from keyguard.errors import InvalidInput, NotFound
+from keyguard.lifecycle.service import DEFAULT_GRACE, KeySpec
 from keyguard.lifecycle.views import CreatedKey
 from keyguard.policy.durations import parse_duration
 from keyguard.policy.restrictions import build_restrictions
-from keyguard.rotation.service import delivery_target
+from keyguard.rotation.service import rotate_handed_out
 
 router = APIRouter(route_class=EnforcedRoute, tags=["keys"])
 
@@ -59,7 +59,9 @@ class CreateKey(_Strict):
 
 
 class RotateKey(_Strict):
-    grace: Duration = Field(default="24h", description="How long the old key keeps working.")
+    grace: Duration | None = Field(
+        default=None, description="How long the old key keeps working (default 24h)."
+    )
 
 
 class Reason(_Strict):
@@ -113,17 +115,11 @@ def rotate_key(
     key_id: KeyId, principal: Writer, runtime: RuntimeDep, body: RotateKey | None = None
 ) -> CreatedKeyOut:
     """Issue a successor (returned once); the old key works until the grace period ends."""
-    grace = _duration((body or RotateKey()).grace, "grace") or timedelta(0)
-    runtime.keys.show(principal.actor, key_id)  # another tenant's key stays a 404
-    if delivery_target(runtime.sessions, key_id) is not None:
-        # Its successor must go into the vault, or the consumer would be left holding the
-        # old key when the grace ends: that is the rotation service's job, not this route's.
-        raise IllegalTransition(
-            f"key {key_id} lives in a vault: rotate it with `keyguard keys rotate {key_id}` "
-            "or let the scheduler do it, so the vault receives the successor",
-            code="key_delivered",
-        )
-    return _created(runtime.keys.rotate(principal.actor, key_id, grace))
+    text = (body or RotateKey()).grace
+    grace = DEFAULT_GRACE if text is None else parse_duration(text, field="grace")
+    return _created(
+        rotate_handed_out(runtime.keys, runtime.sessions, principal.actor, key_id, grace)
+    )
 
 
 @router.post("/v1/keys/{key_id}/revoke")
