@@ -22,6 +22,7 @@ import typer
 from typer.testing import CliRunner
 
 from keyguard.cli.scan import scan
+from keyguard.keys import generate_key
 from tests.unit.scanner.vectors import Maker
 
 SCHEMA = Path(__file__).parents[1] / "unit" / "scanner" / "data" / "sarif-2.1.0-subset.schema.json"
@@ -192,3 +193,35 @@ def test_report_to_posts_redacted_findings(leaky: tuple[Path, str], collector: s
     assert key.encode() not in body
     payload = json.loads(body)
     assert [f["rule"] for f in payload["findings"]] == ["sendgrid-api-key"]
+
+
+def test_text_report_outside_a_terminal_names_the_full_location(tmp_path: Path) -> None:
+    deep = tmp_path / "services" / "billing" / "configuration" / "production" / "environment"
+    deep.mkdir(parents=True)
+    (deep / "settings_for_the_billing_service.py").write_text(f'K = "{Maker(84).sendgrid()}"\n')
+    done = process(cwd=tmp_path)  # stdout is a pipe, as in pre-commit and CI logs
+    assert done.returncode == 1, done.stderr
+    where = (
+        "services/billing/configuration/production/environment/settings_for_the_billing_service.py"
+    )
+    assert f"{where}:1:6: sendgrid-api-key (sendgrid)" in done.stdout.splitlines()[0]
+    assert "…" not in done.stdout.split(where)[0]
+
+
+def _failed_checksum(key: str) -> str:
+    last = "A" if key[-1] != "A" else "B"
+    return key[:-1] + last
+
+
+def test_our_key_with_a_failed_checksum_is_reported_only_with_include_invalid(
+    tmp_path: Path,
+) -> None:
+    key = _failed_checksum(generate_key("live").reveal())
+    (tmp_path / "app.py").write_text(f'KEYGUARD_KEY = "{key}"\n')
+    done = keyguard("--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert json.loads(done.stdout)["stats"]["suppressed"] == {"invalid-checksum": 1}
+    done = keyguard("--format", "json", "--include-invalid", cwd=tmp_path)
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["rule"], finding["checksum_valid"]) == ("keyguard-api-key", False)

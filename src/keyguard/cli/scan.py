@@ -107,6 +107,10 @@ def scan(
         str | None,
         typer.Option("--report-to", help="POST findings (redacted, fingerprints) to this URL."),
     ] = None,
+    include_invalid: Annotated[
+        bool,
+        typer.Option("--include-invalid", help="Also report kg_ look-alikes whose checksum fails."),
+    ] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
     engine: Annotated[
         EngineChoice, typer.Option("--engine", help="Matching engine.")
@@ -127,6 +131,7 @@ def scan(
             gitignore=not no_gitignore,
             max_file_size=max_file_size,
             report_to=report_to,
+            include_invalid=include_invalid,
             jobs=jobs,
             engine=engine,
             out=out,
@@ -160,6 +165,7 @@ def _scan(
     gitignore: bool,
     max_file_size: str,
     report_to: str | None,
+    include_invalid: bool,
     jobs: int,
     engine: EngineChoice,
     out: Console,
@@ -175,6 +181,7 @@ def _scan(
         jobs=jobs,
         engine=engine.value,
         stdin=sys.stdin.buffer.read() if source == "stdin" else b"",
+        include_invalid=include_invalid,
     )
     result = _run(request, output_format, err)
     result.findings, result.stats.baselined = apply_baseline(result.findings, accepted)

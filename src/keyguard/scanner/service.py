@@ -51,6 +51,7 @@ class ScanRequest:
     parallel_files: int = PARALLEL_FILES
     parallel_commits: int = PARALLEL_COMMITS
     stdin: bytes = b""
+    include_invalid: bool = False
 
 
 @dataclass(slots=True)
@@ -249,9 +250,19 @@ def run_scan(
         batch = _scan_files(request, progress)
     else:
         batch = _scan_git(request, progress)
+    if not request.include_invalid:
+        batch.findings = _drop_invalid(batch.findings, batch.stats)
     batch.stats.engine = engine_name(request.engine)
     batch.stats.seconds = timer() - started
     return ScanResult(batch.findings, batch.stats)
+
+
+def _drop_invalid(findings: list[Finding], stats: ScanStats) -> list[Finding]:
+    """Our format with a failed checksum is not a key: the checksum exists to tell so."""
+    kept = [f for f in findings if f.checksum_valid is not False]
+    if len(kept) != len(findings):
+        stats.suppressed["invalid-checksum"] += len(findings) - len(kept)
+    return kept
 
 
 def engine_name(engine: EngineName) -> str:
