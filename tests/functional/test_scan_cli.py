@@ -16,16 +16,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-import jsonschema
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from keyguard.cli.scan import scan
 from keyguard.keys import generate_key
+from tests.unit.scanner.sarif_checks import github_problems, validate_schema
 from tests.unit.scanner.vectors import Maker
 
-SCHEMA = Path(__file__).parents[1] / "unit" / "scanner" / "data" / "sarif-2.1.0-subset.schema.json"
 FINDING_TYPES = {
     "path": str, "line": int, "column": int, "rule": str, "provider": str,
     "fingerprint": str, "redacted": str,
@@ -117,7 +116,7 @@ def test_sarif_output_validates(leaky: tuple[Path, str]) -> None:
     root, _ = leaky
     done = keyguard("--format", "sarif", cwd=root)
     assert done.returncode == 1
-    jsonschema.validate(json.loads(done.stdout), json.loads(SCHEMA.read_text()))
+    validate_schema(json.loads(done.stdout))
 
 
 def test_written_baseline_accepts_current_findings(leaky: tuple[Path, str]) -> None:
@@ -225,3 +224,17 @@ def test_our_key_with_a_failed_checksum_is_reported_only_with_include_invalid(
     assert done.returncode == 1
     (finding,) = json.loads(done.stdout)["findings"]
     assert (finding["rule"], finding["checksum_valid"]) == ("keyguard-api-key", False)
+
+
+def test_sarif_of_an_absolute_path_has_uris_relative_to_it(tmp_path: Path) -> None:
+    root = tmp_path / "checkout"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "my file \u00fc#1.py").write_text(f'K = "{Maker(85).sendgrid()}"\n')
+    done = keyguard(str(root), "--format", "sarif", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    validate_schema(document)
+    assert github_problems(document) == []
+    (result,) = document["runs"][0]["results"]
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "src/my%20file%20%C3%BC%231.py"

@@ -21,7 +21,7 @@ from keyguard.scanner.baseline import apply_baseline, load_baseline, write_basel
 from keyguard.scanner.providers import default_rules
 from keyguard.scanner.remote import post_findings
 from keyguard.scanner.report import RichProgress, render_text, to_json
-from keyguard.scanner.sarif import to_sarif
+from keyguard.scanner.sarif import files_root, to_sarif
 from keyguard.scanner.service import ScanRequest, ScanResult, Source, run_scan
 from keyguard.scanner.sources import parse_size
 
@@ -57,11 +57,15 @@ def _source(paths: list[str], git: bool, staged: bool, stdin: bool) -> Source:
     return "stdin" if chosen == ["--stdin"] else "files"
 
 
-def _emit(result: ScanResult, output_format: OutputFormat, out: Console) -> None:
+def _emit(
+    result: ScanResult, output_format: OutputFormat, out: Console, request: ScanRequest
+) -> None:
     if output_format is OutputFormat.json:
         out.print(to_json(result), markup=False, highlight=False, soft_wrap=True)
     elif output_format is OutputFormat.sarif:
-        document = to_sarif(result.findings, default_rules())
+        # Git paths are already relative to the repository top; files are made relative here.
+        root = files_root(request.paths) if request.source == "files" else None
+        document = to_sarif(result.findings, default_rules(), root=root)
         out.print(json.dumps(document, indent=2), markup=False, highlight=False, soft_wrap=True)
     else:
         render_text(result, out)
@@ -189,7 +193,7 @@ def _scan(
         write_baseline(write_baseline_to, result.findings)
         err.print(f"wrote {len(result.findings)} finding(s) to {write_baseline_to}", markup=False)
         return EXIT_CLEAN
-    _emit(result, output_format, out)
+    _emit(result, output_format, out, request)
     if report_to is not None:
         post_findings(report_to, result.findings)
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
