@@ -74,11 +74,34 @@ def keyword_lines(
 
 
 def _regions(rule: Rule, buffer: bytes, lowered: bytes) -> list[tuple[int, int]]:
-    # Every pattern is single-line and every match holds one of its rule's keywords, so
-    # running the pattern over the keyword lines finds exactly what a whole-buffer run does.
+    # Every match starts on a line holding one of its rule's keywords and runs over at most
+    # `window` more lines, so running the pattern over those spans finds exactly what a
+    # whole-buffer run does.
     if not rule.keywords:
         return [(0, len(buffer))]
-    return keyword_lines(buffer, lowered, (w.encode("ascii") for w in rule.keywords))
+    spans = keyword_lines(buffer, lowered, (w.encode("ascii") for w in rule.keywords))
+    if rule.window:
+        spans = _merged([(start, _lines_after(buffer, end, rule.window)) for start, end in spans])
+    return spans
+
+
+def _lines_after(buffer: bytes, end: int, lines: int) -> int:
+    for _ in range(lines):
+        if end >= len(buffer):
+            break
+        nxt = buffer.find(b"\n", end + 1)
+        end = len(buffer) if nxt < 0 else nxt
+    return end
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def extract(rules: Sequence[Rule], buffer: bytes, fired: Iterable[int]) -> list[Match]:
@@ -136,7 +159,10 @@ def _rejection(rule: Rule, buffer: bytes, match: Match, where: Located) -> str |
     line = buffer[line_start:line_end]
     if precision.allowed_inline(line):
         return "allow-comment"
-    reason = precision.noise_reason(rule, where.path, line)
+    if rule.compiled_deny is not None and rule.compiled_deny.search(line):
+        return "not-a-secret-name"
+    local = buffer[max(match.origin - precision.LOCAL_CONTEXT, line_start) : match.origin]
+    reason = precision.noise_reason(rule, where.path, line, local)
     reason = reason or precision.quality_reason(rule, match.secret)
     if reason is None and match.encoding is None and not _paired(rule, buffer, match):
         reason = "unpaired"
@@ -168,14 +194,35 @@ def _finding(rule: Rule, buffer: bytes, match: Match, where: Located) -> Finding
 
 
 def decoded_matches(rules: Sequence[Rule], decoded: Iterable[Decoded], fire: FireFn) -> list[Match]:
-    """Matches inside decoded blobs, placed at the blob; decoded text is not decoded again."""
+    """Matches inside decoded blobs, placed at the blob; decoded text is not decoded again.
+
+    A blob's text starts with the lines before it (`blob.prefix` bytes), so that a key
+    name or a Secret's name gives context to what it decodes to; only matches in the
+    decoded part count, and a pair's other half is looked for in that text.
+    """
     found: list[Match] = []
     for blob in decoded:
         inner = resolve_overlaps(extract(rules, blob.text, fire(blob.text, False).rules))
         found.extend(
-            Match(m.rule_index, m.start, m.end, m.secret, blob.offset, blob.encoding) for m in inner
+            Match(m.rule_index, m.start, m.end, m.secret, blob.offset, blob.encoding)
+            for m in inner
+            if m.end > blob.prefix and _paired(rules[m.rule_index], blob.text, m)
         )
     return found
+
+
+def _outside_decoded(
+    rules: Sequence[Rule], plain: list[Match], decoded: list[Match], blobs: list[Decoded]
+) -> list[Match]:
+    """A blob that decodes to a known key is reported once, as that key, not as `generic`."""
+    spans = [
+        (b.offset, b.offset + b.length) for b in blobs if any(m.origin == b.offset for m in decoded)
+    ]
+    return [
+        m
+        for m in plain
+        if rules[m.rule_index].prefixed or not any(lo <= m.start < hi for lo, hi in spans)
+    ]
 
 
 def report(rules: Sequence[Rule], buffer: bytes, matches: list[Match], where: Located) -> Outcome:
@@ -217,4 +264,6 @@ def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Locat
     if fired.percent:
         blobs.extend(percent_candidates(buffer))
     decoded = decoded_matches(rules, blobs, fire) if blobs else []
+    if decoded:
+        plain = _outside_decoded(rules, plain, decoded, blobs)
     return report(rules, buffer, plain + decoded, where)
