@@ -238,3 +238,31 @@ def test_sarif_of_an_absolute_path_has_uris_relative_to_it(tmp_path: Path) -> No
     (result,) = document["runs"][0]["results"]
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "src/my%20file%20%C3%BC%231.py"
+
+
+def test_since_commit_in_ci_reports_only_the_pushed_commit_with_its_state(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        command = ["git", "-c", "user.name=T", "-c", "user.email=t@example.test", *args]
+        return subprocess.run(
+            command, cwd=tmp_path, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "old.py").write_text(f'K = "{Maker(86).sendgrid()}"\n')
+    git("add", ".")
+    git("commit", "-qm", "old")
+    base = git("rev-parse", "HEAD")
+    (tmp_path / "new.py").write_text(f'K = "{Maker(87).sendgrid()}"\n')
+    git("add", ".")
+    git("commit", "-qm", "new")
+    done = process("--git", "--since-commit", base, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if "sendgrid-api-key" in line]
+    assert line.startswith("new.py:1:6: sendgrid-api-key (sendgrid)")
+    assert f"commit={git('rev-parse', 'HEAD')}" in line and "at_head=yes" in line
+
+
+def test_since_commit_without_git_is_an_error(tmp_path: Path) -> None:
+    done = keyguard("--since-commit", "HEAD", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "error: --since-commit and --log-opts need --git\n"

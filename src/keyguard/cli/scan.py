@@ -111,6 +111,14 @@ def scan(
         str | None,
         typer.Option("--report-to", help="POST findings (redacted, fingerprints) to this URL."),
     ] = None,
+    since_commit: Annotated[
+        str | None,
+        typer.Option("--since-commit", help="With --git: only commits after REV (REV..HEAD)."),
+    ] = None,
+    log_opts: Annotated[
+        str | None,
+        typer.Option("--log-opts", help="With --git: git log options choosing the commits."),
+    ] = None,
     include_invalid: Annotated[
         bool,
         typer.Option("--include-invalid", help="Also report kg_ look-alikes whose checksum fails."),
@@ -136,6 +144,8 @@ def scan(
             max_file_size=max_file_size,
             report_to=report_to,
             include_invalid=include_invalid,
+            since_commit=since_commit,
+            log_opts=log_opts,
             jobs=jobs,
             engine=engine,
             out=out,
@@ -170,12 +180,16 @@ def _scan(
     max_file_size: str,
     report_to: str | None,
     include_invalid: bool,
+    since_commit: str | None,
+    log_opts: str | None,
     jobs: int,
     engine: EngineChoice,
     out: Console,
     err: Console,
 ) -> int:
     source = _source(paths, git, staged, stdin)
+    if (since_commit is not None or log_opts is not None) and source != "git":
+        raise InvalidInput("--since-commit and --log-opts need --git", code="conflicting_options")
     accepted = load_baseline(baseline) if baseline is not None else frozenset()
     request = ScanRequest(
         paths=tuple(p for p in paths if p != "-") or (".",),
@@ -186,6 +200,8 @@ def _scan(
         engine=engine.value,
         stdin=sys.stdin.buffer.read() if source == "stdin" else b"",
         include_invalid=include_invalid,
+        since_commit=since_commit,
+        log_opts=log_opts,
     )
     result = _run(request, output_format, err)
     result.findings, result.stats.baselined = apply_baseline(result.findings, accepted)

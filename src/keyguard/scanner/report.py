@@ -57,6 +57,8 @@ def _where(finding: Finding) -> str:
         place += f" @ {finding.commit[:12]}"
         if finding.author_date:
             place += f" ({finding.author_date})"
+        if finding.at_head is not None:
+            place += " still at HEAD" if finding.at_head else " history only"
     return place
 
 
@@ -107,6 +109,8 @@ def finding_line(finding: Finding) -> str:
         parts.append(f"commit={finding.commit}")
     if finding.author_date:
         parts.append(f"date={finding.author_date}")
+    if finding.at_head is not None:
+        parts.append("at_head=" + ("yes" if finding.at_head else "no"))
     return " ".join(parts)
 
 

@@ -93,6 +93,7 @@ def _result(finding: Finding, index: dict[str, int], root: str | None) -> dict[s
             "authorDate": finding.author_date,
             "checksumValid": finding.checksum_valid,
             "encoding": finding.encoding,
+            "stillAtHead": finding.at_head,
         },
     }
 

@@ -13,7 +13,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 from typing import Final, Literal, Protocol, TypeVar
 
@@ -24,10 +24,12 @@ from keyguard.scanner.findings import Finding
 from keyguard.scanner.providers import default_rules
 from keyguard.scanner.sources import (
     DEFAULT_MAX_FILE_SIZE,
+    KEYGUARD_IGNORE,
     FileRef,
     iter_batches,
     iter_files,
     read_file,
+    read_spec,
 )
 
 Source = Literal["files", "git", "staged", "stdin"]
@@ -52,6 +54,8 @@ class ScanRequest:
     parallel_commits: int = PARALLEL_COMMITS
     stdin: bytes = b""
     include_invalid: bool = False
+    since_commit: str | None = None
+    log_opts: str | None = None
 
 
 @dataclass(slots=True)
@@ -210,14 +214,37 @@ def _scan_files(request: ScanRequest, progress: Progress | None) -> _Batch:
     return gathered
 
 
+def _read_git(request: ScanRequest, repo: str) -> Iterator[git.Blob]:
+    if request.source == "staged":
+        blobs = git.staged(repo)
+    else:
+        blobs = git.history(repo, request.since_commit, request.log_opts)
+    # Committed files are not .gitignored, but .keyguardignore applies to history too.
+    ignore = read_spec(os.path.join(git.toplevel(repo), KEYGUARD_IGNORE))
+    return (b for b in blobs if ignore is None or not ignore.match_file(b.where.path))
+
+
 def _scan_git(request: ScanRequest, progress: Progress | None) -> _Batch:
-    read = git.staged if request.source == "staged" else git.history
-    blobs = (blob for repo in request.paths for blob in read(repo))
+    blobs = (blob for repo in request.paths for blob in _read_git(request, repo))
     parallel = _jobs(request) > 1 and request.source == "git" and _long_history(request)
     # History keeps git's order (newest commit first); files are sorted afterwards.
-    return _gather(
+    gathered = _gather(
         _run(request, _blobs_task, _blob_batches(blobs), parallel, progress, ordered=True)
     )
+    if request.source == "git":
+        gathered.findings = _mark_at_head(request, gathered.findings)
+    return gathered
+
+
+def _mark_at_head(request: ScanRequest, findings: list[Finding]) -> list[Finding]:
+    """Whether each secret is still in its file at HEAD: still to remove, or history only."""
+    worker = _init_worker(request.engine, request.max_file_size)
+    present: set[tuple[str, str]] = set()
+    for repo in request.paths:
+        for path, data in git.at_head(repo, sorted({f.path for f in findings})).items():
+            outcome = worker.scanner.scan(data, Located(path))
+            present.update((path, f.fingerprint) for f in outcome.findings)
+    return [replace(f, at_head=(f.path, f.fingerprint) in present) for f in findings]
 
 
 def _long_history(request: ScanRequest) -> bool:
