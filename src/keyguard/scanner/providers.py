@@ -59,7 +59,7 @@ def _keyguard() -> Rule:
         checksum=checksum_valid,
         prefixed=True,
         visible_prefix=8,
-        notes="A failed checksum is reported with severity low and checksum_valid false.",
+        notes="A failed checksum is not a key: reported (low) only with --include-invalid.",
     )
 
 
