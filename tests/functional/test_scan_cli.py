@@ -44,14 +44,14 @@ class Done:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-def keyguard(*args: str, cwd: Path, stdin: bytes = b"") -> Done:
+def keyguard(*args: str, cwd: Path, stdin: bytes = b"", env: dict[str, str] | None = None) -> Done:
     """The scan command in-process, from `cwd`."""
     app = typer.Typer()
     app.command()(scan)
     previous = Path.cwd()
     try:
         os.chdir(cwd)
-        result = CliRunner().invoke(app, list(args), input=stdin)
+        result = CliRunner().invoke(app, list(args), input=stdin, env=env)
     finally:
         os.chdir(previous)
     return Done(result.exit_code, result.stdout, result.stderr)

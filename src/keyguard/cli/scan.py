@@ -8,6 +8,7 @@ must never look like a clean scan, and must never print a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from keyguard.errors import InvalidInput, KeyguardError
 from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
+from keyguard.scanner.check import checker_from_env
 from keyguard.scanner.providers import default_rules
 from keyguard.scanner.remote import post_findings
 from keyguard.scanner.report import RichProgress, render_text, to_json
@@ -119,6 +121,14 @@ def scan(
         str | None,
         typer.Option("--log-opts", help="With --git: git log options choosing the commits."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Ask the service (KEYGUARD_BASE_URL, with a keys:verify key in "
+            "KEYGUARD_API_KEY) whether each of our keys found is live, revoked or unknown.",
+        ),
+    ] = False,
     include_invalid: Annotated[
         bool,
         typer.Option("--include-invalid", help="Also report kg_ look-alikes whose checksum fails."),
@@ -144,6 +154,7 @@ def scan(
             max_file_size=max_file_size,
             report_to=report_to,
             include_invalid=include_invalid,
+            check=check,
             since_commit=since_commit,
             log_opts=log_opts,
             jobs=jobs,
@@ -180,6 +191,7 @@ def _scan(
     max_file_size: str,
     report_to: str | None,
     include_invalid: bool,
+    check: bool,
     since_commit: str | None,
     log_opts: str | None,
     jobs: int,
@@ -202,6 +214,7 @@ def _scan(
         include_invalid=include_invalid,
         since_commit=since_commit,
         log_opts=log_opts,
+        check=checker_from_env(dict(os.environ)) if check else None,
     )
     result = _run(request, output_format, err)
     result.findings, result.stats.baselined = apply_baseline(result.findings, accepted)

@@ -169,13 +169,20 @@ def _rejection(rule: Rule, buffer: bytes, match: Match, where: Located) -> str |
     return reason
 
 
-def _finding(rule: Rule, buffer: bytes, match: Match, where: Located) -> Finding:
+CheckFn = Callable[[str], str]
+
+
+def _finding(
+    rule: Rule, buffer: bytes, match: Match, where: Located, check: CheckFn | None
+) -> Finding:
     line_start, _ = _line_bounds(buffer, match.origin)
     line = buffer.count(b"\n", 0, match.origin) + 1
     if where.line_numbers is not None:
         line = where.line_numbers[line - 1]
     column = len(buffer[line_start : match.origin].decode("utf-8", "replace")) + 1
     checksum_ok = rule.checksum(match.secret) if rule.checksum else None
+    # Only a key whose checksum holds can be one of ours; the rest is never sent anywhere.
+    status = check(match.secret) if check is not None and checksum_ok else None
     return Finding(
         path=where.path,
         line=line,
@@ -190,6 +197,7 @@ def _finding(rule: Rule, buffer: bytes, match: Match, where: Located) -> Finding
         confidence=rule.confidence,
         author_date=where.author_date,
         encoding=match.encoding,
+        check=status,
     )
 
 
@@ -225,7 +233,13 @@ def _outside_decoded(
     ]
 
 
-def report(rules: Sequence[Rule], buffer: bytes, matches: list[Match], where: Located) -> Outcome:
+def report(
+    rules: Sequence[Rule],
+    buffer: bytes,
+    matches: list[Match],
+    where: Located,
+    check: CheckFn | None = None,
+) -> Outcome:
     """Apply precision checks and turn surviving matches into findings."""
     outcome = Outcome()
     seen: set[tuple[int, str]] = set()
@@ -239,7 +253,7 @@ def report(rules: Sequence[Rule], buffer: bytes, matches: list[Match], where: Lo
             outcome.suppressed[reason] += 1
             continue
         seen.add(key)
-        outcome.findings.append(_finding(rule, buffer, match, where))
+        outcome.findings.append(_finding(rule, buffer, match, where, check))
     return outcome
 
 
@@ -250,7 +264,13 @@ def _lines_of(buffer: bytes, ends: tuple[int, ...] | None) -> list[tuple[int, in
     return sorted({_line_bounds(buffer, max(end - 1, 0)) for end in ends})
 
 
-def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Located) -> Outcome:
+def scan_buffer(
+    rules: Sequence[Rule],
+    fire: FireFn,
+    buffer: bytes,
+    where: Located,
+    check: CheckFn | None = None,
+) -> Outcome:
     """The whole pipeline for one buffer."""
     config = is_config(where.path)
     fired = fire(buffer, config)
@@ -266,4 +286,4 @@ def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Locat
     decoded = decoded_matches(rules, blobs, fire) if blobs else []
     if decoded:
         plain = _outside_decoded(rules, plain, decoded, blobs)
-    return report(rules, buffer, plain + decoded, where)
+    return report(rules, buffer, plain + decoded, where, check)

@@ -45,6 +45,7 @@ class Finding:
     author_date: str | None = None
     encoding: str | None = None
     at_head: bool | None = None  # git history: is the same secret still in HEAD's file?
+    check: str | None = None  # --check: live, revoked or unknown (our keys only)
 
     def to_dict(self) -> dict[str, Any]:
         """The PRODUCT.md finding schema, plus severity, confidence, author date, encoding…"""

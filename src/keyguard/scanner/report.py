@@ -69,6 +69,8 @@ def findings_table(findings: list[Finding]) -> Table:
         table.add_column(column, overflow="fold", min_width=20 if column == "location" else None)
     for f in findings:
         checksum = "" if f.checksum_valid is None else ("valid" if f.checksum_valid else "FAILED")
+        if f.check is not None:
+            checksum += f", {f.check}"
         severity = f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]"
         secret = f.redacted + (f" ({f.encoding})" if f.encoding else "")
         table.add_row(severity, _where(f), f.rule, secret, checksum)
@@ -111,6 +113,8 @@ def finding_line(finding: Finding) -> str:
         parts.append(f"date={finding.author_date}")
     if finding.at_head is not None:
         parts.append("at_head=" + ("yes" if finding.at_head else "no"))
+    if finding.check is not None:
+        parts.append(f"check={finding.check}")
     return " ".join(parts)
 
 

@@ -94,6 +94,7 @@ def _result(finding: Finding, index: dict[str, int], root: str | None) -> dict[s
             "checksumValid": finding.checksum_valid,
             "encoding": finding.encoding,
             "stillAtHead": finding.at_head,
+            "check": finding.check,
         },
     }
 

@@ -18,6 +18,7 @@ from itertools import chain, islice
 from typing import Final, Literal, Protocol, TypeVar
 
 from keyguard.scanner import git
+from keyguard.scanner.check import KeyChecker
 from keyguard.scanner.detect import Located
 from keyguard.scanner.engine import EngineName, Scanner, build_engine, hyperscan_available
 from keyguard.scanner.findings import Finding
@@ -56,6 +57,7 @@ class ScanRequest:
     include_invalid: bool = False
     since_commit: str | None = None
     log_opts: str | None = None
+    check: KeyChecker | None = None
 
 
 @dataclass(slots=True)
@@ -96,11 +98,13 @@ class Progress(Protocol):
 
 
 class _Worker:
-    def __init__(self, engine: EngineName, max_file_size: int) -> None:
+    def __init__(
+        self, engine: EngineName, max_file_size: int, check: KeyChecker | None = None
+    ) -> None:
         rules = default_rules()
-        self.scanner = Scanner(rules, build_engine(rules, engine))
+        self.scanner = Scanner(rules, build_engine(rules, engine), check)
         self.max_file_size = max_file_size
-        self.key = (engine, max_file_size)
+        self.key = (engine, max_file_size, id(check))
 
     def scan_one(self, batch: _Batch, data: bytes, where: Located) -> None:
         outcome = self.scanner.scan(data, where)
@@ -129,11 +133,13 @@ class _Worker:
 _WORKER: _Worker | None = None
 
 
-def _init_worker(engine: EngineName, max_file_size: int) -> _Worker:
+def _init_worker(
+    engine: EngineName, max_file_size: int, check: KeyChecker | None = None
+) -> _Worker:
     global _WORKER  # noqa: PLW0603 - one engine per worker process, built once
-    same = _WORKER is not None and _WORKER.key == (engine, max_file_size)
+    same = _WORKER is not None and _WORKER.key == (engine, max_file_size, id(check))
     if _WORKER is None or not same:
-        _WORKER = _Worker(engine, max_file_size)
+        _WORKER = _Worker(engine, max_file_size, check)
     return _WORKER
 
 
@@ -175,7 +181,7 @@ def _run(
 ) -> Iterator[_Batch]:
     """Batches through a process pool (in order) or in-process."""
     if not parallel:
-        _init_worker(request.engine, request.max_file_size)
+        _init_worker(request.engine, request.max_file_size, request.check)
         _start(progress)
         for item in batches:
             result = task(item)
@@ -185,7 +191,9 @@ def _run(
     # fork: workers inherit the loaded rules and build their engine once.
     context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
     with context.Pool(
-        _jobs(request), initializer=_init_worker, initargs=(request.engine, request.max_file_size)
+        _jobs(request),
+        initializer=_init_worker,
+        initargs=(request.engine, request.max_file_size, request.check),
     ) as pool:
         _start(progress)  # after the fork: no progress thread is ever copied into a worker
         for result in pool.imap(task, batches) if ordered else pool.imap_unordered(task, batches):
@@ -238,7 +246,7 @@ def _scan_git(request: ScanRequest, progress: Progress | None) -> _Batch:
 
 def _mark_at_head(request: ScanRequest, findings: list[Finding]) -> list[Finding]:
     """Whether each secret is still in its file at HEAD: still to remove, or history only."""
-    worker = _init_worker(request.engine, request.max_file_size)
+    worker = _init_worker(request.engine, request.max_file_size, request.check)
     present: set[tuple[str, str]] = set()
     for repo in request.paths:
         for path, data in git.at_head(repo, sorted({f.path for f in findings})).items():
@@ -270,7 +278,7 @@ def run_scan(
     started = timer()
     if request.source == "stdin":
         batch = _Batch()
-        _init_worker(request.engine, request.max_file_size).scan_one(
+        _init_worker(request.engine, request.max_file_size, request.check).scan_one(
             batch, request.stdin, Located("-")
         )
     elif request.source == "files":
