@@ -10,6 +10,7 @@ import pytest
 from keyguard.errors import InvalidInput
 from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
 from keyguard.scanner.providers import default_rules
+from keyguard.scanner.remediation import REMEDIATIONS
 from keyguard.scanner.sarif import to_sarif
 from tests.unit.scanner.conftest import ScanText
 from tests.unit.scanner.sarif_checks import github_problems, validate_schema
@@ -78,3 +79,8 @@ def test_sarif_results_point_at_their_rules(scan_text: ScanText) -> None:
     (result,) = run["results"]
     assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
     assert result["partialFingerprints"]
+
+
+def test_every_provider_has_its_own_rotation_help() -> None:
+    providers = {rule.provider for rule in default_rules()} - {"generic"}
+    assert providers <= set(REMEDIATIONS)
