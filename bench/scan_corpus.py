@@ -604,9 +604,77 @@ GIT_COMMIT = "{g.s(40, HEX)}"
     c.add(f"services/{svc}/tests/fixtures.py", ctx, text, [])
 
 
+def held_out(c: Corpus, g: Gen, svc: str) -> None:
+    """Layouts written after the scanner changes, to see how the rules generalise."""
+    ctx = "held-out"
+    pm, cio, mj_key, mj_secret, tw, ml, sp = (
+        g.uuid(),
+        g.hex32(),
+        g.hex32(),
+        g.hex32(),
+        g.hex32(),
+        g.hex32(),
+        g.sparkpost(),
+    )
+    ses, aws_id, loops, kg = g.ses_password(), g.aws_id(), g.hex32(), g.keyguard()
+    toml = f"""[tool.{svc}]
+name = "{svc}"
+
+[tool.{svc}.postmark]
+server_token = "{pm}"
+"""
+    compose = f"""services:
+  {svc}:
+    image: brand/{svc}:1.4
+    environment:
+      - CUSTOMERIO_API_KEY={cio}
+      - TWILIO_AUTH_TOKEN={tw}
+      - REQUEST_TIMEOUT=30
+"""
+    properties = f"""# Spring Boot
+spring.mail.host=email-smtp.eu-west-1.amazonaws.com
+spring.mail.username={aws_id}
+spring.mail.password={ses}
+mailjet.api.key={mj_key}
+mailjet.api.secret={mj_secret}
+"""
+    json_config = json.dumps(
+        {"mailerlite": {"apiKey": ml}, "sparkpost": {"apiKey": sp, "region": "eu"},
+         "loops": {"apiKey": loops}, "keyguard": {"key": kg}},
+        indent=2,
+    )  # fmt: skip
+    negatives = f"""#!/bin/sh
+curl "https://api.postmarkapp.com/email" \\
+  -H "X-Postmark-Server-Token: $POSTMARK_SERVER_TOKEN" \\
+  -H "Idempotency-Key: {g.uuid()}" \\
+  -H "X-Request-Id: {g.uuid()}"
+# mailjet: the message id {g.s(19, "0123456789")} and the template hash {g.hex32()}
+"""
+    yaml_negatives = f"""customerio:
+  region: eu
+  api_key: ${{CUSTOMERIO_API_KEY}}
+  segment_key_hash: {g.hex32()}
+twilio:
+  messaging_service_sid: MG{g.s(32, HEX)}
+  last_message_sha1: {g.s(40, HEX)}
+"""
+    c.add(f"services/{svc}/scripts/postmark_negatives.sh", ctx, negatives, [])
+    c.add(f"services/{svc}/config/held_out_negatives.yaml", ctx, yaml_negatives, [])
+    c.add(f"services/{svc}/pyproject.toml", ctx, toml, [P("postmark", ctx, pm)])
+    c.add(f"services/{svc}/docker-compose.yml", ctx, compose,
+          [P("customerio", ctx, cio), P("twilio", ctx, tw)])  # fmt: skip
+    c.add(f"services/{svc}/src/main/resources/application.properties", ctx, properties,
+          [P("aws-ses", ctx, ses), P("aws-ses", ctx, aws_id, "id"),
+           P("mailjet", ctx, mj_secret), P("mailjet", ctx, mj_key, "id")])  # fmt: skip
+    c.add(f"services/{svc}/config/providers.json", ctx, json_config + "\n",
+          [P("mailerlite", ctx, ml), P("sparkpost", ctx, sp), P("loops", ctx, loops),
+           P("keyguard", ctx, kg)])  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[Corpus, Gen, str], None], ...] = (
     python_settings, ini_sections, nested_yaml, dotenv, k8s_secret, minified_js, notebook,
     curl_scripts, basic_auth_code, ses_smtp, split_pairs, markdown, ci_workflow, hard_negatives,
+    held_out,
 )  # fmt: skip
 SERVICES = ("billing", "newsletter", "notifier", "crm-sync", "digest")
 

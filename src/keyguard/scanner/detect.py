@@ -159,9 +159,11 @@ def _rejection(rule: Rule, buffer: bytes, match: Match, where: Located) -> str |
     line = buffer[line_start:line_end]
     if precision.allowed_inline(line):
         return "allow-comment"
-    if rule.compiled_deny is not None and rule.compiled_deny.search(line):
-        return "not-a-secret-name"
     local = buffer[max(match.origin - precision.LOCAL_CONTEXT, line_start) : match.origin]
+    # On a generated line (a bundle) only the text next to the value names it.
+    named = local if len(line) > precision.MINIFIED_LINE else line
+    if rule.compiled_deny is not None and rule.compiled_deny.search(named):
+        return "not-a-secret-name"
     reason = precision.noise_reason(rule, where.path, line, local)
     reason = reason or precision.quality_reason(rule, match.secret)
     if reason is None and match.encoding is None and not _paired(rule, buffer, match):

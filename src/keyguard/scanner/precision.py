@@ -38,7 +38,8 @@ MINIFIED_LINE: Final = 1000
 LOCAL_CONTEXT: Final = 80
 _INTEGRITY: Final = re.compile(rb"(?i)integrity|\bsha(?:1|224|256|384|512)-|checksum|\bhash\b")
 _PLACEHOLDER_WORDS: Final = re.compile(
-    r"(?i)x{4}|\*{4}|your[_-]?|example|sample|dummy|placeholder|changeme|redacted|insert"
+    # `xxxx` and `XXXX` are typed; a mixed-case run (`xXxx`) turns up in random base64.
+    r"(?i)(?-i:x{4}|X{4})|\*{4}|your[_-]?|example|sample|dummy|placeholder|changeme|redacted|insert"
     r"|replace|fake|<|>|\$\{|\{\{|\.\.\.|…"
 )
 _REPEAT: Final = re.compile(r"(.)\1{5}")

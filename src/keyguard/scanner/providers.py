@@ -223,8 +223,14 @@ CRED: Final = "(?i:token|key|secret|pass|auth|credential|client)"
 # Secret's `data:`) never open another section: no `[other]` header and no `other:` mapping
 # key other than those that hold secrets.
 _BETWEEN: Final = (
-    "(?:\\n(?![ \\t]*\\[)(?![ \\t]*(?!(?i:data|stringdata|env|secrets?)[ \\t]*:)"
-    "[\\w.\\-\"']+[ \\t]*:[ \\t]*(?:\\n|$))[^\\n]*)"
+    "(?:\\n(?![ \\t]*\\[)(?![ \\t]*"
+    "(?!(?i:data|stringdata|env|environment|secrets?|auth|credentials?)[\"']?[ \\t]*:)"
+    "[\\w.\\-\"']+[ \\t]*[:=][ \\t]*[{\\[(]?[ \\t]*(?:\\n|$))[^\\n]*)"
+)
+# On the value's line, names of values that look random but are ids or digests.
+CONTEXT_DENY: Final = (
+    "(?i:idempotency|request[_-]?id|correlation|trace[_-]?id|message[_-]?id|hash|sha-?[0-9]"
+    "|md5|digest|checksum|fingerprint|commit|nonce|salt)"
 )
 BLOCK_LINES: Final = 4
 
@@ -265,7 +271,7 @@ def _context(
         keywords=keywords or (keyword.lower(),),
         context_gated=True,
         window=window,
-        **options,
+        **{"deny": CONTEXT_DENY, **options},
     )
 
 
@@ -370,9 +376,10 @@ def _context_rules() -> list[Rule]:
             "loops-api-key",
             "loops",
             "Loops API key",
-            "loops[_.-]?(?:so|api|key|token)",
+            "loops(?:[_.-]?(?:so|api|key|token)|(?![a-z]))",
             "[0-9a-f]{32}",
             keywords=("loops",),
+            core="loops",
             min_entropy=3.0,
             notes="Uncertain: observed as 32 hex; gated on loops_api/loops.so context.",
         ),
@@ -439,7 +446,7 @@ def _pairs() -> list[Rule]:
             pattern=f"{LEFT}[0-9a-f]{{20}}:(?P<secret>[0-9a-f]{{20}}){RIGHT}",
             keywords=(),
             context_gated=True,
-            min_entropy=3.0,
+            min_entropy=2.5,
             pair="(?i:customer[_.-]?io)|(?<![A-Za-z])(?:cio|CIO)(?![a-z])",
             pair_window=3,
         ),

@@ -165,7 +165,7 @@ def b64(text: str) -> str:
 
 def context_positives(m: Maker) -> list[Vector]:
     """One vector per class of issue 16: context-dependent, split, encoded, prose."""
-    token, hex20, hex32 = m.uuid(), m.body(20, HEX), m.body(32, HEX)
+    token, hex20, hex32, ses = m.uuid(), m.body(20, HEX), m.body(32, HEX), m.ses_password()
     filler = ";".join(f"function f{i}(e,t){{return e+t*{i}}}" for i in range(80))
     notebook = '{"source": ["import requests\\n", "POSTMARK_TOKEN = \\"' + token + '\\"\\n"]}'
     return [
@@ -192,6 +192,11 @@ def context_positives(m: Maker) -> list[Vector]:
                path="sms.ts"),
         Vector("mailjet section", "mailjet-secret-key-block",
                f"[mailjet]\napi_secret = {m.body(32, HEX)}", path="app.ini"),
+        Vector("json nested object", "loops-api-key",
+               f'{{"loops": {{\n  "apiKey": "{hex32}"\n}}}}', path="providers.json"),
+        Vector("ses across a nested auth block", "aws-ses-smtp-password",
+               f'host: "email-smtp.us-west-2.amazonaws.com",\nauth: {{\n  user: "x",\n'
+               f'  pass: "{ses[:10]}xXxx{ses[14:]}",\n}}', path="mail.js"),
         Vector("markdown prose", "postmark-server-token",
                f"Staging uses the Postmark\nserver token `{token}` for now.", path="README.md"),
     ]  # fmt: skip
@@ -267,4 +272,13 @@ def negatives(m: Maker) -> list[Vector]:
         Vector("mailgun-like cache key", "mailgun-api-key",
                f'cache_key = "key-{m.body(32, HEX)}"  # md5 of the url'),
         Vector("klaviyo wrong length", "klaviyo-private-api-key", f'K = "pk_{m.body(30, HEX)}"'),
+        Vector("idempotency key next to postmark", "postmark-server-token",
+               f'-H "X-Postmark-Server-Token: $TOKEN" \\\n  -H "Idempotency-Key: {m.uuid()}"',
+               path="send.sh"),
+        Vector("hash under a provider section", "customerio-api-key",
+               f"customerio:\n  segment_key_hash: {m.body(32, HEX)}\n", path="config.yaml"),
+        Vector("next section's value", "mailerlite-api-key",
+               f'{{"mailerlite": {{"region": "eu"}},\n "other": {{\n'
+               f'  "apiKey": "{m.body(32, HEX)}"}}}}',
+               path="providers.json"),
     ]  # fmt: skip
