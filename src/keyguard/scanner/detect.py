@@ -110,8 +110,10 @@ def extract(rules: Sequence[Rule], buffer: bytes, fired: Iterable[int]) -> list[
     selected = sorted(fired)
     lowered = buffer.lower() if selected else b""
     for index in selected:
-        compiled = rules[index].compiled
+        compiled, probe = rules[index].compiled, rules[index].compiled_probe
         for start, end in _regions(rules[index], buffer, lowered):
+            if probe is not None and probe.search(buffer, start, end) is None:
+                continue  # the provider is named, but no value of its shape is near
             for found in compiled.finditer(buffer, start, end):
                 begin, finish = found.span("secret")
                 secret = found.group("secret").decode("ascii", "replace")

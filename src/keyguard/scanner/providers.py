@@ -259,7 +259,9 @@ def _context(
     watches for the name alone, a literal: cheap, and a superset of the Python pattern.
     """
     same_line = f"[^\\n]{{0,40}}?{cred}"
-    block = f"[^\\n]*{_BETWEEN}{{0,{window}}}?\\n[^\\n]{{0,40}}?{cred}"
+    # Bounded: on a long generated line a name far from the line's end never opens a block,
+    # and the scan of it stays linear in the number of names (no backtracking over the line).
+    block = f"[^\\n]{{0,200}}{_BETWEEN}{{0,{window}}}?\\n[^\\n]{{0,40}}?{cred}"
     head = f"(?i:{keyword})(?:{same_line}|{block})" if window else f"(?i:{keyword}){same_line}"
     pattern = f"{head}[^\\n]{{0,30}}?{left}(?P<secret>{value}){right}"
     return Rule(
@@ -271,7 +273,7 @@ def _context(
         keywords=keywords or (keyword.lower(),),
         context_gated=True,
         window=window,
-        **{"deny": CONTEXT_DENY, **options},
+        **{"deny": CONTEXT_DENY, "probe": value, **options},
     )
 
 

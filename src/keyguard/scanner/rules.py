@@ -51,7 +51,11 @@ class Rule:
     lines after a keyword's line (an INI section, a nested YAML mapping, a call whose
     arguments are on the next lines); such patterns must still start at the keyword. `deny`
     is a pattern that, found on the finding's line, says the value is something else (a
-    hash, an id, a cache key).
+    hash, an id, a cache key). `probe`, the value's shape alone, is searched in a region
+    before the full pattern runs there: Hyperscan fires context rules on the provider's
+    name alone, and a file that names a provider but holds no value of that shape (a mail
+    library, a bundle) then costs one linear search instead of the full pattern at every
+    mention.
     """
 
     id: str
@@ -71,10 +75,12 @@ class Rule:
     checksum: Check | None = None
     window: int = 0
     deny: str | None = None
+    probe: str | None = None
     notes: str = ""
     compiled: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
     compiled_pair: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
     compiled_deny: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
+    compiled_probe: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "compiled", re.compile(self.pattern.encode("ascii")))
@@ -82,6 +88,8 @@ class Rule:
         object.__setattr__(self, "compiled_pair", pair)
         deny = re.compile(self.deny.encode("ascii")) if self.deny else None
         object.__setattr__(self, "compiled_deny", deny)
+        probe = re.compile(self.probe.encode("ascii")) if self.probe else None
+        object.__setattr__(self, "compiled_probe", probe)
 
     @property
     def hyperscan_pattern(self) -> bytes:
