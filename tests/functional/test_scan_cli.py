@@ -16,15 +16,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-import jsonschema
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from keyguard.cli.scan import scan
+from keyguard.keys import generate_key
+from tests.unit.scanner.sarif_checks import github_problems, validate_schema
 from tests.unit.scanner.vectors import Maker
 
-SCHEMA = Path(__file__).parents[1] / "unit" / "scanner" / "data" / "sarif-2.1.0-subset.schema.json"
 FINDING_TYPES = {
     "path": str, "line": int, "column": int, "rule": str, "provider": str,
     "fingerprint": str, "redacted": str,
@@ -44,14 +44,14 @@ class Done:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-def keyguard(*args: str, cwd: Path, stdin: bytes = b"") -> Done:
+def keyguard(*args: str, cwd: Path, stdin: bytes = b"", env: dict[str, str] | None = None) -> Done:
     """The scan command in-process, from `cwd`."""
     app = typer.Typer()
     app.command()(scan)
     previous = Path.cwd()
     try:
         os.chdir(cwd)
-        result = CliRunner().invoke(app, list(args), input=stdin)
+        result = CliRunner().invoke(app, list(args), input=stdin, env=env)
     finally:
         os.chdir(previous)
     return Done(result.exit_code, result.stdout, result.stderr)
@@ -116,7 +116,7 @@ def test_sarif_output_validates(leaky: tuple[Path, str]) -> None:
     root, _ = leaky
     done = keyguard("--format", "sarif", cwd=root)
     assert done.returncode == 1
-    jsonschema.validate(json.loads(done.stdout), json.loads(SCHEMA.read_text()))
+    validate_schema(json.loads(done.stdout))
 
 
 def test_written_baseline_accepts_current_findings(leaky: tuple[Path, str]) -> None:
@@ -192,3 +192,77 @@ def test_report_to_posts_redacted_findings(leaky: tuple[Path, str], collector: s
     assert key.encode() not in body
     payload = json.loads(body)
     assert [f["rule"] for f in payload["findings"]] == ["sendgrid-api-key"]
+
+
+def test_text_report_outside_a_terminal_names_the_full_location(tmp_path: Path) -> None:
+    deep = tmp_path / "services" / "billing" / "configuration" / "production" / "environment"
+    deep.mkdir(parents=True)
+    (deep / "settings_for_the_billing_service.py").write_text(f'K = "{Maker(84).sendgrid()}"\n')
+    done = process(cwd=tmp_path)  # stdout is a pipe, as in pre-commit and CI logs
+    assert done.returncode == 1, done.stderr
+    where = (
+        "services/billing/configuration/production/environment/settings_for_the_billing_service.py"
+    )
+    assert f"{where}:1:6: sendgrid-api-key (sendgrid)" in done.stdout.splitlines()[0]
+    assert "…" not in done.stdout.split(where)[0]
+
+
+def _failed_checksum(key: str) -> str:
+    last = "A" if key[-1] != "A" else "B"
+    return key[:-1] + last
+
+
+def test_our_key_with_a_failed_checksum_is_reported_only_with_include_invalid(
+    tmp_path: Path,
+) -> None:
+    key = _failed_checksum(generate_key("live").reveal())
+    (tmp_path / "app.py").write_text(f'KEYGUARD_KEY = "{key}"\n')
+    done = keyguard("--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert json.loads(done.stdout)["stats"]["suppressed"] == {"invalid-checksum": 1}
+    done = keyguard("--format", "json", "--include-invalid", cwd=tmp_path)
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["rule"], finding["checksum_valid"]) == ("keyguard-api-key", False)
+
+
+def test_sarif_of_an_absolute_path_has_uris_relative_to_it(tmp_path: Path) -> None:
+    root = tmp_path / "checkout"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "my file \u00fc#1.py").write_text(f'K = "{Maker(85).sendgrid()}"\n')
+    done = keyguard(str(root), "--format", "sarif", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    validate_schema(document)
+    assert github_problems(document) == []
+    (result,) = document["runs"][0]["results"]
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "src/my%20file%20%C3%BC%231.py"
+
+
+def test_since_commit_in_ci_reports_only_the_pushed_commit_with_its_state(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        command = ["git", "-c", "user.name=T", "-c", "user.email=t@example.test", *args]
+        return subprocess.run(
+            command, cwd=tmp_path, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "old.py").write_text(f'K = "{Maker(86).sendgrid()}"\n')
+    git("add", ".")
+    git("commit", "-qm", "old")
+    base = git("rev-parse", "HEAD")
+    (tmp_path / "new.py").write_text(f'K = "{Maker(87).sendgrid()}"\n')
+    git("add", ".")
+    git("commit", "-qm", "new")
+    done = process("--git", "--since-commit", base, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if "sendgrid-api-key" in line]
+    assert line.startswith("new.py:1:6: sendgrid-api-key (sendgrid)")
+    assert f"commit={git('rev-parse', 'HEAD')}" in line and "at_head=yes" in line
+
+
+def test_since_commit_without_git_is_an_error(tmp_path: Path) -> None:
+    done = keyguard("--since-commit", "HEAD", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "error: --since-commit and --log-opts need --git\n"

@@ -8,6 +8,7 @@ must never look like a clean scan, and must never print a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -18,10 +19,11 @@ from rich.console import Console
 
 from keyguard.errors import InvalidInput, KeyguardError
 from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
+from keyguard.scanner.check import checker_from_env
 from keyguard.scanner.providers import default_rules
 from keyguard.scanner.remote import post_findings
 from keyguard.scanner.report import RichProgress, render_text, to_json
-from keyguard.scanner.sarif import to_sarif
+from keyguard.scanner.sarif import files_root, to_sarif
 from keyguard.scanner.service import ScanRequest, ScanResult, Source, run_scan
 from keyguard.scanner.sources import parse_size
 
@@ -57,11 +59,15 @@ def _source(paths: list[str], git: bool, staged: bool, stdin: bool) -> Source:
     return "stdin" if chosen == ["--stdin"] else "files"
 
 
-def _emit(result: ScanResult, output_format: OutputFormat, out: Console) -> None:
+def _emit(
+    result: ScanResult, output_format: OutputFormat, out: Console, request: ScanRequest
+) -> None:
     if output_format is OutputFormat.json:
         out.print(to_json(result), markup=False, highlight=False, soft_wrap=True)
     elif output_format is OutputFormat.sarif:
-        document = to_sarif(result.findings, default_rules())
+        # Git paths are already relative to the repository top; files are made relative here.
+        root = files_root(request.paths) if request.source == "files" else None
+        document = to_sarif(result.findings, default_rules(), root=root)
         out.print(json.dumps(document, indent=2), markup=False, highlight=False, soft_wrap=True)
     else:
         render_text(result, out)
@@ -107,6 +113,26 @@ def scan(
         str | None,
         typer.Option("--report-to", help="POST findings (redacted, fingerprints) to this URL."),
     ] = None,
+    since_commit: Annotated[
+        str | None,
+        typer.Option("--since-commit", help="With --git: only commits after REV (REV..HEAD)."),
+    ] = None,
+    log_opts: Annotated[
+        str | None,
+        typer.Option("--log-opts", help="With --git: git log options choosing the commits."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Ask the service (KEYGUARD_BASE_URL, with a keys:verify key in "
+            "KEYGUARD_API_KEY) whether each of our keys found is live, revoked or unknown.",
+        ),
+    ] = False,
+    include_invalid: Annotated[
+        bool,
+        typer.Option("--include-invalid", help="Also report kg_ look-alikes whose checksum fails."),
+    ] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
     engine: Annotated[
         EngineChoice, typer.Option("--engine", help="Matching engine.")
@@ -127,6 +153,10 @@ def scan(
             gitignore=not no_gitignore,
             max_file_size=max_file_size,
             report_to=report_to,
+            include_invalid=include_invalid,
+            check=check,
+            since_commit=since_commit,
+            log_opts=log_opts,
             jobs=jobs,
             engine=engine,
             out=out,
@@ -160,12 +190,18 @@ def _scan(
     gitignore: bool,
     max_file_size: str,
     report_to: str | None,
+    include_invalid: bool,
+    check: bool,
+    since_commit: str | None,
+    log_opts: str | None,
     jobs: int,
     engine: EngineChoice,
     out: Console,
     err: Console,
 ) -> int:
     source = _source(paths, git, staged, stdin)
+    if (since_commit is not None or log_opts is not None) and source != "git":
+        raise InvalidInput("--since-commit and --log-opts need --git", code="conflicting_options")
     accepted = load_baseline(baseline) if baseline is not None else frozenset()
     request = ScanRequest(
         paths=tuple(p for p in paths if p != "-") or (".",),
@@ -175,6 +211,10 @@ def _scan(
         jobs=jobs,
         engine=engine.value,
         stdin=sys.stdin.buffer.read() if source == "stdin" else b"",
+        include_invalid=include_invalid,
+        since_commit=since_commit,
+        log_opts=log_opts,
+        check=checker_from_env(dict(os.environ)) if check else None,
     )
     result = _run(request, output_format, err)
     result.findings, result.stats.baselined = apply_baseline(result.findings, accepted)
@@ -182,7 +222,7 @@ def _scan(
         write_baseline(write_baseline_to, result.findings)
         err.print(f"wrote {len(result.findings)} finding(s) to {write_baseline_to}", markup=False)
         return EXIT_CLEAN
-    _emit(result, output_format, out)
+    _emit(result, output_format, out, request)
     if report_to is not None:
         post_findings(report_to, result.findings)
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN

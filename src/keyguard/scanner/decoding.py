@@ -21,8 +21,9 @@ from urllib.parse import unquote_to_bytes
 # A blob is whole groups of four base64 characters (padding included) after `:`, `=` or
 # `Basic`, ending at a non-base64 character: identifiers of other lengths are not decoded.
 _BLOB: Final = rb"(?:[0-9A-Za-z+/]{4}){6,}(?:[0-9A-Za-z+/]{2}==|[0-9A-Za-z+/]{3}=)?"
-_LEAD: Final = rb"""(?:Basic[ \t]+|[:=][ \t]*["']?)"""
-_BASIC: Final = rb"Basic[ \t]+"
+# `Basic abc…`, and in code `"Basic " + "abc…"`.
+_BASIC: Final = rb"""Basic(?:[ \t]+|[ \t]*["'][ \t]*\+[ \t]*["'])"""
+_LEAD: Final = rb"""(?:""" + _BASIC + rb"""|[:=][ \t]*["']?)"""
 _END: Final = rb"(?:[^0-9A-Za-z+/=]|\z)"
 # Hyperscan triggers: each matches wherever the Python candidate pattern below does. The
 # base64 ones consume their terminator, so they report exactly one end offset per blob.
@@ -42,6 +43,8 @@ CONFIG_SUFFIXES: Final = (
 _PERCENT: Final = re.compile(rb"(?<=[0-9A-Za-z=])" + _KEY_ESCAPE)
 _URL_RUN: Final = re.compile(rb"[0-9A-Za-z._~+/=:@%-]+")
 MIN_DECODED: Final = 16
+# Lines kept before a decoded blob: its key name, and a Kubernetes Secret's name.
+CONTEXT_LINES: Final = 5
 MIN_PRINTABLE: Final = 0.95
 _PRINTABLE: Final = bytes([9, 10, 13, *range(32, 127)])
 
@@ -53,6 +56,8 @@ class Decoded:
     offset: int
     text: bytes
     encoding: str
+    prefix: int = 0  # bytes of context (the lines before the blob) at the start of `text`
+    length: int = 0  # length of the encoded blob in the buffer
 
 
 def _mostly_printable(data: bytes) -> bool:
@@ -88,7 +93,20 @@ def base64_candidates(
         for match in pattern.finditer(buffer, start, end):
             text = decode_base64(match.group(1))
             if text is not None:
-                yield Decoded(match.start(1), text, "base64")
+                begin = _lines_before(buffer, match.start(1), CONTEXT_LINES)
+                context = buffer[begin : match.start(1)]
+                yield Decoded(
+                    match.start(1), context + text, "base64", len(context), len(match.group(1))
+                )
+
+
+def _lines_before(buffer: bytes, offset: int, lines: int) -> int:
+    start = buffer.rfind(b"\n", 0, offset) + 1
+    for _ in range(lines):
+        if start == 0:
+            break
+        start = buffer.rfind(b"\n", 0, start - 1) + 1
+    return start
 
 
 def percent_candidates(buffer: bytes) -> Iterator[Decoded]:
@@ -106,4 +124,7 @@ def percent_candidates(buffer: bytes) -> Iterator[Decoded]:
                 continue
             text = unquote_to_bytes(raw)
             if len(text) >= MIN_DECODED and text != raw:
-                yield Decoded(token.start(), text, "percent")
+                context = buffer[
+                    _lines_before(buffer, token.start(), CONTEXT_LINES) : token.start()
+                ]
+                yield Decoded(token.start(), context + text, "percent", len(context), len(raw))

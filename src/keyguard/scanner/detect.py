@@ -74,11 +74,34 @@ def keyword_lines(
 
 
 def _regions(rule: Rule, buffer: bytes, lowered: bytes) -> list[tuple[int, int]]:
-    # Every pattern is single-line and every match holds one of its rule's keywords, so
-    # running the pattern over the keyword lines finds exactly what a whole-buffer run does.
+    # Every match starts on a line holding one of its rule's keywords and runs over at most
+    # `window` more lines, so running the pattern over those spans finds exactly what a
+    # whole-buffer run does.
     if not rule.keywords:
         return [(0, len(buffer))]
-    return keyword_lines(buffer, lowered, (w.encode("ascii") for w in rule.keywords))
+    spans = keyword_lines(buffer, lowered, (w.encode("ascii") for w in rule.keywords))
+    if rule.window:
+        spans = _merged([(start, _lines_after(buffer, end, rule.window)) for start, end in spans])
+    return spans
+
+
+def _lines_after(buffer: bytes, end: int, lines: int) -> int:
+    for _ in range(lines):
+        if end >= len(buffer):
+            break
+        nxt = buffer.find(b"\n", end + 1)
+        end = len(buffer) if nxt < 0 else nxt
+    return end
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def extract(rules: Sequence[Rule], buffer: bytes, fired: Iterable[int]) -> list[Match]:
@@ -87,8 +110,10 @@ def extract(rules: Sequence[Rule], buffer: bytes, fired: Iterable[int]) -> list[
     selected = sorted(fired)
     lowered = buffer.lower() if selected else b""
     for index in selected:
-        compiled = rules[index].compiled
+        compiled, probe = rules[index].compiled, rules[index].compiled_probe
         for start, end in _regions(rules[index], buffer, lowered):
+            if probe is not None and probe.search(buffer, start, end) is None:
+                continue  # the provider is named, but no value of its shape is near
             for found in compiled.finditer(buffer, start, end):
                 begin, finish = found.span("secret")
                 secret = found.group("secret").decode("ascii", "replace")
@@ -136,20 +161,32 @@ def _rejection(rule: Rule, buffer: bytes, match: Match, where: Located) -> str |
     line = buffer[line_start:line_end]
     if precision.allowed_inline(line):
         return "allow-comment"
-    reason = precision.noise_reason(rule, where.path, line)
+    local = buffer[max(match.origin - precision.LOCAL_CONTEXT, line_start) : match.origin]
+    # On a generated line (a bundle) only the text next to the value names it.
+    named = local if len(line) > precision.MINIFIED_LINE else line
+    if rule.compiled_deny is not None and rule.compiled_deny.search(named):
+        return "not-a-secret-name"
+    reason = precision.noise_reason(rule, where.path, line, local)
     reason = reason or precision.quality_reason(rule, match.secret)
     if reason is None and match.encoding is None and not _paired(rule, buffer, match):
         reason = "unpaired"
     return reason
 
 
-def _finding(rule: Rule, buffer: bytes, match: Match, where: Located) -> Finding:
+CheckFn = Callable[[str], str]
+
+
+def _finding(
+    rule: Rule, buffer: bytes, match: Match, where: Located, check: CheckFn | None
+) -> Finding:
     line_start, _ = _line_bounds(buffer, match.origin)
     line = buffer.count(b"\n", 0, match.origin) + 1
     if where.line_numbers is not None:
         line = where.line_numbers[line - 1]
     column = len(buffer[line_start : match.origin].decode("utf-8", "replace")) + 1
     checksum_ok = rule.checksum(match.secret) if rule.checksum else None
+    # Only a key whose checksum holds can be one of ours; the rest is never sent anywhere.
+    status = check(match.secret) if check is not None and checksum_ok else None
     return Finding(
         path=where.path,
         line=line,
@@ -164,21 +201,49 @@ def _finding(rule: Rule, buffer: bytes, match: Match, where: Located) -> Finding
         confidence=rule.confidence,
         author_date=where.author_date,
         encoding=match.encoding,
+        check=status,
     )
 
 
 def decoded_matches(rules: Sequence[Rule], decoded: Iterable[Decoded], fire: FireFn) -> list[Match]:
-    """Matches inside decoded blobs, placed at the blob; decoded text is not decoded again."""
+    """Matches inside decoded blobs, placed at the blob; decoded text is not decoded again.
+
+    A blob's text starts with the lines before it (`blob.prefix` bytes), so that a key
+    name or a Secret's name gives context to what it decodes to; only matches in the
+    decoded part count, and a pair's other half is looked for in that text.
+    """
     found: list[Match] = []
     for blob in decoded:
         inner = resolve_overlaps(extract(rules, blob.text, fire(blob.text, False).rules))
         found.extend(
-            Match(m.rule_index, m.start, m.end, m.secret, blob.offset, blob.encoding) for m in inner
+            Match(m.rule_index, m.start, m.end, m.secret, blob.offset, blob.encoding)
+            for m in inner
+            if m.end > blob.prefix and _paired(rules[m.rule_index], blob.text, m)
         )
     return found
 
 
-def report(rules: Sequence[Rule], buffer: bytes, matches: list[Match], where: Located) -> Outcome:
+def _outside_decoded(
+    rules: Sequence[Rule], plain: list[Match], decoded: list[Match], blobs: list[Decoded]
+) -> list[Match]:
+    """A blob that decodes to a known key is reported once, as that key, not as `generic`."""
+    spans = [
+        (b.offset, b.offset + b.length) for b in blobs if any(m.origin == b.offset for m in decoded)
+    ]
+    return [
+        m
+        for m in plain
+        if rules[m.rule_index].prefixed or not any(lo <= m.start < hi for lo, hi in spans)
+    ]
+
+
+def report(
+    rules: Sequence[Rule],
+    buffer: bytes,
+    matches: list[Match],
+    where: Located,
+    check: CheckFn | None = None,
+) -> Outcome:
     """Apply precision checks and turn surviving matches into findings."""
     outcome = Outcome()
     seen: set[tuple[int, str]] = set()
@@ -192,7 +257,7 @@ def report(rules: Sequence[Rule], buffer: bytes, matches: list[Match], where: Lo
             outcome.suppressed[reason] += 1
             continue
         seen.add(key)
-        outcome.findings.append(_finding(rule, buffer, match, where))
+        outcome.findings.append(_finding(rule, buffer, match, where, check))
     return outcome
 
 
@@ -203,7 +268,13 @@ def _lines_of(buffer: bytes, ends: tuple[int, ...] | None) -> list[tuple[int, in
     return sorted({_line_bounds(buffer, max(end - 1, 0)) for end in ends})
 
 
-def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Located) -> Outcome:
+def scan_buffer(
+    rules: Sequence[Rule],
+    fire: FireFn,
+    buffer: bytes,
+    where: Located,
+    check: CheckFn | None = None,
+) -> Outcome:
     """The whole pipeline for one buffer."""
     config = is_config(where.path)
     fired = fire(buffer, config)
@@ -217,4 +288,6 @@ def scan_buffer(rules: Sequence[Rule], fire: FireFn, buffer: bytes, where: Locat
     if fired.percent:
         blobs.extend(percent_candidates(buffer))
     decoded = decoded_matches(rules, blobs, fire) if blobs else []
-    return report(rules, buffer, plain + decoded, where)
+    if decoded:
+        plain = _outside_decoded(rules, plain, decoded, blobs)
+    return report(rules, buffer, plain + decoded, where, check)

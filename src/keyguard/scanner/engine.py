@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 from keyguard.errors import ConfigurationError
 from keyguard.scanner.decoding import BASE64_TRIGGER, BASIC_TRIGGER, PERCENT_TRIGGER
-from keyguard.scanner.detect import Fired, Located, Outcome, scan_buffer
+from keyguard.scanner.detect import CheckFn, Fired, Located, Outcome, scan_buffer
 from keyguard.scanner.rules import Rule
 
 EngineName = Literal["auto", "hyperscan", "python"]
@@ -164,9 +164,10 @@ def build_engine(rules: Sequence[Rule], name: EngineName = "auto") -> Engine:
 class Scanner:
     """Rules plus an engine: scans one buffer at a time."""
 
-    def __init__(self, rules: Sequence[Rule], engine: Engine) -> None:
+    def __init__(self, rules: Sequence[Rule], engine: Engine, check: CheckFn | None = None) -> None:
         self.rules = rules
         self.engine = engine
+        self.check = check  # --check: asks the service about our keys, in this process
 
     def scan(self, buffer: bytes, where: Located) -> Outcome:
-        return scan_buffer(self.rules, self.engine.fire, buffer, where)
+        return scan_buffer(self.rules, self.engine.fire, buffer, where, self.check)

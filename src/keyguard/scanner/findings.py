@@ -44,9 +44,11 @@ class Finding:
     confidence: str
     author_date: str | None = None
     encoding: str | None = None
+    at_head: bool | None = None  # git history: is the same secret still in HEAD's file?
+    check: str | None = None  # --check: live, revoked or unknown (our keys only)
 
     def to_dict(self) -> dict[str, Any]:
-        """The PRODUCT.md finding schema, plus severity, confidence, author date, encoding."""
+        """The PRODUCT.md finding schema, plus severity, confidence, author date, encoding…"""
         return asdict(self)
 
     def sort_key(self) -> tuple[str, str, int, int, str]:

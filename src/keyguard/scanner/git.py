@@ -9,6 +9,7 @@ Merge commits show no diff of their own (their parents' changes are scanned inst
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -152,10 +153,90 @@ def _git_error(repo: str, stderr: str) -> KeyguardError:
     return KeyguardError(f"git failed in {repo}: {first}", code="git_failed")
 
 
-def history(repo: str) -> Iterator[Blob]:
-    """Added lines of every commit reachable from any ref, newest first."""
+# Options that would change what `git log` prints (and so break the parser) or write files.
+_REFUSED_LOG_OPTS: Final = (
+    "--output", "--format", "--pretty", "--oneline", "--ext-diff", "--textconv", "--color",
+    "--stat", "--numstat", "--shortstat", "--name-only", "--name-status", "--raw", "--graph",
+    "--word-diff", "--no-patch", "-s", "-z", "-O", "--patch-with", "--summary", "--exec",
+)  # fmt: skip
+
+
+def log_range(repo: str, since_commit: str | None, log_opts: str | None) -> list[str]:
+    """`git log` arguments choosing the commits: all refs, REV..HEAD, or the user's options."""
+    if log_opts is not None:
+        try:
+            options = shlex.split(log_opts)
+        except ValueError as error:
+            raise InvalidInput(f"--log-opts: {error}", code="invalid_log_opts") from None
+        for option in options:
+            if option.startswith(_REFUSED_LOG_OPTS):
+                message = f"--log-opts may not contain {option.split('=')[0]}"
+                raise InvalidInput(message, code="invalid_log_opts")
+    else:
+        options = ["--all"]
+    if since_commit is not None:
+        resolve(repo, since_commit)
+        # Only what the new commits added: CI scans a push, not the whole history.
+        options = [f"{since_commit}..HEAD" if o == "--all" else o for o in options]
+    return options
+
+
+def resolve(repo: str, revision: str) -> str:
+    """The commit a revision names; an unknown one is an input error."""
+    if revision.startswith("-"):
+        raise InvalidInput(f"not a revision: {revision}", code="invalid_revision")
+    done = _git(repo, ["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"])
+    if done.returncode != 0:
+        if "not a git repository" in done.stderr.decode("utf-8", "replace"):
+            raise _git_error(repo, done.stderr.decode("utf-8", "replace"))
+        raise InvalidInput(f"unknown revision: {revision}", code="invalid_revision")
+    return done.stdout.decode().strip()
+
+
+def history(
+    repo: str, since_commit: str | None = None, log_opts: str | None = None
+) -> Iterator[Blob]:
+    """Added lines of the chosen commits (by default every commit of every ref), newest first.
+
+    Deleted files need nothing special: their lines were added by an earlier commit, which
+    is scanned; refs include every branch, tag and the stash.
+    """
     fmt = "--format=%x1e%H%x1f%aI"
-    return _run(repo, ["log", "--all", *_DIFF_OPTIONS, fmt])
+    return _run(repo, ["log", *log_range(repo, since_commit, log_opts), *_DIFF_OPTIONS, fmt])
+
+
+def _git(repo: str, args: Sequence[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    command = ["git", "-C", repo, "-c", "core.quotePath=false", *args]
+    try:
+        return subprocess.run(command, input=stdin, capture_output=True, check=False)  # noqa: S603
+    except FileNotFoundError:
+        raise InvalidInput("git is not installed", code="git_missing") from None
+
+
+def toplevel(repo: str) -> str:
+    done = _git(repo, ["rev-parse", "--show-toplevel"])
+    if done.returncode != 0:
+        raise _git_error(repo, done.stderr.decode("utf-8", "replace"))
+    return done.stdout.decode().strip()
+
+
+def at_head(repo: str, paths: Sequence[str]) -> dict[str, bytes]:
+    """The HEAD version of each path that still exists there (one `git cat-file` process)."""
+    if not paths:
+        return {}
+    request = b"".join(f"HEAD:{path}\n".encode() for path in paths)
+    done = _git(repo, ["cat-file", "--batch"], stdin=request)
+    contents: dict[str, bytes] = {}
+    output, position = done.stdout, 0
+    for path in paths:
+        end = output.find(b"\n", position)
+        header = output[position:end].split()
+        position = end + 1
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            contents[path] = output[position : position + size]
+            position += size + 1
+    return contents
 
 
 def staged(repo: str) -> Iterator[Blob]:

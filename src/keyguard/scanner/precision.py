@@ -34,9 +34,12 @@ LOCK_FILES: Final = frozenset(
 MINIFIED_SUFFIXES: Final = (".min.js", ".min.css", ".min.mjs", ".js.map", ".css.map", ".map")
 # A line this long is generated (bundles, data blobs); only prefixed rules are trusted there.
 MINIFIED_LINE: Final = 1000
+# How far before a match a context-gated rule looks for integrity-hash words on a long line.
+LOCAL_CONTEXT: Final = 80
 _INTEGRITY: Final = re.compile(rb"(?i)integrity|\bsha(?:1|224|256|384|512)-|checksum|\bhash\b")
 _PLACEHOLDER_WORDS: Final = re.compile(
-    r"(?i)x{4}|\*{4}|your[_-]?|example|sample|dummy|placeholder|changeme|redacted|insert"
+    # `xxxx` and `XXXX` are typed; a mixed-case run (`xXxx`) turns up in random base64.
+    r"(?i)(?-i:x{4}|X{4})|\*{4}|your[_-]?|example|sample|dummy|placeholder|changeme|redacted|insert"
     r"|replace|fake|<|>|\$\{|\{\{|\.\.\.|…"
 )
 _REPEAT: Final = re.compile(r"(.)\1{5}")
@@ -71,15 +74,22 @@ def is_minified_path(path: str) -> bool:
     return path.lower().endswith(MINIFIED_SUFFIXES)
 
 
-def noise_reason(rule: Rule, path: str, line: bytes) -> str | None:
-    """Lock files, integrity hashes and minified assets produce shape-alikes by the thousand."""
+def noise_reason(rule: Rule, path: str, line: bytes, local: bytes | None = None) -> str | None:
+    """Lock files, integrity hashes and minified assets produce shape-alikes by the thousand.
+
+    `local` is the text just before the match on its line: a context-gated rule already
+    has its provider's name next to the value, so in a minified bundle only what is next to
+    it counts, not the thousands of characters of code around it.
+    """
     # A prefixed key never looks like a hash, so a real one is reported whatever the line says.
     if rule.prefixed:
         return None
-    if _INTEGRITY.search(line):
-        return "integrity-hash"
     if is_lock_file(path):
         return "lock-file"
+    if rule.context_gated and local is not None:
+        return "integrity-hash" if _INTEGRITY.search(local) else None
+    if _INTEGRITY.search(line):
+        return "integrity-hash"
     if is_minified_path(path) or len(line) > MINIFIED_LINE:
         return "minified"
     return None

@@ -29,6 +29,11 @@ from keyguard.scanner.rules import (
 # Base64 secrets need base64 boundaries: `+` and `/` continue a token, `=` only ends one.
 B64_LEFT: Final = "(?<![0-9A-Za-z_+/-])"
 B64_RIGHT: Final = "(?![0-9A-Za-z_+/=-])"
+# Names of values that look random but are not secrets: hashes, digests, ids, commits.
+NOT_SECRET_NAMES: Final = (
+    "(?i:sha-?(?:1|224|256|384|512)|md5|crc32|digest|hash|fingerprint|checksum|commit"
+    "|etag|nonce|salt)"
+)
 AWS_KEY_ID: Final = "(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"
 BASE58: Final = "[1-9A-HJ-NP-Za-km-z]"
 
@@ -54,7 +59,7 @@ def _keyguard() -> Rule:
         checksum=checksum_valid,
         prefixed=True,
         visible_prefix=8,
-        notes="A failed checksum is reported with severity low and checksum_valid false.",
+        notes="A failed checksum is not a key: reported (low) only with --include-invalid.",
     )
 
 
@@ -182,6 +187,7 @@ def _mailgun() -> list[Rule]:
             "Mailgun private API key (legacy key- shape)",
             "key-[0-9a-f]{32}",
             keywords=("key-",),
+            deny="(?i:cache|md5|digest|hash)",
             prefixed=True,
             visible_prefix=4,
             min_entropy=3.0,
@@ -211,6 +217,24 @@ def _mailgun() -> list[Rule]:
     ]
 
 
+# A value with no shape of its own is reported only under a name that says "credential".
+CRED: Final = "(?i:token|key|secret|pass|auth|credential|client)"
+# Lines between a provider's name and the value (an INI section, a nested YAML mapping, a
+# Secret's `data:`) never open another section: no `[other]` header and no `other:` mapping
+# key other than those that hold secrets.
+_BETWEEN: Final = (
+    "(?:\\n(?![ \\t]*\\[)(?![ \\t]*"
+    "(?!(?i:data|stringdata|env|environment|secrets?|auth|credentials?)[\"']?[ \\t]*:)"
+    "[\\w.\\-\"']+[ \\t]*[:=][ \\t]*[{\\[(]?[ \\t]*(?:\\n|$))[^\\n]*)"
+)
+# On the value's line, names of values that look random but are ids or digests.
+CONTEXT_DENY: Final = (
+    "(?i:idempotency|request[_-]?id|correlation|trace[_-]?id|message[_-]?id|hash|sha-?[0-9]"
+    "|md5|digest|checksum|fingerprint|commit|nonce|salt)"
+)
+BLOCK_LINES: Final = 4
+
+
 def _context(
     id: str,
     provider: str,
@@ -219,18 +243,37 @@ def _context(
     value: str,
     *,
     keywords: tuple[str, ...] | None = None,
+    cred: str = CRED,
+    left: str = LEFT,
+    right: str = RIGHT,
+    window: int = BLOCK_LINES,
+    core: str | None = None,
     **options: Any,
 ) -> Rule:
-    """A secret with no distinctive shape: only reported next to the provider's name."""
-    return rule(
-        id,
-        provider,
-        description,
-        f"(?i:{keyword}){NEAR}{value}",
-        secret=value,
+    """A secret with no distinctive shape: only reported next to the provider's name.
+
+    The name is on the value's line (`POSTMARK_SERVER_TOKEN=…`, `X-Postmark-Server-Token:`)
+    or up to `window` lines above it, as an INI section or a YAML parent (`[postmark]` then
+    `server_token = …`); either way a credential word names the value itself, so that ids
+    (`MessageID`, `delivery_id`) next to a provider's name are not reported. Hyperscan
+    watches for the name alone, a literal: cheap, and a superset of the Python pattern.
+    """
+    same_line = f"[^\\n]{{0,40}}?{cred}"
+    # Bounded: on a long generated line a name far from the line's end never opens a block,
+    # and the scan of it stays linear in the number of names (no backtracking over the line).
+    block = f"[^\\n]{{0,200}}{_BETWEEN}{{0,{window}}}?\\n[^\\n]{{0,40}}?{cred}"
+    head = f"(?i:{keyword})(?:{same_line}|{block})" if window else f"(?i:{keyword}){same_line}"
+    pattern = f"{head}[^\\n]{{0,30}}?{left}(?P<secret>{value}){right}"
+    return Rule(
+        id=id,
+        provider=provider,
+        description=description,
+        core=f"(?i:{core or keyword})",
+        pattern=pattern,
         keywords=keywords or (keyword.lower(),),
         context_gated=True,
-        **options,
+        window=window,
+        **{"deny": CONTEXT_DENY, "probe": value, **options},
     )
 
 
@@ -240,9 +283,10 @@ def _context_rules() -> list[Rule]:
             "postmark-account-token",
             "postmark",
             "Postmark account API token",
-            "postmark[^\\n]{0,40}?account",
+            "postmark",
             UUID,
             keywords=("postmark",),
+            cred="(?i:account)[\\w.-]{0,10}(?i:token|key)",
             notes="A UUID: reported only with Postmark and account context on the line.",
         ),
         _context(
@@ -334,9 +378,10 @@ def _context_rules() -> list[Rule]:
             "loops-api-key",
             "loops",
             "Loops API key",
-            "loops[_.-]?(?:so|api|key|token)",
+            "loops(?:[_.-]?(?:so|api|key|token)|(?![a-z]))",
             "[0-9a-f]{32}",
             keywords=("loops",),
+            core="loops",
             min_entropy=3.0,
             notes="Uncertain: observed as 32 hex; gated on loops_api/loops.so context.",
         ),
@@ -344,19 +389,22 @@ def _context_rules() -> list[Rule]:
             "customerio-api-key",
             "customerio",
             "Customer.io App or Track API key",
-            "customer[_.-]?io",
+            "customer[_.-]?io|(?-i:(?<![A-Za-z])(?:cio|CIO)(?![a-z]))",
             "(?:[0-9a-f]{32}|[0-9a-f]{20})",
-            keywords=("customer",),
-            min_entropy=3.0,
-            notes="App API keys 32 hex, Track API keys (and site ids) 20 hex.",
+            keywords=("customer", "cio"),
+            core="customer[_.-]?io|cio",
+            min_entropy=2.5,
+            notes="App API keys 32 hex, Track API keys (and site ids) 20 hex; a random 20-hex "
+            "value falls below 3 bits of entropy now and then, hence 2.5.",
         ),
         _context(
             "hubspot-legacy-api-key",
             "hubspot",
             "HubSpot legacy API key (hapikey)",
-            "hubspot|hapikey",
+            "hubspot|(?=hapikey)",
             UUID,
             keywords=("hubspot", "hapikey"),
+            core="hubspot|hapikey",
             confidence="medium",
             notes="Retired by HubSpot in 2022; a live one is unlikely but still reported.",
         ),
@@ -370,11 +418,39 @@ def _pairs() -> list[Rule]:
             "mailjet-api-credentials",
             "mailjet",
             "Mailjet API key and secret passed together",
-            "(?i:mailjet)[^\\n]{0,80}?[\"'][0-9a-f]{32}[\"'][ \\t]*,[ \\t]*[\"'][a-f0-9]{32}",
+            "(?i:mailjet)[^\\n]{0,80}?\\n?[ \\t]*[\"'][0-9a-f]{32}[\"'][ \\t]*,"
+            "[ \\t]*\\n?[ \\t]*[\"'][a-f0-9]{32}",
             secret="[a-f0-9]{32}",
             keywords=("mailjet",),
             context_gated=True,
             min_entropy=3.0,
+            window=2,
+            notes="Key and secret as two arguments, on one line or the next (apiConnect).",
+        ),
+        rule(
+            "mailjet-basic-credentials",
+            "mailjet",
+            "Mailjet API key:secret (curl --user, decoded Basic auth) near Mailjet",
+            "[0-9a-f]{32}:[0-9a-f]{32}",
+            secret="[0-9a-f]{32}",
+            pattern=f"{LEFT}[0-9a-f]{{32}}:(?P<secret>[0-9a-f]{{32}}){RIGHT}",
+            keywords=(),
+            context_gated=True,
+            min_entropy=3.0,
+            pair="(?i:mailjet)",
+            pair_window=3,
+        ),
+        rule(
+            "customerio-basic-credentials",
+            "customerio",
+            "Customer.io Track API site id:API key (curl -u, decoded Basic auth)",
+            "[0-9a-f]{20}:[0-9a-f]{20}",
+            pattern=f"{LEFT}[0-9a-f]{{20}}:(?P<secret>[0-9a-f]{{20}}){RIGHT}",
+            keywords=(),
+            context_gated=True,
+            min_entropy=2.5,
+            pair="(?i:customer[_.-]?io)|(?<![A-Za-z])(?:cio|CIO)(?![a-z])",
+            pair_window=3,
         ),
         rule(
             "mailjet-secret-key",
@@ -388,18 +464,30 @@ def _pairs() -> list[Rule]:
             pair=f"{mailjet}[^\\n]{{0,60}}?(?<![0-9A-Za-z])[0-9a-f]{{32}}(?![0-9A-Za-z])",
             notes="Key and secret are both 32 hex; reported when both are within 5 lines.",
         ),
-        rule(
+        _context(
+            "mailjet-secret-key-block",
+            "mailjet",
+            "Mailjet API secret key under a Mailjet section or Secret",
+            "mailjet|mj_?apikey",
+            "[0-9a-f]{32}",
+            keywords=("mailjet", "mj_apikey", "mjapikey"),
+            cred="(?i:secret|private)",
+            min_entropy=3.0,
+            notes="`[mailjet]` then `api_secret = …`; a Secret named mailjet-… with secret-key.",
+        ),
+        _context(
             "aws-ses-smtp-password",
             "aws",
             "Amazon SES SMTP password (derived from an IAM secret key)",
-            f"(?i:smtp){NEAR}B[0-9A-Za-z+/]{{43}}",
-            secret="B[0-9A-Za-z+/]{43}",
+            "smtp",
+            "B[0-9A-Za-z+/]{43}",
             left=B64_LEFT,
             right=B64_RIGHT,
-            keywords=("smtp",),
-            context_gated=True,
+            cred="(?i:pass|secret|smtp)",
+            window=6,
             checks=(_ses_smtp_structure,),
-            notes="Structure check: base64 of 33 bytes whose first (version) byte is 0x04.",
+            notes="Structure check: base64 of 33 bytes whose first (version) byte is 0x04; "
+            "SMTP context on the line or up to 6 lines above (EMAIL_HOST = email-smtp…).",
         ),
         rule(
             "aws-access-key-id",
@@ -438,6 +526,22 @@ def _pairs() -> list[Rule]:
             confidence="medium",
             min_entropy=3.0,
         ),
+        rule(
+            "twilio-credentials-pair",
+            "twilio",
+            "Twilio auth token or API key secret right after its account SID or API key SID",
+            "(?:AC|SK)[0-9a-f]{32}",
+            pattern=(
+                "(?:AC|SK)[0-9a-f]{32}(?:[\"'`][ \\t]*,[ \\t]*\\n?[ \\t]*[\"'`]|:)"
+                f"(?P<secret>[0-9A-Za-z]{{32}}){RIGHT}"
+            ),
+            keywords=("ac", "sk"),
+            window=1,
+            context_gated=True,
+            min_entropy=3.0,
+            checks=(has_digit_and_letter,),
+            notes='`twilio("AC…", "…")`, `-u AC…:…`: the secret follows its SID.',
+        ),
         _context(
             "twilio-auth-token",
             "twilio",
@@ -473,6 +577,7 @@ def _generic() -> Rule:
         confidence="low",
         min_entropy=3.5,
         checks=(has_digit_and_letter, not_uuid, not_code_reference, mixed_classes),
+        deny=NOT_SECRET_NAMES,
         notes="Lower confidence: any provider; only values with high entropy.",
     )
 

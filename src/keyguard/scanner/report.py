@@ -1,6 +1,8 @@
 """Text and JSON reports, and the progress bar of long scans.
 
-Text is for people: a table of findings and a summary table (Rich). JSON is for scripts:
+Text is for people: in a terminal, a table of findings and a summary table (Rich); elsewhere
+(pre-commit, CI logs, pipes) one `path:line:column: rule (provider) …` line per finding, never
+cut to a width, so that a blocked commit always says which file to fix. JSON is for scripts:
 `{"findings": [...], "stats": {...}}` with the finding schema of PRODUCT.md. Neither ever
 holds a whole secret: findings carry only a redacted form and a fingerprint.
 """
@@ -55,15 +57,20 @@ def _where(finding: Finding) -> str:
         place += f" @ {finding.commit[:12]}"
         if finding.author_date:
             place += f" ({finding.author_date})"
+        if finding.at_head is not None:
+            place += " still at HEAD" if finding.at_head else " history only"
     return place
 
 
 def findings_table(findings: list[Finding]) -> Table:
     table = Table(title="Secrets found", title_justify="left")
     for column in ("severity", "location", "rule", "secret", "checksum"):
-        table.add_column(column)
+        # A location is folded onto more lines when the terminal is narrow, never cut.
+        table.add_column(column, overflow="fold", min_width=20 if column == "location" else None)
     for f in findings:
         checksum = "" if f.checksum_valid is None else ("valid" if f.checksum_valid else "FAILED")
+        if f.check is not None:
+            checksum += f", {f.check}"
         severity = f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]"
         secret = f.redacted + (f" ({f.encoding})" if f.encoding else "")
         table.add_row(severity, _where(f), f.rule, secret, checksum)
@@ -89,7 +96,58 @@ def summary_table(result: ScanResult) -> Table:
     return table
 
 
+def finding_line(finding: Finding) -> str:
+    """`path:line:column: rule (provider)` and the safe details, as compilers print errors."""
+    parts = [
+        f"{finding.path}:{finding.line}:{finding.column}: {finding.rule} ({finding.provider})",
+        f"severity={finding.severity}",
+        f"secret={finding.redacted}",
+    ]
+    if finding.encoding:
+        parts.append(f"encoding={finding.encoding}")
+    if finding.checksum_valid is not None:
+        parts.append(f"checksum={'valid' if finding.checksum_valid else 'failed'}")
+    if finding.commit:
+        parts.append(f"commit={finding.commit}")
+    if finding.author_date:
+        parts.append(f"date={finding.author_date}")
+    if finding.at_head is not None:
+        parts.append("at_head=" + ("yes" if finding.at_head else "no"))
+    if finding.check is not None:
+        parts.append(f"check={finding.check}")
+    return " ".join(parts)
+
+
+def summary_line(result: ScanResult) -> str:
+    stats = result.stats
+    counts = {s: sum(1 for f in result.findings if f.severity == s) for s in SEVERITY_STYLE}
+    text = (
+        f"Summary: {len(result.findings)} finding(s) (high {counts['high']}, medium "
+        f"{counts['medium']}, low {counts['low']}) in {stats.files} buffer(s), "
+        f"{stats.bytes / 1e6:.1f} MB, engine {stats.engine}"
+    )
+    hidden = {**{f"skipped {k}": v for k, v in stats.skipped.items()},
+              **{f"not reported {k}": v for k, v in stats.suppressed.items()}}  # fmt: skip
+    if stats.baselined:
+        hidden["baselined"] = stats.baselined
+    if hidden:
+        text += "; " + ", ".join(f"{k}: {v}" for k, v in sorted(hidden.items()))
+    return text
+
+
+def render_plain(result: ScanResult, console: Console) -> None:
+    """Outside a terminal: one unwrapped line per finding, then a one-line summary."""
+    for finding in result.findings:
+        console.out(finding_line(finding), highlight=False)
+    if not result.findings:
+        console.out("No secrets found.", highlight=False)
+    console.out(summary_line(result), highlight=False)
+
+
 def render_text(result: ScanResult, console: Console) -> None:
+    if not console.is_terminal:
+        render_plain(result, console)
+        return
     if result.findings:
         console.print(findings_table(result.findings))
     else:

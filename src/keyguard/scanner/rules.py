@@ -47,7 +47,15 @@ class Rule:
     `checksum`, when set, decides `checksum_valid`; a failed checksum lowers severity.
     `context_gated` rules only match next to a provider name. `prefixed` rules have a
     distinctive literal prefix; the noise filters for minified assets and lock files
-    apply only to rules that are not prefixed.
+    apply only to rules that are not prefixed. `window` > 0 lets a match run over that many
+    lines after a keyword's line (an INI section, a nested YAML mapping, a call whose
+    arguments are on the next lines); such patterns must still start at the keyword. `deny`
+    is a pattern that, found on the finding's line, says the value is something else (a
+    hash, an id, a cache key). `probe`, the value's shape alone, is searched in a region
+    before the full pattern runs there: Hyperscan fires context rules on the provider's
+    name alone, and a file that names a provider but holds no value of that shape (a mail
+    library, a bundle) then costs one linear search instead of the full pattern at every
+    mention.
     """
 
     id: str
@@ -65,14 +73,23 @@ class Rule:
     context_gated: bool = False
     prefixed: bool = False
     checksum: Check | None = None
+    window: int = 0
+    deny: str | None = None
+    probe: str | None = None
     notes: str = ""
     compiled: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
     compiled_pair: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
+    compiled_deny: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
+    compiled_probe: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "compiled", re.compile(self.pattern.encode("ascii")))
         pair = re.compile(self.pair.encode("ascii")) if self.pair else None
         object.__setattr__(self, "compiled_pair", pair)
+        deny = re.compile(self.deny.encode("ascii")) if self.deny else None
+        object.__setattr__(self, "compiled_deny", deny)
+        probe = re.compile(self.probe.encode("ascii")) if self.probe else None
+        object.__setattr__(self, "compiled_probe", probe)
 
     @property
     def hyperscan_pattern(self) -> bytes:
@@ -104,7 +121,7 @@ def rule(
     Python `pattern` replaces the derived one; it must match only where `core` does.
     """
     secret = core if secret is None else secret
-    if core.count(secret) != 1:
+    if pattern is None and core.count(secret) != 1:
         raise ValueError(f"rule {id}: secret sub-pattern must occur once in the core")
     # Boundaries go around the secret only, so `MY_POSTMARK_TOKEN=…` still has context.
     derived = core.replace(secret, f"{left}(?P<secret>{secret}){right}")

@@ -13,21 +13,24 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 from typing import Final, Literal, Protocol, TypeVar
 
 from keyguard.scanner import git
+from keyguard.scanner.check import KeyChecker
 from keyguard.scanner.detect import Located
 from keyguard.scanner.engine import EngineName, Scanner, build_engine, hyperscan_available
 from keyguard.scanner.findings import Finding
 from keyguard.scanner.providers import default_rules
 from keyguard.scanner.sources import (
     DEFAULT_MAX_FILE_SIZE,
+    KEYGUARD_IGNORE,
     FileRef,
     iter_batches,
     iter_files,
     read_file,
+    read_spec,
 )
 
 Source = Literal["files", "git", "staged", "stdin"]
@@ -51,6 +54,10 @@ class ScanRequest:
     parallel_files: int = PARALLEL_FILES
     parallel_commits: int = PARALLEL_COMMITS
     stdin: bytes = b""
+    include_invalid: bool = False
+    since_commit: str | None = None
+    log_opts: str | None = None
+    check: KeyChecker | None = None
 
 
 @dataclass(slots=True)
@@ -91,11 +98,13 @@ class Progress(Protocol):
 
 
 class _Worker:
-    def __init__(self, engine: EngineName, max_file_size: int) -> None:
+    def __init__(
+        self, engine: EngineName, max_file_size: int, check: KeyChecker | None = None
+    ) -> None:
         rules = default_rules()
-        self.scanner = Scanner(rules, build_engine(rules, engine))
+        self.scanner = Scanner(rules, build_engine(rules, engine), check)
         self.max_file_size = max_file_size
-        self.key = (engine, max_file_size)
+        self.key = (engine, max_file_size, id(check))
 
     def scan_one(self, batch: _Batch, data: bytes, where: Located) -> None:
         outcome = self.scanner.scan(data, where)
@@ -124,11 +133,13 @@ class _Worker:
 _WORKER: _Worker | None = None
 
 
-def _init_worker(engine: EngineName, max_file_size: int) -> _Worker:
+def _init_worker(
+    engine: EngineName, max_file_size: int, check: KeyChecker | None = None
+) -> _Worker:
     global _WORKER  # noqa: PLW0603 - one engine per worker process, built once
-    same = _WORKER is not None and _WORKER.key == (engine, max_file_size)
+    same = _WORKER is not None and _WORKER.key == (engine, max_file_size, id(check))
     if _WORKER is None or not same:
-        _WORKER = _Worker(engine, max_file_size)
+        _WORKER = _Worker(engine, max_file_size, check)
     return _WORKER
 
 
@@ -170,7 +181,7 @@ def _run(
 ) -> Iterator[_Batch]:
     """Batches through a process pool (in order) or in-process."""
     if not parallel:
-        _init_worker(request.engine, request.max_file_size)
+        _init_worker(request.engine, request.max_file_size, request.check)
         _start(progress)
         for item in batches:
             result = task(item)
@@ -180,7 +191,9 @@ def _run(
     # fork: workers inherit the loaded rules and build their engine once.
     context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
     with context.Pool(
-        _jobs(request), initializer=_init_worker, initargs=(request.engine, request.max_file_size)
+        _jobs(request),
+        initializer=_init_worker,
+        initargs=(request.engine, request.max_file_size, request.check),
     ) as pool:
         _start(progress)  # after the fork: no progress thread is ever copied into a worker
         for result in pool.imap(task, batches) if ordered else pool.imap_unordered(task, batches):
@@ -209,14 +222,37 @@ def _scan_files(request: ScanRequest, progress: Progress | None) -> _Batch:
     return gathered
 
 
+def _read_git(request: ScanRequest, repo: str) -> Iterator[git.Blob]:
+    if request.source == "staged":
+        blobs = git.staged(repo)
+    else:
+        blobs = git.history(repo, request.since_commit, request.log_opts)
+    # Committed files are not .gitignored, but .keyguardignore applies to history too.
+    ignore = read_spec(os.path.join(git.toplevel(repo), KEYGUARD_IGNORE))
+    return (b for b in blobs if ignore is None or not ignore.match_file(b.where.path))
+
+
 def _scan_git(request: ScanRequest, progress: Progress | None) -> _Batch:
-    read = git.staged if request.source == "staged" else git.history
-    blobs = (blob for repo in request.paths for blob in read(repo))
+    blobs = (blob for repo in request.paths for blob in _read_git(request, repo))
     parallel = _jobs(request) > 1 and request.source == "git" and _long_history(request)
     # History keeps git's order (newest commit first); files are sorted afterwards.
-    return _gather(
+    gathered = _gather(
         _run(request, _blobs_task, _blob_batches(blobs), parallel, progress, ordered=True)
     )
+    if request.source == "git":
+        gathered.findings = _mark_at_head(request, gathered.findings)
+    return gathered
+
+
+def _mark_at_head(request: ScanRequest, findings: list[Finding]) -> list[Finding]:
+    """Whether each secret is still in its file at HEAD: still to remove, or history only."""
+    worker = _init_worker(request.engine, request.max_file_size, request.check)
+    present: set[tuple[str, str]] = set()
+    for repo in request.paths:
+        for path, data in git.at_head(repo, sorted({f.path for f in findings})).items():
+            outcome = worker.scanner.scan(data, Located(path))
+            present.update((path, f.fingerprint) for f in outcome.findings)
+    return [replace(f, at_head=(f.path, f.fingerprint) in present) for f in findings]
 
 
 def _long_history(request: ScanRequest) -> bool:
@@ -242,16 +278,26 @@ def run_scan(
     started = timer()
     if request.source == "stdin":
         batch = _Batch()
-        _init_worker(request.engine, request.max_file_size).scan_one(
+        _init_worker(request.engine, request.max_file_size, request.check).scan_one(
             batch, request.stdin, Located("-")
         )
     elif request.source == "files":
         batch = _scan_files(request, progress)
     else:
         batch = _scan_git(request, progress)
+    if not request.include_invalid:
+        batch.findings = _drop_invalid(batch.findings, batch.stats)
     batch.stats.engine = engine_name(request.engine)
     batch.stats.seconds = timer() - started
     return ScanResult(batch.findings, batch.stats)
+
+
+def _drop_invalid(findings: list[Finding], stats: ScanStats) -> list[Finding]:
+    """Our format with a failed checksum is not a key: the checksum exists to tell so."""
+    kept = [f for f in findings if f.checksum_valid is not False]
+    if len(kept) != len(findings):
+        stats.suppressed["invalid-checksum"] += len(findings) - len(kept)
+    return kept
 
 
 def engine_name(engine: EngineName) -> str:

@@ -1,4 +1,8 @@
-"""What gets scanned: files under paths (with .gitignore), standard input, and reading.
+"""What gets scanned: files under paths (with ignore files), standard input, and reading.
+
+Ignore files: `.gitignore` in every directory and the repository's `.git/info/exclude`
+(both unless `--no-gitignore`), and `.keyguardignore` (same syntax) always — it is for
+paths the scanner must skip whatever git tracks, such as test fixtures.
 
 Walking happens in the parent process and only lists files (no stat), streaming them to
 the workers as it goes; workers read and scan them. A file is read in one call up to the
@@ -56,6 +60,7 @@ BINARY_SUFFIXES: Final = (
     ".sqlite",
 )
 ALWAYS_SKIPPED_DIRS: Final = frozenset({".git", ".hg", ".svn"})
+KEYGUARD_IGNORE: Final = ".keyguardignore"
 Skip = Literal["binary", "size", "unreadable"]
 
 
@@ -67,20 +72,46 @@ class FileRef:
     fs_path: str
 
 
+def read_spec(path: str) -> pathspec.GitIgnoreSpec | None:
+    """An ignore file's patterns, or None when it is absent or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _repository_top(directory: str) -> str | None:
+    current = os.path.abspath(directory)
+    while True:
+        if os.path.isdir(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
 class _Ignores:
-    """The .gitignore files met on the way down, deepest first when deciding."""
+    """The ignore files met on the way down, deepest first when deciding."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str, *, gitignore: bool) -> None:
         self._stack: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+        self._names = (".gitignore", KEYGUARD_IGNORE) if gitignore else (KEYGUARD_IGNORE,)
+        top = _repository_top(root) if gitignore else None
+        exclude = read_spec(os.path.join(top, ".git", "info", "exclude")) if top else None
+        if top is not None and exclude is not None:
+            # Relative to the repository top, whatever the scanned directory inside it.
+            self._stack.append((top, exclude))
 
-    def push(self, directory: str) -> bool:
-        try:
-            with open(os.path.join(directory, ".gitignore"), encoding="utf-8") as handle:
-                spec = pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
-        except (OSError, UnicodeDecodeError):
-            return False
-        self._stack.append((directory, spec))
-        return True
+    def push(self, directory: str) -> int:
+        pushed = 0
+        for name in self._names:
+            spec = read_spec(os.path.join(directory, name))
+            if spec is not None:
+                self._stack.append((directory, spec))
+                pushed += 1
+        return pushed
 
     def pop(self) -> None:
         self._stack.pop()
@@ -97,7 +128,7 @@ class _Ignores:
 
 def _walk(directory: str, ignores: _Ignores | None) -> Iterator[FileRef]:
     # No stat here: sizes are checked by the workers, in parallel, when they read.
-    pushed = ignores.push(directory) if ignores is not None else False
+    pushed = ignores.push(directory) if ignores is not None else 0
     try:
         with os.scandir(directory) as entries:
             children = list(entries)
@@ -116,8 +147,9 @@ def _walk(directory: str, ignores: _Ignores | None) -> Iterator[FileRef]:
     except PermissionError:
         pass  # an unreadable directory is skipped, like git does
     finally:
-        if pushed and ignores is not None:
-            ignores.pop()
+        if ignores is not None:
+            for _ in range(pushed):
+                ignores.pop()
 
 
 def _ref(path: str) -> FileRef:
@@ -131,7 +163,7 @@ def iter_files(roots: Sequence[str], *, gitignore: bool) -> Iterator[FileRef]:
             raise InvalidInput(f"no such file or directory: {root}", code="path_not_found")
     for root in roots:
         if os.path.isdir(root):
-            yield from _walk(root, _Ignores() if gitignore else None)
+            yield from _walk(root, _Ignores(root, gitignore=gitignore))
         else:
             yield _ref(root)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jsonschema
@@ -11,11 +10,11 @@ import pytest
 from keyguard.errors import InvalidInput
 from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
 from keyguard.scanner.providers import default_rules
+from keyguard.scanner.remediation import REMEDIATIONS
 from keyguard.scanner.sarif import to_sarif
 from tests.unit.scanner.conftest import ScanText
+from tests.unit.scanner.sarif_checks import github_problems, validate_schema
 from tests.unit.scanner.vectors import Maker, positives
-
-SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0-subset.schema.json").read_text())
 
 
 def test_baseline_round_trip_accepts_known_findings(tmp_path: Path, scan_text: ScanText) -> None:
@@ -39,18 +38,39 @@ def test_malformed_baseline_is_an_input_error(tmp_path: Path, content: str) -> N
         load_baseline(tmp_path / "b.json")
 
 
-def test_sarif_validates_against_the_schema(scan_text: ScanText) -> None:
+def test_sarif_validates_against_the_full_schema_and_githubs_rules(scan_text: ScanText) -> None:
     findings = [f for v in positives(Maker(74)) for f in scan_text(v.text, v.path)]
     document = to_sarif(findings, default_rules())
-    jsonschema.validate(document, SCHEMA)
+    validate_schema(document)
+    assert github_problems(document) == []
     assert len(document["runs"][0]["results"]) == len(findings) > 40
+
+
+def test_every_rule_says_how_to_rotate_its_providers_key() -> None:
+    rules = to_sarif([], default_rules())["runs"][0]["tool"]["driver"]["rules"]
+    by_id = {rule["id"]: rule for rule in rules}
+    sendgrid, postmark = by_id["sendgrid-api-key"], by_id["postmark-server-token"]
+    assert sendgrid["helpUri"] != postmark["helpUri"]
+    assert "SendGrid" in sendgrid["help"]["text"] and "Postmark" in postmark["help"]["text"]
+    assert all(rule["help"]["text"] != "" for rule in rules)
+
+
+def test_sarif_uris_are_relative_to_the_root_and_percent_encoded(
+    scan_text: ScanText, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "src" / "my file \u00fc#1.py")
+    findings = scan_text(f'K = "{Maker(77).sendgrid()}"', path)
+    run = to_sarif(findings, default_rules(), root=str(tmp_path))["runs"][0]
+    location = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": "src/my%20file%20%C3%BC%231.py", "uriBaseId": "%SRCROOT%"}
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
 
 
 def test_the_schema_rejects_what_sarif_forbids(scan_text: ScanText) -> None:
     document = to_sarif(scan_text(f'K = "{Maker(75).sendgrid()}"'), default_rules())
     document["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(document, SCHEMA)
+        validate_schema(document)
 
 
 def test_sarif_results_point_at_their_rules(scan_text: ScanText) -> None:
@@ -59,3 +79,8 @@ def test_sarif_results_point_at_their_rules(scan_text: ScanText) -> None:
     (result,) = run["results"]
     assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
     assert result["partialFingerprints"]
+
+
+def test_every_provider_has_its_own_rotation_help() -> None:
+    providers = {rule.provider for rule in default_rules()} - {"generic"}
+    assert providers <= set(REMEDIATIONS)

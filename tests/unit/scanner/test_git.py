@@ -98,3 +98,61 @@ def test_parser_keeps_line_numbers_and_ignores_fake_headers() -> None:
     assert blob.where.path == "x.py"
     assert blob.lines == [b"first", b"+++ not a header", b"third"]
     assert list(blob.where.line_numbers or []) == [10, 11, 30]
+
+
+def _commit_key(repo: Path, name: str, seed: int, day: int) -> str:
+    (repo / name).write_text(f'K = "{Maker(seed).sendgrid()}"\n')
+    _git(repo, "add", name)
+    _git(repo, "commit", "-qm", f"add {name}", date=f"2024-03-{day:02d}T12:00:00+00:00")
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def test_since_commit_scans_only_the_newer_commits(repo: Path) -> None:
+    old = _commit_key(repo, "old.py", 61, 1)
+    new = _commit_key(repo, "new.py", 62, 2)
+    result = run_scan(ScanRequest(paths=(str(repo),), source="git", jobs=1, since_commit=old))
+    assert [(f.path, f.commit) for f in result.findings] == [("new.py", new)]
+
+
+def test_log_opts_choose_the_range(repo: Path) -> None:
+    first = _commit_key(repo, "a.py", 63, 1)
+    _commit_key(repo, "b.py", 64, 2)
+    request = ScanRequest(paths=(str(repo),), source="git", jobs=1, log_opts=f"{first}")
+    assert [f.path for f in run_scan(request).findings] == ["a.py"]
+
+
+def test_log_opts_that_would_break_parsing_are_refused(repo: Path) -> None:
+    _commit_key(repo, "a.py", 65, 1)
+    request = ScanRequest(paths=(str(repo),), source="git", jobs=1, log_opts="--output=/tmp/x")
+    with pytest.raises(InvalidInput) as raised:
+        run_scan(request)
+    assert raised.value.code == "invalid_log_opts"
+
+
+def test_unknown_since_commit_is_an_input_error(repo: Path) -> None:
+    _commit_key(repo, "a.py", 66, 1)
+    request = ScanRequest(paths=(str(repo),), source="git", jobs=1, since_commit="no-such-rev")
+    with pytest.raises(InvalidInput) as raised:
+        run_scan(request)
+    assert raised.value.code == "invalid_revision"
+
+
+def test_history_says_whether_the_key_is_still_at_head(repo: Path) -> None:
+    _commit_key(repo, "gone.py", 67, 1)
+    _commit_key(repo, "kept.py", 68, 2)
+    _git(repo, "rm", "-q", "gone.py")
+    _git(repo, "commit", "-qm", "remove", date="2024-03-03T12:00:00+00:00")
+    result = run_scan(ScanRequest(paths=(str(repo),), source="git", jobs=1))
+    assert {f.path: f.at_head for f in result.findings} == {"gone.py": False, "kept.py": True}
+
+
+def test_history_covers_every_branch_and_honours_keyguardignore(repo: Path) -> None:
+    _commit_key(repo, "main.py", 69, 1)
+    _git(repo, "checkout", "-qb", "feature")
+    _commit_key(repo, "feature.py", 70, 2)
+    (repo / "fixtures").mkdir()
+    _commit_key(repo, "fixtures/fake.py", 71, 3)
+    _git(repo, "checkout", "-q", "main")
+    (repo / ".keyguardignore").write_text("fixtures/\n")
+    result = run_scan(ScanRequest(paths=(str(repo),), source="git", jobs=1))
+    assert sorted(f.path for f in result.findings) == ["feature.py", "main.py"]

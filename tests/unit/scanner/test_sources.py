@@ -69,3 +69,26 @@ def test_sizes_parse(text: str, size: int) -> None:
 def test_bad_size_is_an_input_error() -> None:
     with pytest.raises(InvalidInput):
         parse_size("ten")
+
+
+def test_keyguardignore_and_info_exclude_are_honoured(tmp_path: Path) -> None:
+    key = Maker(52).sendgrid()
+    for name in ("app.py", "excluded.py", "fixtures/fake.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(f'K = "{key}"\n')
+    (tmp_path / ".git" / "info").mkdir(parents=True)
+    (tmp_path / ".git" / "info" / "exclude").write_text("excluded.py\n")
+    (tmp_path / ".keyguardignore").write_text("fixtures/\n")
+    names = sorted(
+        Path(f.fs_path).relative_to(tmp_path).as_posix()
+        for f in iter_files([str(tmp_path)], gitignore=True)
+    )
+    assert names == [".keyguardignore", "app.py"]
+
+
+def test_keyguardignore_applies_even_without_gitignore(tmp_path: Path) -> None:
+    (tmp_path / "fake.py").write_text("x\n")
+    (tmp_path / ".gitignore").write_text("*.py\n")
+    (tmp_path / ".keyguardignore").write_text("fake.py\n")
+    names = [Path(f.fs_path).name for f in iter_files([str(tmp_path)], gitignore=False)]
+    assert sorted(names) == [".gitignore", ".keyguardignore"]

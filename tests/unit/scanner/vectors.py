@@ -151,11 +151,55 @@ def positives(m: Maker) -> list[Vector]:
             path="config.yaml",
         ),
     ]
+    vectors += context_positives(m)
     vectors += [
         Vector(f"mailchimp -us{dc}", "mailchimp-api-key", f'MC = "{m.body(32, HEX)}-us{dc}"')
         for dc in (*range(1, 10), 10, 21, 99)
     ]
     return vectors
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def context_positives(m: Maker) -> list[Vector]:
+    """One vector per class of issue 16: context-dependent, split, encoded, prose."""
+    token, hex20, hex32, ses = m.uuid(), m.body(20, HEX), m.body(32, HEX), m.ses_password()
+    filler = ";".join(f"function f{i}(e,t){{return e+t*{i}}}" for i in range(80))
+    notebook = '{"source": ["import requests\\n", "POSTMARK_TOKEN = \\"' + token + '\\"\\n"]}'
+    return [
+        Vector("ini section", "postmark-server-token", f"[postmark]\nserver_token = {token}",
+               path="config/app.ini"),
+        Vector("nested yaml", "postmark-account-token",
+               f"email:\n  postmark:\n    account_token: {token}\n", path="settings.yaml"),
+        Vector("k8s secret base64", "customerio-api-key",
+               f"kind: Secret\ndata:\n  CUSTOMERIO_APP_KEY: {b64(hex32)}\n", path="secret.yaml"),
+        Vector("minified js", "postmark-server-token",
+               f'!function(){{{filler};var c={{postmarkServerToken:"{token}"}}}}();',
+               path="static/app.min.js"),
+        Vector("notebook json", "postmark-server-token", notebook, path="analysis.ipynb"),
+        Vector("curl continuation", "mailjet-basic-credentials",
+               f'curl -s --user "{hex32}:{m.body(32, HEX)}" \\\n  https://api.mailjet.com/v3.1/send',
+               path="smoke.sh"),
+        Vector("basic auth in code", "customerio-basic-credentials",
+               f'CIO_AUTH = "Basic " + "{b64(hex20 + ":" + m.body(20, HEX))}"'),
+        Vector("ses smtp block", "aws-ses-smtp-password",
+               f'EMAIL_HOST = "email-smtp.eu-west-1.amazonaws.com"\nEMAIL_PORT = 587\n'
+               f'EMAIL_HOST_PASSWORD = "{m.ses_password()}"'),
+        Vector("split call arguments", "twilio-credentials-pair",
+               f'client = twilio(\n  "AC{m.body(32, HEX)}",\n  "{m.body(32, HEX)}",\n)',
+               path="sms.ts"),
+        Vector("mailjet section", "mailjet-secret-key-block",
+               f"[mailjet]\napi_secret = {m.body(32, HEX)}", path="app.ini"),
+        Vector("json nested object", "loops-api-key",
+               f'{{"loops": {{\n  "apiKey": "{hex32}"\n}}}}', path="providers.json"),
+        Vector("ses across a nested auth block", "aws-ses-smtp-password",
+               f'host: "email-smtp.us-west-2.amazonaws.com",\nauth: {{\n  user: "x",\n'
+               f'  pass: "{ses[:10]}xXxx{ses[14:]}",\n}}', path="mail.js"),
+        Vector("markdown prose", "postmark-server-token",
+               f"Staging uses the Postmark\nserver token `{token}` for now.", path="README.md"),
+    ]  # fmt: skip
 
 
 def negatives(m: Maker) -> list[Vector]:
@@ -217,4 +261,24 @@ def negatives(m: Maker) -> list[Vector]:
             path="static/app.min.js",
         ),
         Vector("klaviyo stripe-like", "klaviyo-private-api-key", f"pk_live_{m.body(24)}"),
-    ]
+        Vector("postmark message id", "postmark-server-token",
+               f'postmark_response = {{"MessageID": "{m.uuid()}", "ErrorCode": 0}}'),
+        Vector("postmark id in section", "postmark-server-token",
+               f"[postmark]\nwebhook_id = {m.uuid()}", path="app.ini"),
+        Vector("customerio delivery id", "customerio-api-key",
+               f'CUSTOMERIO_DELIVERY_ID = "{m.body(20, HEX)}"'),
+        Vector("hash under a key name", "generic-high-entropy-secret",
+               f'API_KEY_SHA256 = "{m.body(64, HEX)}"'),
+        Vector("mailgun-like cache key", "mailgun-api-key",
+               f'cache_key = "key-{m.body(32, HEX)}"  # md5 of the url'),
+        Vector("klaviyo wrong length", "klaviyo-private-api-key", f'K = "pk_{m.body(30, HEX)}"'),
+        Vector("idempotency key next to postmark", "postmark-server-token",
+               f'-H "X-Postmark-Server-Token: $TOKEN" \\\n  -H "Idempotency-Key: {m.uuid()}"',
+               path="send.sh"),
+        Vector("hash under a provider section", "customerio-api-key",
+               f"customerio:\n  segment_key_hash: {m.body(32, HEX)}\n", path="config.yaml"),
+        Vector("next section's value", "mailerlite-api-key",
+               f'{{"mailerlite": {{"region": "eu"}},\n "other": {{\n'
+               f'  "apiKey": "{m.body(32, HEX)}"}}}}',
+               path="providers.json"),
+    ]  # fmt: skip

@@ -1,0 +1,98 @@
+"""How to rotate each provider's key: the help that SARIF and the docs show with a finding.
+
+A leaked key is rotated, not just deleted: removing it from the code leaves it valid in
+history, forks and caches. Each entry names the provider's own page on managing keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+SCANNER_DOCS: Final = "https://keyguard.readthedocs.io/en/latest/scanner/"
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    """The provider's display name, its key-management page, and where to rotate."""
+
+    name: str
+    uri: str
+    where: str
+
+    def text(self) -> str:
+        return (
+            f"Rotate this {self.name} credential now: {self.where}, create a new one, deploy it "
+            "from a secret store, then revoke the leaked one. Removing it from the code is not "
+            "enough: it stays in git history, forks and CI caches. Then delete it from the code "
+            "(and history, if the repository is public)."
+        )
+
+    def markdown(self) -> str:
+        return f"{self.text()}\n\nProvider documentation: [{self.name}]({self.uri})"
+
+
+_R = Remediation
+REMEDIATIONS: Final[dict[str, Remediation]] = {
+    "keyguard": _R("Keyguard", SCANNER_DOCS + "#our-own-keys-and-failed-checksums",
+                   "run `keyguard keys rotate ID` (or `keyguard incident open ID --revoke "
+                   "--reissue` when it may have been used)"),
+    "sendgrid": _R("SendGrid", "https://www.twilio.com/docs/sendgrid/ui/account-and-settings/api-keys",
+                   "in Settings > API Keys"),
+    "brevo": _R("Brevo", "https://help.brevo.com/hc/en-us/articles/209467485",
+                "in SMTP & API > API keys (or SMTP keys)"),
+    "mailchimp": _R("Mailchimp", "https://mailchimp.com/help/about-api-keys/",
+                    "in Profile > Extras > API keys"),
+    "mandrill": _R("Mailchimp Transactional (Mandrill)",
+                   "https://mailchimp.com/developer/transactional/docs/authentication/",
+                   "in Mandrill Settings > SMTP & API Info"),
+    "mailersend": _R("MailerSend", "https://www.mailersend.com/help/managing-api-tokens",
+                     "in Integrations > API tokens"),
+    "resend": _R("Resend", "https://resend.com/docs/dashboard/api-keys/introduction",
+                 "in the dashboard's API Keys page"),
+    "hubspot": _R("HubSpot", "https://developers.hubspot.com/docs/api/private-apps",
+                  "in Settings > Integrations > Private Apps (rotate the access token)"),
+    "klaviyo": _R("Klaviyo", "https://developers.klaviyo.com/en/docs/authenticate_",
+                  "in Settings > API keys"),
+    "kit": _R("Kit (ConvertKit)", "https://developers.kit.com/", "in Settings > Developer"),
+    "mailgun": _R("Mailgun",
+                  "https://documentation.mailgun.com/docs/mailgun/user-manual/api-key-mgmt/rbac-mgmt/",
+                  "in API Security (API keys, sending keys and the webhook signing key)"),
+    "postmark": _R("Postmark",
+                   "https://postmarkapp.com/support/article/1008-what-are-the-account-and-server-api-tokens",
+                   "in the server's API Tokens tab (server tokens) or Account > API Tokens"),
+    "sparkpost": _R("SparkPost", "https://support.sparkpost.com/docs/getting-started/create-api-keys",
+                    "in Configuration > API Keys"),
+    "elasticemail": _R("Elastic Email",
+                       "https://help.elasticemail.com/en/articles/4934400-how-to-manage-api-keys",
+                       "in Settings > Manage API Keys"),
+    "sendpulse": _R("SendPulse", "https://sendpulse.com/integrations/api",
+                    "in Account settings > API (regenerate the secret)"),
+    "getresponse": _R("GetResponse", "https://apidocs.getresponse.com/v3/authentication",
+                      "in Tools > Integrations and API > API"),
+    "constantcontact": _R("Constant Contact",
+                          "https://developer.constantcontact.com/api_guide/auth_overview.html",
+                          "in the developer portal's My Applications (regenerate the secret)"),
+    "mailerlite": _R("MailerLite",
+                     "https://www.mailerlite.com/help/where-to-find-the-mailerlite-api-key-groupid-and-documentation",
+                     "in Integrations > API"),
+    "loops": _R("Loops", "https://loops.so/docs/api-reference/intro", "in Settings > API"),
+    "customerio": _R("Customer.io",
+                     "https://docs.customer.io/accounts-and-workspaces/managing-credentials/",
+                     "in Account Settings > API Credentials"),
+    "mailjet": _R("Mailjet", "https://dev.mailjet.com/email/guides/#authentication",
+                  "in Account settings > REST API > API Key Management (regenerate the secret)"),
+    "aws": _R("AWS (IAM / SES SMTP)",
+              "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html",
+              "in IAM > Users > Security credentials (create a second access key, switch, "
+              "deactivate and delete the old one; SES SMTP passwords derive from it)"),
+    "twilio": _R("Twilio", "https://www.twilio.com/docs/iam/api-keys",
+                 "in the Console's API keys & tokens page (or promote the secondary auth token)"),
+}  # fmt: skip
+GENERIC: Final = _R(
+    "secret", SCANNER_DOCS + "#rules", "at the service that issued it (see the variable's name)"
+)
+
+
+def remediation(provider: str) -> Remediation:
+    return REMEDIATIONS.get(provider, GENERIC)
