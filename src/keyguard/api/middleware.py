@@ -31,7 +31,7 @@ from keyguard.api.limits import head_too_large
 from keyguard.api.problems import PayloadTooLarge, problem_response
 from keyguard.api.state import ApiState
 from keyguard.logging import scrub
-from keyguard.usage.records import UsageRecord, logged_path
+from keyguard.usage.records import UsageRecord, key_columns, logged_path
 from keyguard.verification.service import Outcome
 
 OUTCOMES: Final = frozenset(get_args(Outcome))
@@ -160,14 +160,12 @@ def _usage(
     key = context.key
     code = context.problem_code
     return UsageRecord(
+        **key_columns(key),
         ts=context.ts,
         method=scope["method"],
         path=scope["path"],  # UsageRecord scrubs it: a key pasted into a URL never lands
         outcome=outcome,
         status=status,
-        key_id=key.id if key else None,
-        tenant_id=key.tenant_id if key else None,
-        env=key.env if key else None,
         ip=ip,
         user_agent=context.user_agent,
         scope=context.required_scope,

@@ -44,7 +44,7 @@ from keyguard.mail.addresses import Address, parse_address
 from keyguard.mail.limits import MAX_MESSAGE_BYTES, MAX_RECIPIENTS_PER_MESSAGE
 from keyguard.mail.sending import SendingService
 from keyguard.mail.usage import Caller
-from keyguard.usage.records import UsageRecord
+from keyguard.usage.records import UsageRecord, key_columns
 from keyguard.usage.writer import UsageWriter
 from keyguard.verification import Allowed, Denied, Gate
 
@@ -275,14 +275,12 @@ class SubmissionHandler:
         """Queued in the batched writer: a flood of failures must not be a flood of commits."""
         key = decision.key
         event = UsageRecord(
+            **key_columns(key),
             ts=self._clock(),
             method="SMTP",
             path=path,
             outcome=decision.outcome,
             status=535,
-            key_id=key.id if key else None,
-            tenant_id=key.tenant_id if key else None,
-            env=key.env if key else None,
             ip=ip,
             user_agent="smtp",
             scope=SCOPE,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.errors import KeyguardError
 from keyguard.mail.addresses import Address
 from keyguard.usage.models import UsageEvent
-from keyguard.usage.records import UsageRecord
+from keyguard.usage.records import UsageRecord, key_columns
 from keyguard.verification import KeySnapshot
 
 StatusOf = Callable[[KeyguardError], int]
@@ -56,10 +56,8 @@ def event_for(
 ) -> UsageRecord:
     key = caller.key
     return UsageRecord(
+        **key_columns(key),
         ts=now,
-        key_id=key.id,
-        tenant_id=key.tenant_id,
-        env=key.env,
         ip=caller.ip,
         user_agent=caller.user_agent,
         method=caller.method,

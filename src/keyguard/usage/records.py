@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypedDict
 
 from keyguard.logging import scrub
 from keyguard.usage.models import UsageEvent
@@ -30,6 +30,30 @@ def logged_path(path: str) -> str:
     `/v1/templates/x<key>`) masked, cut to the column width. The usage event applies it to
     its own path; the access log line uses it too."""
     return scrub(path)[: WIDTHS["path"]]
+
+
+class KeyOwner(Protocol):
+    """What a record needs of the key it is about (a KeySnapshot, say)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def env(self) -> str: ...
+
+
+class KeyColumns(TypedDict):
+    key_id: str | None
+    tenant_id: str | None
+    env: str | None
+
+
+def key_columns(key: KeyOwner | None) -> KeyColumns:
+    """The columns naming the key a record is about; None for a string not one of ours."""
+    if key is None:
+        return {"key_id": None, "tenant_id": None, "env": None}
+    return {"key_id": key.id, "tenant_id": key.tenant_id, "env": key.env}
 
 
 @dataclass(slots=True)

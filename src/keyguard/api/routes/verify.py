@@ -29,7 +29,7 @@ from keyguard.api.schemas import KeyPublic
 from keyguard.errors import InvalidInput
 from keyguard.keys.format import MAX_KEY_LENGTH
 from keyguard.policy.scopes import SCOPES
-from keyguard.usage.records import UsageRecord
+from keyguard.usage.records import UsageRecord, key_columns
 from keyguard.verification import Allowed, Decision, Denied, Owner
 
 router = APIRouter(route_class=EnforcedRoute, tags=["verification"])
@@ -121,14 +121,12 @@ def _event(
     if code and code != answer.outcome:
         extra["code"] = code
     return UsageRecord(
+        **key_columns(key),
         ts=ts,
         method="POST",
         path=PATH,
         outcome=answer.outcome,
         status=200,
-        key_id=key.id if key else None,
-        tenant_id=key.tenant_id if key else None,
-        env=key.env if key else None,
         ip=ip,
         scope=body.scope,
         request_id=request_id,
