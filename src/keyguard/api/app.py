@@ -38,8 +38,8 @@ from keyguard.logging import make_logger
 from keyguard.rotation.tasks import scheduled_rotation
 from keyguard.runtime import Runtime
 from keyguard.runtime.housekeeping import housekeeping
-from keyguard.runtime.mail import MailTasks
 from keyguard.settings import Settings
+from keyguard.smtp.tasks import MailTasks
 
 # The routers create_app mounts, in this order (verify before keys: /v1/keys/verify is not
 # a key id). A feature appends its own.

@@ -22,7 +22,7 @@ def smtp(
     """Accept mail from clients that authenticate with a key; runs until SIGINT or SIGTERM."""
     from keyguard.logging import configure_logging
     from keyguard.runtime.housekeeping import housekeeping
-    from keyguard.runtime.mail import MailTasks
+    from keyguard.smtp.tasks import MailTasks
 
     # Every log line a JSON object, as with serve (aiosmtpd's stdlib logs and warnings too).
     configure_logging()

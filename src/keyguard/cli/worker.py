@@ -13,7 +13,7 @@ from keyguard.cli.output import errors_as_exit, stdout
 from keyguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from keyguard.mail.delivery import DeliveryWorker
+    from keyguard.mail.transport.delivery import DeliveryWorker
     from keyguard.runtime import Runtime
 
 
@@ -24,8 +24,9 @@ def worker(
     ] = False,
 ) -> None:
     """Deliver queued mail to KEYGUARD_SMTP_RELAY until SIGINT or SIGTERM."""
-    from keyguard.mail.delivery import DeliveryWorker
-    from keyguard.runtime.mail import MailTasks, relay_from_settings, worker_config
+    from keyguard.mail.transport.delivery import DeliveryWorker
+    from keyguard.runtime.mail import relay_from_settings, worker_config
+    from keyguard.smtp.tasks import MailTasks
 
     runtime = state(ctx).runtime
     with errors_as_exit():

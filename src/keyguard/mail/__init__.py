@@ -1,15 +1,14 @@
-"""The email service: send, contacts, lists, templates, campaigns, outbox, delivery, submission.
+"""The email service: what the HTTP API and SMTP submission accept, and what leaves by SMTP.
 
-Modules::
+Sub-packages, by job::
 
-    models        ORM only (tables listed in its docstring)
-    addresses     strict address parsing, pure
-    mime          the MIME composer, pure
-    rendering     {{variable}} templates, pure
-    policy        per-key sending policy, pure
-    sending       acceptance: validate → policy → quota → outbox + usage event, one transaction
-    contacts, lists, templates, campaigns, suppressions, domains, messages   CRUD services
-    outbox        claims with leases, completion, backoff, dead letters
-    delivery      the worker: outbox → relay over SMTP (aiosmtplib)
-    submission    the SMTP submission server (aiosmtpd)
+    audience/     contacts, lists, CSV import, suppressions — who mail may go to
+    content/      templates, rendering, the MIME composer, prepared and raw messages
+    sending/      acceptance (service.py: validate → policy → quota → outbox + usage event, one
+                  transaction), the sending policy, quota, idempotency, campaigns, the outbox
+    transport/    the delivery worker (outbox → relay over SMTP) and the relay's config
+
+Shared here: models (ORM only), schemas, addresses, domains, ids, limits, the partition of
+data by tenant and environment, usage events, views, metrics; service.py is the facade the
+doors use. SMTP submission, a door of its own, is keyguard.smtp.
 """

@@ -16,7 +16,7 @@ from keyguard.errors import NotFound
 from keyguard.lifecycle.models import Tenant
 from keyguard.mail.addresses import normalize_domain, normalize_recipient_rule
 from keyguard.mail.models import InternalRecipient, SenderDomain
-from keyguard.mail.policy import TenantMailPolicy
+from keyguard.mail.sending.policy import TenantMailPolicy
 
 
 def tenant_policy(session: Session, tenant_id: str) -> TenantMailPolicy:

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from keyguard.mail.content.rendering import Scalar
 from keyguard.mail.limits import MAX_ATTACHMENTS, MAX_BATCH, MAX_CUSTOM_HEADERS
-from keyguard.mail.rendering import Scalar
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 

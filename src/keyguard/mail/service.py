@@ -19,16 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
 from keyguard.errors import InvalidInput, KeyguardError, NotFound
-from keyguard.mail import (
-    campaigns,
-    contacts,
-    csv_import,
-    domains,
-    lists,
-    suppressions,
-    templates,
-    views,
-)
+from keyguard.mail import domains, views
+from keyguard.mail.audience import contacts, csv_import, lists, suppressions
+from keyguard.mail.content import templates
 from keyguard.mail.models import DeliveryEvent, Message
 from keyguard.mail.partition import Partition, page_size
 from keyguard.mail.schemas import (
@@ -43,7 +36,8 @@ from keyguard.mail.schemas import (
     TemplateIn,
     TemplatePatch,
 )
-from keyguard.mail.sending import Notify, SendingService
+from keyguard.mail.sending import campaigns
+from keyguard.mail.sending.service import Notify, SendingService
 from keyguard.mail.usage import Caller
 
 T = TypeVar("T")

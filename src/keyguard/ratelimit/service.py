@@ -68,7 +68,7 @@ class RateLimits:
 
     def count_refusal(self, error: KeyguardError) -> None:
         """Count a refusal decided elsewhere: the mail quota is spent inside the sending
-        transaction (keyguard.mail.quota), not through `consume`."""
+        transaction (keyguard.mail.sending.quota), not through `consume`."""
         if error.code == QUOTA_EXCEEDED:
             self.hits["quota"] += 1
 

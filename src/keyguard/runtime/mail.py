@@ -1,132 +1,26 @@
-"""The email service in a process: its settings turned into configs (relay, worker, TLS), and
-the background work — the delivery worker and, optionally, the SMTP submission server —
-started and stopped together on the running event loop.
+"""The email service's settings turned into configs: the relay, the worker, SMTP's TLS.
 
-`keyguard serve` enters `MailTasks.for_serve(runtime)` in its lifespan (the worker runs
-unless KEYGUARD_MAIL_WORKER_IN_SERVE=false; SMTP only with KEYGUARD_SMTP_IN_SERVE=true);
-`keyguard worker` and `keyguard smtp` run one part each until a signal arrives, inside the
-runtime's housekeeping (runtime/housekeeping.py: the change feed above all).
+The one place mail settings are read; the mail packages below take the configs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import ssl
-from collections.abc import Callable
 from datetime import timedelta
-from types import TracebackType
 from urllib.parse import urlsplit
 
 import structlog
 from pydantic import SecretStr
 
 from keyguard.errors import ConfigurationError, NotFound
-from keyguard.mail.delivery import DeliveryWorker, WorkerConfig
-from keyguard.mail.outbox import RetryPolicy
-from keyguard.mail.relay import RelayConfig
-from keyguard.mail.submission import SubmissionHandler, bound_port, start_server
-from keyguard.runtime.container import Runtime
+from keyguard.mail.sending.outbox import RetryPolicy
+from keyguard.mail.transport.delivery import WorkerConfig
+from keyguard.mail.transport.relay import RelayConfig
 from keyguard.settings import Settings
 
 log = structlog.get_logger("keyguard.runtime.mail")
 RELAY_PASSWORD_SECRET = "smtp/password"
 _DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
-
-
-class MailTasks:
-    def __init__(
-        self,
-        runtime: Runtime,
-        *,
-        deliver: bool,
-        submit: bool,
-        smtp_host: str | None = None,
-        smtp_port: int | None = None,
-    ) -> None:
-        self._runtime = runtime
-        self._deliver = deliver
-        self._submit = submit
-        self._smtp_host = smtp_host or runtime.settings.smtp_host
-        self._smtp_port = runtime.settings.smtp_port if smtp_port is None else smtp_port
-        self._stop = asyncio.Event()
-        self._worker_task: asyncio.Task[None] | None = None
-        self._server: asyncio.Server | None = None
-        self.worker: DeliveryWorker | None = None
-
-    @classmethod
-    def for_serve(cls, runtime: Runtime) -> MailTasks:
-        settings = runtime.settings
-        return cls(runtime, deliver=settings.mail_worker_in_serve, submit=settings.smtp_in_serve)
-
-    @property
-    def smtp_port(self) -> int | None:
-        return bound_port(self._server) if self._server is not None else None
-
-    async def start(self) -> None:
-        runtime = self._runtime
-        if self._submit:
-            handler = SubmissionHandler(
-                runtime.gate,
-                runtime.mail.sending,
-                usage=runtime.usage,
-                clock=runtime.clock,
-            )
-            self._server = await start_server(
-                handler,
-                host=self._smtp_host,
-                port=self._smtp_port,
-                tls=submission_tls(runtime.settings),
-            )
-        if self._deliver:
-            self._start_worker()
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._worker_task is not None:
-            await self._worker_task
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def run_until_signalled(self, on_ready: Callable[[], None] | None = None) -> None:
-        """For `keyguard worker` and `keyguard smtp`: run until SIGINT or SIGTERM."""
-        loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
-        async with self:
-            if on_ready is not None:
-                on_ready()
-            await stopping.wait()
-
-    async def __aenter__(self) -> MailTasks:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    def _start_worker(self) -> None:
-        runtime = self._runtime
-        relay = relay_from_settings(runtime.settings)
-        if relay is None:
-            log.warning("KEYGUARD_SMTP_RELAY is not set: live mail stays queued until it is")
-            return
-        self.worker = DeliveryWorker(
-            runtime.sessions,
-            runtime.clock,
-            relay,
-            config=worker_config(runtime.settings),
-            counts=runtime.mail.deliveries,
-        )
-        runtime.mail.sending.add_listener(self.worker.wake)
-        self._worker_task = asyncio.create_task(self.worker.run(self._stop))
 
 
 def relay_from_settings(settings: Settings) -> RelayConfig | None:

@@ -14,14 +14,14 @@ from sqlalchemy import select
 
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR
-from keyguard.mail.delivery import DeliveryWorker
 from keyguard.mail.models import Message
 from keyguard.mail.partition import Partition
-from keyguard.mail.relay import RelayConfig
 from keyguard.mail.schemas import SuppressionIn
-from keyguard.mail.submission import SubmissionHandler, bound_port, start_server
+from keyguard.mail.transport.delivery import DeliveryWorker
+from keyguard.mail.transport.relay import RelayConfig
 from keyguard.policy.restrictions import build_restrictions
 from keyguard.runtime import Runtime
+from keyguard.smtp.submission import SubmissionHandler, bound_port, start_server
 from keyguard.usage.models import UsageEvent
 from tests.certificates import Certificate
 from tests.conftest import create_key

@@ -16,8 +16,8 @@ from keyguard.keys.format import generate_key
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR
 from keyguard.mail.models import Message
-from keyguard.mail.submission import SubmissionHandler, bound_port, start_server
 from keyguard.runtime import Runtime
+from keyguard.smtp.submission import SubmissionHandler, bound_port, start_server
 from keyguard.usage.models import UsageEvent
 from tests.conftest import create_key
 from tests.functional.mail.sinks import Certificate

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from keyguard.clock import ManualClock
-from keyguard.mail import outbox
-from keyguard.mail.delivery import DeliveryWorker, WorkerConfig
 from keyguard.mail.models import Message
-from keyguard.mail.relay import RelayConfig
 from keyguard.mail.schemas import BatchIn
+from keyguard.mail.sending import outbox
 from keyguard.mail.service import MailService
+from keyguard.mail.transport.delivery import DeliveryWorker, WorkerConfig
+from keyguard.mail.transport.relay import RelayConfig
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 from tests.functional.mail.sinks import running_sink

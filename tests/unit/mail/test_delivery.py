@@ -11,14 +11,14 @@ from sqlalchemy import select
 from keyguard.clock import ManualClock
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR
-from keyguard.mail import outbox
-from keyguard.mail.delivery import DeliveryWorker, WorkerConfig
 from keyguard.mail.models import DeliveryEvent, Message, Suppression
-from keyguard.mail.outbox import RetryPolicy
 from keyguard.mail.partition import Partition
-from keyguard.mail.relay import RelayConfig
 from keyguard.mail.schemas import MessageIn
+from keyguard.mail.sending import outbox
+from keyguard.mail.sending.outbox import RetryPolicy
 from keyguard.mail.service import MailService
+from keyguard.mail.transport.delivery import DeliveryWorker, WorkerConfig
+from keyguard.mail.transport.relay import RelayConfig
 from keyguard.runtime import Runtime
 from tests.certificates import make_certificate
 from tests.functional.mail.sinks import Sink, running_sink

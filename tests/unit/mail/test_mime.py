@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyguard.mail.addresses import parse_address
-from keyguard.mail.mime import Attachment, Composition, compose
+from keyguard.mail.content.mime import Attachment, Composition, compose
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

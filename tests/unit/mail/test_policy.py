@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from keyguard.errors import PermissionDenied
-from keyguard.mail import policy
 from keyguard.mail.addresses import parse_address
+from keyguard.mail.sending import policy
 from keyguard.policy.restrictions import Restrictions, build_restrictions
 
 TENANT = policy.TenantMailPolicy(

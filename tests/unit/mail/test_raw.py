@@ -8,9 +8,9 @@ import pytest
 
 from keyguard.errors import InvalidInput, PermissionDenied
 from keyguard.mail.addresses import parse_address
-from keyguard.mail.policy import TenantMailPolicy
-from keyguard.mail.prepare import custom_headers
-from keyguard.mail.raw import prepare_raw
+from keyguard.mail.content.prepare import custom_headers
+from keyguard.mail.content.raw import prepare_raw
+from keyguard.mail.sending.policy import TenantMailPolicy
 from keyguard.policy.restrictions import Restrictions
 
 TENANT = TenantMailPolicy(frozenset({"brand.example"}), frozenset())

@@ -9,11 +9,11 @@ import pytest
 from pydantic import SecretStr
 
 from keyguard.errors import ConfigurationError
-from keyguard.mail.delivery import DeliveryWorker
 from keyguard.mail.metrics import MailCollector
-from keyguard.mail.relay import RelayConfig
 from keyguard.mail.schemas import MessageIn
 from keyguard.mail.service import MailService
+from keyguard.mail.transport.delivery import DeliveryWorker
+from keyguard.mail.transport.relay import RelayConfig
 from keyguard.runtime import Runtime
 from keyguard.runtime.mail import relay_from_settings, submission_tls
 from keyguard.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keyguard.errors import InvalidInput
-from keyguard.mail.rendering import render, variables_in
+from keyguard.mail.content.rendering import render, variables_in
 
 
 def test_variables_are_substituted_with_their_text() -> None:

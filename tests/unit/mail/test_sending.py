@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from keyguard.errors import KeyguardError, NotFound
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR
+from keyguard.mail.content.prepare import prepare
 from keyguard.mail.limits import MAX_BATCH, MAX_MESSAGE_BYTES
 from keyguard.mail.models import DeliveryEvent, Message, QuotaUsage
 from keyguard.mail.partition import Partition
-from keyguard.mail.policy import TenantMailPolicy
-from keyguard.mail.prepare import prepare
 from keyguard.mail.schemas import BatchIn, MessageIn, SuppressionIn, TemplateIn
-from keyguard.mail.sending import SendOutcome
+from keyguard.mail.sending.policy import TenantMailPolicy
+from keyguard.mail.sending.service import SendOutcome
 from keyguard.mail.service import MailService
 from keyguard.policy.restrictions import Restrictions, build_restrictions
 from keyguard.runtime import Runtime

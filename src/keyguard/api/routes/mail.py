@@ -21,7 +21,7 @@ from keyguard.logging import scrub
 from keyguard.mail.limits import MAX_IDEMPOTENCY_KEY_CHARS, MAX_REQUEST_BYTES
 from keyguard.mail.partition import Partition
 from keyguard.mail.schemas import BatchIn, MessageIn
-from keyguard.mail.sending import SendOutcome
+from keyguard.mail.sending.service import SendOutcome
 from keyguard.mail.usage import Caller
 
 router = APIRouter(route_class=EnforcedRoute, tags=["mail"])

@@ -15,15 +15,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from keyguard.errors import IllegalTransition, InvalidInput, KeyguardError, NotFound
-from keyguard.mail import domains, lists, outbox, quota, suppressions, templates
+from keyguard.mail import domains
 from keyguard.mail.addresses import matches_rule, parse_address
+from keyguard.mail.audience import lists, suppressions
+from keyguard.mail.content import templates
+from keyguard.mail.content.prepare import Prepared, TemplateContent, prepare
 from keyguard.mail.ids import new_id
 from keyguard.mail.limits import MAX_CAMPAIGN_MEMBERS
 from keyguard.mail.models import Campaign, Contact
 from keyguard.mail.partition import Partition, page_size
-from keyguard.mail.policy import TenantMailPolicy
-from keyguard.mail.prepare import Prepared, TemplateContent, prepare
 from keyguard.mail.schemas import CampaignIn, CampaignPatch, MessageIn
+from keyguard.mail.sending import outbox, quota
+from keyguard.mail.sending.policy import TenantMailPolicy
 from keyguard.mail.usage import Caller, event_for, store
 
 DRAFT = "draft"

@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 
 from keyguard.lifecycle.models import ApiKey, Tenant
 from keyguard.lifecycle.states import ROTATED_REASON
+from keyguard.mail.content.prepare import Prepared
 from keyguard.mail.models import CLAIMABLE_STATES, DUE, DeliveryEvent, Message
-from keyguard.mail.policy import TenantMailPolicy, delivery_targets
-from keyguard.mail.prepare import Prepared
+from keyguard.mail.sending.policy import TenantMailPolicy, delivery_targets
 
 _MESSAGES: Final = Message.metadata.tables[Message.__tablename__]
 _EVENTS: Final = DeliveryEvent.metadata.tables[DeliveryEvent.__tablename__]

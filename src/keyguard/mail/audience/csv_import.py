@@ -20,8 +20,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from keyguard.errors import InvalidInput, KeyguardError
-from keyguard.mail import contacts, lists
 from keyguard.mail.addresses import reject_injection
+from keyguard.mail.audience import contacts, lists
 from keyguard.mail.ids import new_id
 from keyguard.mail.limits import MAX_CSV_BYTES, MAX_CSV_ROWS
 from keyguard.mail.models import Contact, ListMember

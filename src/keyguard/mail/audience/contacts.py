@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.mail.addresses import parse_address, reject_injection
+from keyguard.mail.content.rendering import Scalar, check_values
 from keyguard.mail.ids import new_id
 from keyguard.mail.models import Contact
 from keyguard.mail.partition import Partition, page_size
-from keyguard.mail.rendering import Scalar, check_values
 from keyguard.mail.schemas import ContactIn, ContactPatch
 
 

@@ -39,16 +39,16 @@ from keyguard.errors import (
     RateLimited,
 )
 from keyguard.keys.secret import RawKey
-from keyguard.mail import policy
 from keyguard.mail.addresses import Address, parse_address
 from keyguard.mail.limits import MAX_MESSAGE_BYTES, MAX_RECIPIENTS_PER_MESSAGE
-from keyguard.mail.sending import SendingService
+from keyguard.mail.sending import policy
+from keyguard.mail.sending.service import SendingService
 from keyguard.mail.usage import Caller
 from keyguard.usage.records import UsageRecord, key_columns
 from keyguard.usage.writer import UsageWriter
 from keyguard.verification import Allowed, Denied, Gate
 
-log = structlog.get_logger("keyguard.mail.submission")
+log = structlog.get_logger("keyguard.smtp.submission")
 
 USERNAME: Final = b"apikey"
 SCOPE: Final = "mail:send"

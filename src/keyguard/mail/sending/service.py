@@ -22,11 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
 from keyguard.errors import KeyguardError, RateLimited
-from keyguard.mail import domains, idempotency, outbox, policy, quota, suppressions, templates
+from keyguard.mail import domains
 from keyguard.mail.addresses import Address, parse_address
-from keyguard.mail.prepare import Prepared, prepare
-from keyguard.mail.raw import prepare_raw
+from keyguard.mail.audience import suppressions
+from keyguard.mail.content import templates
+from keyguard.mail.content.prepare import Prepared, prepare
+from keyguard.mail.content.raw import prepare_raw
 from keyguard.mail.schemas import BatchIn, MessageIn, SendIn
+from keyguard.mail.sending import idempotency, outbox, policy, quota
 from keyguard.mail.usage import Caller, event_for, record, store
 from keyguard.usage.records import UsageRecord
 

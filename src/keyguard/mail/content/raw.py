@@ -17,10 +17,10 @@ from email.utils import format_datetime, getaddresses
 from typing import Final
 
 from keyguard.errors import InvalidInput
-from keyguard.mail import policy
 from keyguard.mail.addresses import Address, parse_address
+from keyguard.mail.content.prepare import Prepared, check_caller_header, check_size
 from keyguard.mail.ids import new_id
-from keyguard.mail.prepare import Prepared, check_caller_header, check_size
+from keyguard.mail.sending import policy
 from keyguard.policy.restrictions import Restrictions
 
 _FIELD_NAME: Final = re.compile(rb"^([!-9;-~]+)[ \t]*:")

@@ -29,11 +29,12 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
-from keyguard.mail import idempotency, outbox, suppressions
-from keyguard.mail.outbox import Claimed, DeliveryResult, RetryPolicy
-from keyguard.mail.relay import RelayConfig
+from keyguard.mail.audience import suppressions
+from keyguard.mail.sending import idempotency, outbox
+from keyguard.mail.sending.outbox import Claimed, DeliveryResult, RetryPolicy
+from keyguard.mail.transport.relay import RelayConfig
 
-log = structlog.get_logger("keyguard.mail.delivery")
+log = structlog.get_logger("keyguard.mail.transport.delivery")
 T = TypeVar("T")
 
 # Replies that say the mailbox does not exist or never will: the address is suppressed.

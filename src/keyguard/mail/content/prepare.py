@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Final
 
 from keyguard.errors import InvalidInput
-from keyguard.mail import policy
 from keyguard.mail.addresses import Address, parse_address, reject_injection
+from keyguard.mail.content.mime import Attachment, Composition, compose
+from keyguard.mail.content.rendering import check_values, render
 from keyguard.mail.ids import new_id
 from keyguard.mail.limits import (
     MAX_HEADER_VALUE_CHARS,
@@ -24,9 +25,8 @@ from keyguard.mail.limits import (
     MAX_RECIPIENTS_PER_MESSAGE,
     MAX_SUBJECT_CHARS,
 )
-from keyguard.mail.mime import Attachment, Composition, compose
-from keyguard.mail.rendering import check_values, render
 from keyguard.mail.schemas import AttachmentIn, MessageIn
+from keyguard.mail.sending import policy
 from keyguard.policy.restrictions import Restrictions
 
 _HEADER_NAME: Final = re.compile(r"[!-9;-~]{1,76}")  # printable ASCII without ':'

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from keyguard.errors import InvalidInput, NotFound
-from keyguard.mail import contacts
+from keyguard.mail.audience import contacts
 from keyguard.mail.ids import new_id
 from keyguard.mail.models import Campaign, Contact, ContactList, ListMember
 from keyguard.mail.partition import Partition, page_size

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.mail.addresses import reject_injection
+from keyguard.mail.content.prepare import TemplateContent
 from keyguard.mail.ids import new_id
 from keyguard.mail.models import Campaign, Template
 from keyguard.mail.partition import Partition, page_size
-from keyguard.mail.prepare import TemplateContent
 from keyguard.mail.schemas import TemplateIn, TemplatePatch
 
 

@@ -1,0 +1,1 @@
+"""Contacts, lists, CSV import and suppressions: who mail may go to."""

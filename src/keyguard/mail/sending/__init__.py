@@ -1,0 +1,1 @@
+"""Accepting mail: the sending service, its policy, quota, idempotency and the outbox."""

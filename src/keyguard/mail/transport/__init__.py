@@ -1,0 +1,1 @@
+"""Mail leaving Keyguard: the delivery worker and the relay it speaks SMTP to."""

@@ -1,0 +1,4 @@
+"""The SMTP door: submission by mail clients that authenticate with a key (AUTH password).
+
+An edge beside the HTTP API: it asks the same gate and the same mail services.
+"""
