@@ -536,7 +536,7 @@ Sends the weekly digest. Configure the providers with environment variables:
 
 | variable | example |
 |---|---|
-| `SENDGRID_API_KEY` | `SG.{'x' * 22}.{'x' * 43}` |
+| `SENDGRID_API_KEY` | `SG.{"x" * 22}.{"x" * 43}` |
 | `POSTMARK_SERVER_TOKEN` | `00000000-0000-0000-0000-000000000000` |
 | `RESEND_API_KEY` | `re_123456789` |
 
@@ -546,7 +546,7 @@ server token `{token}`.
 ```sh
 export RESEND_API_KEY={rs}
 export KLAVIYO_PRIVATE_KEY="{kl}"
-export KEYGUARD_API_KEY=kg_live_{'x' * 32}
+export KEYGUARD_API_KEY=kg_live_{"x" * 32}
 ```
 
 The request id in the logs (`{g.uuid()}`) is not a secret; neither is the commit `{g.s(40, HEX)}`.
