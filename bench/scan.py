@@ -74,23 +74,28 @@ def rnd(rng: random.Random, n: int, alphabet: str = B62) -> str:
 
 
 def copy_sources(min_bytes: int) -> int:
-    """Copy text files from stdlib and site-packages (again, if needed) until min_bytes."""
+    """Copy text files from stdlib and site-packages (again, if needed) until min_bytes, and
+    stop there (one file past it at most): --min-mb 60 gives a 60 MB tree."""
     if TREE.exists():
         shutil.rmtree(TREE)
     sources = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
     total, copy = 0, 0
     while total < min_bytes:
         for source in sources:
-            total += _copy_tree(source, TREE / f"copy{copy}" / source.name)
+            total += _copy_tree(source, TREE / f"copy{copy}" / source.name, min_bytes - total)
+            if total >= min_bytes:
+                break
         copy += 1
     return total
 
 
-def _copy_tree(source: Path, target: Path) -> int:
+def _copy_tree(source: Path, target: Path, budget: int) -> int:
     total = 0
     for directory, dirs, files in os.walk(source):
-        dirs[:] = [d for d in dirs if d not in {"__pycache__", ".git"}]
-        for name in files:
+        dirs[:] = sorted(d for d in dirs if d not in {"__pycache__", ".git"})
+        for name in sorted(files):
+            if total >= budget:
+                return total
             path = Path(directory, name)
             if path.suffix not in TEXT_SUFFIXES or path.is_symlink():
                 continue
