@@ -9,10 +9,8 @@ from typing import Annotated
 
 import typer
 
-from keyguard.cli.context import CliState
 from keyguard.cli.output import EXIT_USAGE, errors_as_exit, exit_code_for, stderr
 from keyguard.errors import KeyguardError
-from keyguard.settings import load_settings
 
 app = typer.Typer(
     name="keyguard",
@@ -33,6 +31,12 @@ def root(
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")] = None,
 ) -> None:
     """Settings are read once here; commands build services from them."""
+    if ctx.invoked_subcommand == "scan":
+        return  # the scanner reads no settings; pre-commit runs it on every commit
+    # Imported here, not at the top: `keyguard scan` never pays for pydantic-settings.
+    from keyguard.cli.context import CliState
+    from keyguard.settings import load_settings
+
     with errors_as_exit():
         settings = load_settings(config, data_dir=data_dir, database_url=database_url)
     ctx.obj = CliState(settings)
