@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
-import aiosmtplib
 import pytest
 
 from keyguard.runtime import Runtime
 from tests.certificates import Certificate
-from tests.conftest import TEST_PEPPER, create_key
+from tests.conftest import create_key
 from tests.functional.cli import Cli
+from tests.functional.mail.conftest import SmtpProcess, smtp_client
 from tests.functional.mail.sinks import running_sink
-
-READY = re.compile(r"listening on port (\d+)")
 
 
 @pytest.fixture
@@ -68,64 +60,22 @@ def test_internal_recipients_are_managed_under_domains(cli: Cli) -> None:
     assert "staff" not in cli.run("domains", "internal", "list").stdout
 
 
-@pytest.fixture
-def smtp_server(
-    cli: Cli, certificate: Certificate, database_url: str
-) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """`keyguard smtp --port 0` as a real process, with STARTTLS."""
-    env = {
-        **os.environ,
-        "KEYGUARD_DATA_DIR": str(cli.data_dir),
-        "KEYGUARD_DATABASE_URL": database_url,
-        "KEYGUARD_PEPPER": TEST_PEPPER,
-        "KEYGUARD_SMTP_TLS_CERT_FILE": str(certificate.cert),
-        "KEYGUARD_SMTP_TLS_KEY_FILE": str(certificate.key),
-        "PYTHONUNBUFFERED": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keyguard", "smtp", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    port = None
-    deadline = time.monotonic() + 60
-    for line in process.stdout:  # blocks on the process's own output, not on a clock
-        if match := READY.search(line):
-            port = int(match.group(1))
-            break
-        assert time.monotonic() < deadline, "keyguard smtp did not start"
-    assert port is not None, "keyguard smtp exited before listening"
-    yield process, port
-    process.terminate()
-    assert process.wait(timeout=30) == 0  # SIGTERM is a clean shutdown
-
-
 def test_mail_submitted_to_keyguard_smtp_is_delivered_by_keyguard_worker(
     cli: Cli,
     runtime: Runtime,
     certificate: Certificate,
-    smtp_server: tuple[subprocess.Popen[str], int],
+    smtp_process: SmtpProcess,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cli.run("domains", "add", "brand.example")
     key = create_key(runtime).key.reveal()
-    _, port = smtp_server
+    port = smtp_process.port
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "news@brand.example", "a@example.com", "x"
     message.set_content("Submitted over SMTP.")
 
     async def submit() -> str:
-        smtp = aiosmtplib.SMTP(
-            hostname="127.0.0.1",
-            port=port,
-            start_tls=True,
-            tls_context=certificate.client_context(),
-            timeout=30,
-        )
-        async with smtp:
+        async with smtp_client(port, certificate) as smtp:
             await smtp.login("apikey", key)
             _, reply = await smtp.send_message(message)
             return reply

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiosmtplib
@@ -20,23 +14,13 @@ from sqlalchemy import select
 
 from keyguard.lifecycle.models import ApiKey
 from keyguard.runtime import Runtime
-from tests.conftest import TEST_PEPPER, create_key
+from tests.conftest import create_key
 from tests.functional.cli import Cli
+from tests.functional.mail.conftest import READY, SmtpProcess, smtp_client
 from tests.functional.mail.sinks import Certificate
 from tests.functional.mail.test_submission import letter
 
-READY = re.compile(r"listening on port (\d+)")
 WAIT_SECONDS = 10.0  # a bound on every wait: far under the old 30-second cache lifetime
-
-
-@dataclass
-class SmtpProcess:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def lines(self) -> list[str]:
-        return self.log.read_text().splitlines()
 
 
 @pytest.fixture
@@ -44,58 +28,6 @@ def cli(tmp_path: Path, database_url: str, runtime: Runtime) -> Cli:
     cli = Cli(tmp_path / "data", database_url, [])
     cli.run("domains", "add", "brand.example")
     return cli
-
-
-@pytest.fixture
-def smtp_process(
-    cli: Cli, certificate: Certificate, database_url: str, tmp_path: Path
-) -> Iterator[SmtpProcess]:
-    """`keyguard smtp --port 0` with STARTTLS; its output goes to a file (a pipe nobody reads
-    could fill up and stall it)."""
-    env = {
-        **os.environ,
-        "KEYGUARD_DATA_DIR": str(cli.data_dir),
-        "KEYGUARD_DATABASE_URL": database_url,
-        "KEYGUARD_PEPPER": TEST_PEPPER,
-        "KEYGUARD_SMTP_TLS_CERT_FILE": str(certificate.cert),
-        "KEYGUARD_SMTP_TLS_KEY_FILE": str(certificate.key),
-        "KEYGUARD_LAST_USED_FLUSH_SECONDS": "0.2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = tmp_path / "smtp.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "keyguard", "smtp", "--port", "0"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        port = _wait_for_port(process, log)
-        yield SmtpProcess(process, port, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_for_port(process: subprocess.Popen[bytes], log: Path) -> int:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if match := READY.search(log.read_text()):
-            return int(match.group(1))
-        assert process.poll() is None, log.read_text()
-        time.sleep(0.05)
-    raise AssertionError("keyguard smtp did not start")
-
-
-def smtp_client(port: int, certificate: Certificate) -> aiosmtplib.SMTP:
-    return aiosmtplib.SMTP(
-        hostname="127.0.0.1",
-        port=port,
-        start_tls=True,
-        tls_context=certificate.client_context(),
-        timeout=30,
-    )
 
 
 async def auth_refused(port: int, certificate: Certificate, key: str) -> bool:
