@@ -32,10 +32,7 @@ from typing import Any, Final
 
 from keyguard.clock import Clock, system_clock
 from keyguard.errors import InvalidInput, NotFound
-from keyguard.secrets.factory import openbao_connection
-from keyguard.secrets.file import read_private_file
-from keyguard.secrets.interfaces import SecretValue
-from keyguard.secrets.settings import SecretsSettings
+from keyguard.secrets import SecretsSettings, SecretValue, openbao_connection, read_private_file
 
 __all__ = ["ClientKey", "Reader", "load_key"]
 
@@ -173,7 +170,7 @@ def _file_reader(path: str) -> Reader:
 
 def _openbao_reader(location: str) -> Reader:
     # Applications that read their key from the environment or a file never load hvac.
-    from keyguard.secrets.openbao import OpenBaoSecretProvider  # noqa: PLC0415 - lazy hvac
+    from keyguard.secrets import OpenBaoSecretProvider  # noqa: PLC0415 - lazy hvac
 
     where, _, field = location.partition("#")
     mount, _, path = where.strip("/").partition("/")
@@ -189,7 +186,7 @@ def _openbao_reader(location: str) -> Reader:
 
 
 def _aws_reader(location: str) -> Reader:
-    from keyguard.secrets.aws import call, make_session  # noqa: PLC0415 - lazy boto3
+    from keyguard.secrets import call, make_session  # noqa: PLC0415 - lazy boto3
 
     secret_id, _, field = location.partition("#")
     client = make_session().client("secretsmanager")

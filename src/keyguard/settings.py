@@ -24,8 +24,8 @@ from pydantic_settings import (
 )
 
 from keyguard.errors import ConfigurationError, InvalidInput
-from keyguard.policy.restrictions import parse_cidr_list
-from keyguard.secrets.settings import INHERITED, SecretsSettings, environment_values
+from keyguard.policy import parse_cidr_list
+from keyguard.secrets import INHERITED, SecretsSettings, environment_values
 
 Mode = Literal["dev", "live"]
 

@@ -12,7 +12,7 @@ from keyguard.lifecycle import models as lifecycle_models  # noqa: F401 - regist
 from keyguard.mail import models as mail_models  # noqa: F401 - registers the tables
 from keyguard.rotation import models as rotation_models  # noqa: F401 - registers the tables
 from keyguard.secrets import models as secrets_models  # noqa: F401 - registers the tables
-from keyguard.storage.base import Base
+from keyguard.storage import Base
 from keyguard.usage import models as usage_models  # noqa: F401 - registers the tables
 
 target_metadata = Base.metadata

@@ -12,6 +12,7 @@ Extension points for feature packages (mail, …)::
 from keyguard.api.app import ROUTERS, create_app
 from keyguard.api.context import Principal, mark_usage_recorded
 from keyguard.api.enforcement import EnforcedRoute, require_scope
+from keyguard.api.server import uvicorn_config
 
 __all__ = [
     "ROUTERS",
@@ -20,4 +21,5 @@ __all__ = [
     "create_app",
     "mark_usage_recorded",
     "require_scope",
+    "uvicorn_config",
 ]

@@ -35,11 +35,10 @@ from keyguard.api.routes import audit, keys, mail, mail_data, ops, verify
 from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
 from keyguard.logging import make_logger
-from keyguard.rotation.tasks import scheduled_rotation
-from keyguard.runtime import Runtime
-from keyguard.runtime.housekeeping import housekeeping
+from keyguard.rotation import scheduled_rotation
+from keyguard.runtime import Runtime, housekeeping
 from keyguard.settings import Settings
-from keyguard.smtp.tasks import MailTasks
+from keyguard.smtp import MailTasks
 
 # The routers create_app mounts, in this order (verify before keys: /v1/keys/verify is not
 # a key id). A feature appends its own.

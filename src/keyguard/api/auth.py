@@ -18,7 +18,7 @@ from starlette.types import Scope
 
 from keyguard.errors import AuthenticationFailed, InvalidInput
 from keyguard.logging import scrub
-from keyguard.policy.restrictions import IPAddress, IPNetwork
+from keyguard.policy import IPAddress, IPNetwork
 
 HOW_TO_AUTHENTICATE: Final = "send the key as `Authorization: Bearer <key>` or `X-API-Key: <key>`"
 # Query parameter names that can only mean "here is my key".

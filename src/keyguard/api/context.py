@@ -13,9 +13,9 @@ from fastapi import Depends, Request
 from starlette.types import Scope
 
 from keyguard.keys import Environment
-from keyguard.lifecycle.views import Actor
+from keyguard.lifecycle import Actor
 from keyguard.logging import scrub
-from keyguard.policy.restrictions import IPAddress
+from keyguard.policy import IPAddress
 from keyguard.runtime import Runtime
 from keyguard.verification import KeySnapshot
 

@@ -28,8 +28,7 @@ from starlette.responses import Response
 from keyguard.api.auth import presented_key
 from keyguard.api.context import Principal, api_state, context_of
 from keyguard.errors import AuthenticationFailed, ConfigurationError, PermissionDenied, RateLimited
-from keyguard.policy.restrictions import IPAddress
-from keyguard.policy.scopes import SCOPES
+from keyguard.policy import SCOPES, IPAddress
 from keyguard.verification import Denied
 
 # What a key's holder is told; an unknown key gets one fixed sentence, whatever the reason.

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from keyguard.mail.metrics import MailCollector
+from keyguard.mail import MailCollector
 from keyguard.runtime import Runtime
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"

@@ -31,8 +31,8 @@ from keyguard.api.limits import head_too_large
 from keyguard.api.problems import PayloadTooLarge, problem_response
 from keyguard.api.state import ApiState
 from keyguard.logging import scrub
-from keyguard.usage.records import UsageRecord, key_columns, logged_path
-from keyguard.verification.service import Outcome
+from keyguard.usage import UsageRecord, key_columns, logged_path
+from keyguard.verification import Outcome
 
 OUTCOMES: Final = frozenset(get_args(Outcome))
 HSTS: Final = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")

@@ -6,9 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from keyguard.lifecycle.states import State
-from keyguard.lifecycle.views import KeyView
-from keyguard.policy.restrictions import Restrictions
+from keyguard.lifecycle import KeyView, State
+from keyguard.policy import Restrictions
 from keyguard.verification import KeySnapshot
 
 

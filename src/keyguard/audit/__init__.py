@@ -1,5 +1,15 @@
 """The append-only, hash-chained audit log."""
 
+from keyguard.audit.models import AuditEvent
+from keyguard.audit.query import AuditFilter, list_events
 from keyguard.audit.service import ChainReport, append, export, verify_chain
 
-__all__ = ["ChainReport", "append", "export", "verify_chain"]
+__all__ = [
+    "AuditEvent",
+    "AuditFilter",
+    "ChainReport",
+    "append",
+    "export",
+    "list_events",
+    "verify_chain",
+]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyguard.storage.base import AutoBigInt, Base, PortableJSON, UTCDateTime
+from keyguard.storage import AutoBigInt, Base, PortableJSON, UTCDateTime
 
 
 class AuditEvent(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, literal, or_, select
 from sqlalchemy.orm import Session
 
 from keyguard.audit.models import AuditEvent
-from keyguard.lifecycle.models import ApiKey
+from keyguard.lifecycle import ApiKey
 
 MAX_PAGE = 500
 

@@ -9,8 +9,7 @@ import typer
 
 from keyguard.cli.context import state
 from keyguard.cli.output import errors_as_exit, fail, print_json, stdout
-from keyguard.lifecycle.tenants import DEFAULT_TENANT
-from keyguard.lifecycle.views import OPERATOR
+from keyguard.lifecycle import DEFAULT_TENANT, OPERATOR
 
 app = typer.Typer(help="Sender domains a tenant may send from.", no_args_is_help=True)
 internal_app = typer.Typer(

@@ -9,10 +9,8 @@ import typer
 from keyguard.cli.context import state
 from keyguard.cli.output import errors_as_exit, print_json, stdout
 from keyguard.cli.secretfile import write_secret_file
-from keyguard.lifecycle.service import KeySpec
-from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant
-from keyguard.lifecycle.views import OPERATOR
-from keyguard.policy.scopes import ALL_SCOPES
+from keyguard.lifecycle import DEFAULT_TENANT, OPERATOR, KeySpec, ensure_tenant
+from keyguard.policy import ALL_SCOPES
 from keyguard.storage import migrate
 
 ADMIN_KEY_FILE = "admin.key"

@@ -13,13 +13,10 @@ from keyguard.cli import rotation
 from keyguard.cli.context import state
 from keyguard.cli.output import EXIT_DENIED, errors_as_exit, fail, print_json, stdout
 from keyguard.cli.secretfile import write_secret_file
-from keyguard.keys.format import MAX_KEY_LENGTH
-from keyguard.lifecycle.service import DEFAULT_GRACE, KeySpec
-from keyguard.lifecycle.tenants import DEFAULT_TENANT
-from keyguard.lifecycle.views import OPERATOR, CreatedKey, KeyView
-from keyguard.policy.durations import parse_duration
-from keyguard.policy.restrictions import build_restrictions
-from keyguard.rotation.service import rotate_handed_out
+from keyguard.keys import MAX_KEY_LENGTH
+from keyguard.lifecycle import DEFAULT_GRACE, DEFAULT_TENANT, OPERATOR, CreatedKey, KeySpec, KeyView
+from keyguard.policy import build_restrictions, parse_duration
+from keyguard.rotation import rotate_handed_out
 from keyguard.verification import Denied
 
 app = typer.Typer(help="Create, inspect, rotate and revoke API keys.", no_args_is_help=True)

@@ -11,9 +11,8 @@ from rich.table import Table
 
 from keyguard.cli.output import EXIT_USAGE, print_json, stderr, stdout
 from keyguard.runtime import Runtime
+from keyguard.secrets import SecretsSettings, build_provider
 from keyguard.secrets import pepper_rotation as rotation
-from keyguard.secrets.factory import build_provider
-from keyguard.secrets.settings import SecretsSettings
 from keyguard.settings import load_settings
 
 

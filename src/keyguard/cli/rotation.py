@@ -11,10 +11,8 @@ from typing import Any
 import typer
 
 from keyguard.cli.output import EXIT_DENIED, print_json, stderr, stdout
-from keyguard.lifecycle.service import KeySpec
-from keyguard.lifecycle.views import OPERATOR
-from keyguard.rotation.scheduler import ScheduleReport
-from keyguard.rotation.service import Delivered, Reconciled
+from keyguard.lifecycle import OPERATOR, KeySpec
+from keyguard.rotation import Delivered, Reconciled, ScheduleReport
 from keyguard.runtime import Runtime
 
 

@@ -18,14 +18,24 @@ import typer
 from rich.console import Console
 
 from keyguard.errors import InvalidInput, KeyguardError
-from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
-from keyguard.scanner.check import checker_from_env
-from keyguard.scanner.providers import default_rules
-from keyguard.scanner.remote import post_findings
-from keyguard.scanner.report import RichProgress, render_text, to_json
-from keyguard.scanner.sarif import files_root, to_sarif
-from keyguard.scanner.service import ScanRequest, ScanResult, Source, run_scan
-from keyguard.scanner.sources import parse_size
+from keyguard.scanner import (
+    RichProgress,
+    ScanRequest,
+    ScanResult,
+    Source,
+    apply_baseline,
+    checker_from_env,
+    default_rules,
+    files_root,
+    load_baseline,
+    parse_size,
+    post_findings,
+    render_text,
+    run_scan,
+    to_json,
+    to_sarif,
+    write_baseline,
+)
 
 EXIT_CLEAN: Final = 0
 EXIT_FINDINGS: Final = 1

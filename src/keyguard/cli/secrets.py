@@ -15,12 +15,18 @@ from keyguard.cli import peppers
 from keyguard.cli.context import CliState
 from keyguard.cli.output import errors_as_exit, fail, print_json, stderr, stdout
 from keyguard.clock import system_clock
-from keyguard.secrets.checks import Check, exit_code, run_checks
-from keyguard.secrets.factory import build_wrapper
-from keyguard.secrets.service import DEFAULT_BATCH_SIZE, RewrapReport, rewrap_all
-from keyguard.secrets.settings import SecretsSettings
+from keyguard.secrets import (
+    DEFAULT_BATCH_SIZE,
+    Check,
+    RewrapReport,
+    SecretsSettings,
+    build_wrapper,
+    exit_code,
+    rewrap_all,
+    run_checks,
+)
 from keyguard.settings import Settings, load_settings
-from keyguard.storage.engine import make_engine
+from keyguard.storage import make_engine
 
 app = typer.Typer(
     name="secrets",

@@ -11,7 +11,7 @@ from keyguard.cli.context import state
 from keyguard.cli.init import ADMIN_KEY_FILE
 from keyguard.cli.output import errors_as_exit, fail
 from keyguard.errors import ConfigurationError, InvalidInput
-from keyguard.policy.restrictions import parse_cidr_list
+from keyguard.policy import parse_cidr_list
 from keyguard.settings import Settings
 
 
@@ -34,8 +34,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API. In live mode, plain HTTP needs --behind-proxy (TLS ends there)."""
-    from keyguard.api import create_app
-    from keyguard.api.server import uvicorn_config
+    from keyguard.api import create_app, uvicorn_config
     from keyguard.logging import configure_logging
     from keyguard.runtime import Runtime
     from keyguard.storage import migrate

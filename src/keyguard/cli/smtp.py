@@ -21,8 +21,8 @@ def smtp(
 ) -> None:
     """Accept mail from clients that authenticate with a key; runs until SIGINT or SIGTERM."""
     from keyguard.logging import configure_logging
-    from keyguard.runtime.housekeeping import housekeeping
-    from keyguard.smtp.tasks import MailTasks
+    from keyguard.runtime import housekeeping
+    from keyguard.smtp import MailTasks
 
     # Every log line a JSON object, as with serve (aiosmtpd's stdlib logs and warnings too).
     configure_logging()

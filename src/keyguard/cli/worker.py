@@ -13,7 +13,7 @@ from keyguard.cli.output import errors_as_exit, stdout
 from keyguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from keyguard.mail.transport.delivery import DeliveryWorker
+    from keyguard.mail import DeliveryWorker
     from keyguard.runtime import Runtime
 
 
@@ -24,9 +24,9 @@ def worker(
     ] = False,
 ) -> None:
     """Deliver queued mail to KEYGUARD_SMTP_RELAY until SIGINT or SIGTERM."""
-    from keyguard.mail.transport.delivery import DeliveryWorker
-    from keyguard.runtime.mail import relay_from_settings, worker_config
-    from keyguard.smtp.tasks import MailTasks
+    from keyguard.mail import DeliveryWorker
+    from keyguard.runtime import relay_from_settings, worker_config
+    from keyguard.smtp import MailTasks
 
     runtime = state(ctx).runtime
     with errors_as_exit():
@@ -52,8 +52,8 @@ def worker(
 
 async def _with_rotation(runtime: Runtime, work: Awaitable[None]) -> None:
     """Scheduled key rotation into vaults (docs/rotation.md) runs beside the mail worker."""
-    from keyguard.rotation.tasks import scheduled_rotation
-    from keyguard.runtime.housekeeping import housekeeping
+    from keyguard.rotation import scheduled_rotation
+    from keyguard.runtime import housekeeping
 
     async with housekeeping(runtime), scheduled_rotation(runtime.scheduler):
         await work

@@ -8,25 +8,31 @@ Public surface::
 """
 
 from keyguard.keys.format import (
+    ALPHABET,
     BODY_LENGTH,
     CHECKSUM_LENGTH,
     ENVIRONMENTS,
     KEY_PATTERN,
+    MAX_KEY_LENGTH,
     Environment,
     InvalidKeyFormat,
     ParsedKey,
     checksum_valid,
+    display_prefix,
     generate_key,
     parse_key,
 )
-from keyguard.keys.hashing import Pepper, PepperRing, digest_key
+from keyguard.keys.hashing import MIN_PEPPER_BYTES, Pepper, PepperRing, digest_key
 from keyguard.keys.secret import RawKey
 
 __all__ = [
+    "ALPHABET",
     "BODY_LENGTH",
     "CHECKSUM_LENGTH",
     "ENVIRONMENTS",
     "KEY_PATTERN",
+    "MAX_KEY_LENGTH",
+    "MIN_PEPPER_BYTES",
     "Environment",
     "InvalidKeyFormat",
     "ParsedKey",
@@ -35,6 +41,7 @@ __all__ = [
     "RawKey",
     "checksum_valid",
     "digest_key",
+    "display_prefix",
     "generate_key",
     "parse_key",
 ]

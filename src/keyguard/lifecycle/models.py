@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyguard.storage.base import Base, PortableJSON, UTCDateTime
+from keyguard.storage import Base, PortableJSON, UTCDateTime
 
 
 class Tenant(Base):

@@ -17,14 +17,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard import audit
 from keyguard.clock import Clock
 from keyguard.errors import InvalidInput, NotFound, PermissionDenied
-from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate_key
-from keyguard.keys.format import ALPHABET, display_prefix
+from keyguard.keys import (
+    ALPHABET,
+    ENVIRONMENTS,
+    PepperRing,
+    RawKey,
+    digest_key,
+    display_prefix,
+    generate_key,
+)
 from keyguard.lifecycle.models import ApiKey, Tenant
 from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
 from keyguard.logging import scrub
-from keyguard.policy import scopes as scope_rules
-from keyguard.policy.restrictions import Restrictions
+from keyguard.policy import Restrictions, covers, normalize_scopes
 
 ChangeListener = Callable[[str], None]
 MAX_PAGE = 500
@@ -119,7 +125,7 @@ class KeyService:
                 code="invalid_environment",
                 field="env",
             )
-        scopes = scope_rules.normalize_scopes(spec.scopes)
+        scopes = normalize_scopes(spec.scopes)
         expires_at = now + self._lifetime(tenant, spec.expires_in)
         if actor.expires_at is not None and (spec.expires_in is None or parent_id is not None):
             # A key made by a key expires no later than its maker, unless a later expiry was
@@ -423,8 +429,8 @@ def _forbid_escalation(
         raise PermissionDenied(
             f"a {actor.env} key cannot manage {env} keys", code="privilege_escalation"
         )
-    if not scope_rules.covers(actor.scopes, scopes):
-        missing = sorted(s for s in scopes if not scope_rules.covers(actor.scopes, frozenset({s})))
+    if not covers(actor.scopes, scopes):
+        missing = sorted(s for s in scopes if not covers(actor.scopes, frozenset({s})))
         raise PermissionDenied(
             f"scopes exceed the caller's own: {', '.join(missing)}", code="privilege_escalation"
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 from keyguard.keys import Environment, RawKey
 from keyguard.lifecycle.states import State
-from keyguard.policy.restrictions import Restrictions
+from keyguard.policy import Restrictions
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,3 +12,70 @@ Shared here: models (ORM only), schemas, addresses, domains, ids, limits, the pa
 data by tenant and environment, usage events, views, metrics; service.py is the facade the
 doors use. SMTP submission, a door of its own, is keyguard.smtp.
 """
+
+from keyguard.mail.addresses import Address, parse_address
+from keyguard.mail.limits import (
+    MAX_CSV_BYTES,
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_MESSAGE_BYTES,
+    MAX_RECIPIENTS_PER_MESSAGE,
+    MAX_REQUEST_BYTES,
+)
+from keyguard.mail.metrics import MailCollector
+from keyguard.mail.partition import Partition
+from keyguard.mail.schemas import (
+    BatchIn,
+    CampaignIn,
+    CampaignPatch,
+    ContactIn,
+    ContactPatch,
+    ListIn,
+    ListPatch,
+    MembersIn,
+    MessageIn,
+    SuppressionIn,
+    TemplateIn,
+    TemplatePatch,
+)
+from keyguard.mail.sending.outbox import RetryPolicy
+from keyguard.mail.sending.policy import TenantMailPolicy, check_recipient, check_sender
+from keyguard.mail.sending.service import SendingService, SendOutcome
+from keyguard.mail.service import MailService
+from keyguard.mail.transport.delivery import DeliveryWorker, WorkerConfig
+from keyguard.mail.transport.relay import RelayConfig
+from keyguard.mail.usage import Caller
+
+__all__ = [
+    "MAX_CSV_BYTES",
+    "MAX_IDEMPOTENCY_KEY_CHARS",
+    "MAX_MESSAGE_BYTES",
+    "MAX_RECIPIENTS_PER_MESSAGE",
+    "MAX_REQUEST_BYTES",
+    "Address",
+    "BatchIn",
+    "Caller",
+    "CampaignIn",
+    "CampaignPatch",
+    "ContactIn",
+    "ContactPatch",
+    "DeliveryWorker",
+    "ListIn",
+    "ListPatch",
+    "MailCollector",
+    "MailService",
+    "MembersIn",
+    "MessageIn",
+    "Partition",
+    "RelayConfig",
+    "RetryPolicy",
+    "SendOutcome",
+    "SendingService",
+    "SuppressionIn",
+    "TemplateIn",
+    "TemplatePatch",
+    "TenantMailPolicy",
+    "WorkerConfig",
+    "check_recipient",
+    "check_sender",
+    "parse_address",
+]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from keyguard import audit
 from keyguard.errors import NotFound
-from keyguard.lifecycle.models import Tenant
+from keyguard.lifecycle import Tenant
 from keyguard.mail.addresses import normalize_domain, normalize_recipient_rule
 from keyguard.mail.models import InternalRecipient, SenderDomain
 from keyguard.mail.sending.policy import TenantMailPolicy

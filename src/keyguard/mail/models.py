@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyguard.storage.base import AutoBigInt, Base, PortableJSON, UTCDateTime
+from keyguard.storage import AutoBigInt, Base, PortableJSON, UTCDateTime
 
 TENANT_FK = "tenants.id"
 

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.errors import KeyguardError
 from keyguard.mail.addresses import Address
-from keyguard.usage.models import UsageEvent
-from keyguard.usage.records import UsageRecord, key_columns
+from keyguard.usage import UsageEvent, UsageRecord, key_columns
 from keyguard.verification import KeySnapshot
 
 StatusOf = Callable[[KeyguardError], int]

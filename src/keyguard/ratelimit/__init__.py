@@ -11,6 +11,7 @@ Public surface::
 """
 
 from keyguard.ratelimit.decisions import LimitDecision
+from keyguard.ratelimit.redis_backend import RedisBackend
 from keyguard.ratelimit.service import RateLimits, build_limits
 
-__all__ = ["LimitDecision", "RateLimits", "build_limits"]
+__all__ = ["LimitDecision", "RateLimits", "RedisBackend", "build_limits"]

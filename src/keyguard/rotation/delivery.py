@@ -31,13 +31,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.rotation.interfaces import DeliveryTarget
-from keyguard.secrets.interfaces import SecretValue
+from keyguard.secrets import SecretValue
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from keyguard.secrets.openbao import OpenBaoConnection
-    from keyguard.secrets.settings import SecretsSettings
+    from keyguard.secrets import OpenBaoConnection, SecretsSettings
 
 DEFAULT_FIELD: Final = "key"
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -101,12 +100,12 @@ class Targets:
         """OpenBao with BAO_ADDR and a token or AppRole; AWS with boto3's standard chain."""
 
         def openbao() -> OpenBaoConnection:
-            from keyguard.secrets.factory import openbao_connection  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+            from keyguard.secrets import openbao_connection  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
 
             return openbao_connection(settings)
 
         def aws() -> SecretsManagerClient:
-            from keyguard.secrets.aws import client_config, make_session  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+            from keyguard.secrets import client_config, make_session  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
 
             return make_session().client("secretsmanager", config=client_config())
 
@@ -241,7 +240,7 @@ class AwsTarget:
         return self._key_of(found["SecretString"])
 
     def stage(self, key: SecretValue, token: str) -> None:
-        from keyguard.secrets.aws import call  # noqa: PLC0415 - lazy boto3
+        from keyguard.secrets import call  # noqa: PLC0415 - lazy boto3
 
         if self.pending(token) == key:
             return  # staged already (a retried step)
@@ -262,7 +261,7 @@ class AwsTarget:
             call(f"staging a key in {self.address}", lambda: self._put(request))
 
     def promote(self, token: str) -> None:
-        from keyguard.secrets.aws import call  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+        from keyguard.secrets import call  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
 
         version = _version_id(token)
         stages = self._stages()
@@ -293,7 +292,7 @@ class AwsTarget:
         return self._client.put_secret_value(**request)
 
     def _unlabel_pending(self, version: str) -> None:
-        from keyguard.secrets.aws import call  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+        from keyguard.secrets import call  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
 
         call(
             f"clearing AWSPENDING in {self.address}",
@@ -320,7 +319,7 @@ class AwsTarget:
         """One version, by id or by label. The current one is asked for by its label,
         AWSCURRENT, explicitly: AWS's default, and moto 5.2 (which keeps answering the old
         version after UpdateSecretVersionStage when no label is given) agrees with it."""
-        from keyguard.secrets.aws import call  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+        from keyguard.secrets import call  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
 
         try:
             response: Any = call(
@@ -332,7 +331,7 @@ class AwsTarget:
         return dict(response)
 
     def _stages(self) -> dict[str, list[str]]:
-        from keyguard.secrets.aws import call  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+        from keyguard.secrets import call  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
 
         response = call(
             f"describing {self.address}",

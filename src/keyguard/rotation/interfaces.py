@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from keyguard.secrets.interfaces import SecretValue
+from keyguard.secrets import SecretValue
 
 
 class DeliveryTarget(Protocol):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyguard.storage.base import Base, UTCDateTime
+from keyguard.storage import Base, UTCDateTime
 
 INTENT_OPEN = "open"
 INTENT_DONE = "done"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
 from keyguard.errors import KeyguardError
-from keyguard.lifecycle.models import ApiKey
+from keyguard.lifecycle import ApiKey
 from keyguard.rotation.models import INTENT_OPEN, KeyDelivery, RotationIntent
 from keyguard.rotation.service import SYSTEM, Delivered, Reconciled, RotationService
 

@@ -36,10 +36,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.clock import Clock
 from keyguard.errors import ConfigurationError, IllegalTransition, InvalidInput, KeyguardError
 from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate_key
-from keyguard.lifecycle.models import ApiKey
-from keyguard.lifecycle.service import DEFAULT_GRACE, KeyService, KeySpec, new_key_id
-from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
-from keyguard.policy.scopes import normalize_scopes
+from keyguard.lifecycle import (
+    DEFAULT_GRACE,
+    Actor,
+    ApiKey,
+    CreatedKey,
+    KeyService,
+    KeySpec,
+    KeyView,
+    new_key_id,
+)
+from keyguard.policy import normalize_scopes
 from keyguard.rotation.delivery import Targets
 from keyguard.rotation.interfaces import DeliveryTarget
 from keyguard.rotation.models import (
@@ -50,8 +57,8 @@ from keyguard.rotation.models import (
     KeyDelivery,
     RotationIntent,
 )
-from keyguard.secrets.interfaces import SecretValue
-from keyguard.verification.rehash import Rehash, apply_rehashes
+from keyguard.secrets import SecretValue
+from keyguard.verification import Rehash, apply_rehashes
 
 if TYPE_CHECKING:
     pass

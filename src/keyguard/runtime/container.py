@@ -11,19 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock, system_clock
 from keyguard.keys import PepperRing
-from keyguard.lifecycle.service import KeyService
-from keyguard.mail.service import MailService
+from keyguard.lifecycle import KeyService
+from keyguard.mail import MailService
 from keyguard.ratelimit import RateLimits, build_limits
-from keyguard.rotation.delivery import Targets
-from keyguard.rotation.scheduler import Scheduler
-from keyguard.rotation.service import RotationService
+from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.peppers import load_runtime_peppers
 from keyguard.settings import Settings
-from keyguard.storage.engine import make_engine, make_session_factory
-from keyguard.usage.writer import UsageWriter
-from keyguard.verification import Gate, Verifier
-from keyguard.verification.cache import SnapshotCache
-from keyguard.verification.invalidation import ChangeFeed
+from keyguard.storage import make_engine, make_session_factory
+from keyguard.usage import UsageWriter
+from keyguard.verification import ChangeFeed, Gate, SnapshotCache, Verifier
 
 
 @dataclass

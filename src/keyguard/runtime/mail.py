@@ -13,9 +13,7 @@ import structlog
 from pydantic import SecretStr
 
 from keyguard.errors import ConfigurationError, NotFound
-from keyguard.mail.sending.outbox import RetryPolicy
-from keyguard.mail.transport.delivery import WorkerConfig
-from keyguard.mail.transport.relay import RelayConfig
+from keyguard.mail import RelayConfig, RetryPolicy, WorkerConfig
 from keyguard.settings import Settings
 
 log = structlog.get_logger("keyguard.runtime.mail")
@@ -58,7 +56,7 @@ def _password(settings: Settings) -> SecretStr | None:
         return settings.smtp_password
     if settings.secrets.backend == "env":
         return None  # the env provider would read KEYGUARD_SMTP_PASSWORD: already looked at
-    from keyguard.secrets.factory import build_provider  # noqa: PLC0415 - optional backends
+    from keyguard.secrets import build_provider  # noqa: PLC0415 - optional backends
 
     provider = build_provider(settings.secrets)
     try:

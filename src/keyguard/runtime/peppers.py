@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyguard.errors import ConfigurationError, NotFound
-from keyguard.keys import Pepper, PepperRing
-from keyguard.keys.hashing import MIN_PEPPER_BYTES
+from keyguard.keys import MIN_PEPPER_BYTES, Pepper, PepperRing
 from keyguard.settings import Settings
 
 if TYPE_CHECKING:
@@ -71,9 +70,10 @@ def load_runtime_peppers(settings: Settings) -> PepperRing:
     secrets = settings.secrets
     if secrets.backend == "env":
         return load_peppers(settings)
-    # hvac and boto3 load only for the backends that use them.
-    from keyguard.secrets.factory import build_provider  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
-    from keyguard.secrets.pepper import load_pepper_ring  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+    from keyguard.secrets import (  # noqa: PLC0415 - hvac and boto3 load only for the backends that use them
+        build_provider,
+        load_pepper_ring,
+    )
 
     provider = build_provider(secrets)  # ConfigurationError when unreachable or refused
     try:

@@ -7,17 +7,35 @@ Public surface::
     Finding                                      # the PRODUCT.md finding schema
 """
 
+from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
+from keyguard.scanner.check import checker_from_env
 from keyguard.scanner.findings import Finding
 from keyguard.scanner.providers import default_rules
+from keyguard.scanner.remote import post_findings
+from keyguard.scanner.report import RichProgress, render_text, to_json
 from keyguard.scanner.rules import Rule
-from keyguard.scanner.service import ScanRequest, ScanResult, ScanStats, run_scan
+from keyguard.scanner.sarif import files_root, to_sarif
+from keyguard.scanner.service import ScanRequest, ScanResult, ScanStats, Source, run_scan
+from keyguard.scanner.sources import parse_size
 
 __all__ = [
     "Finding",
+    "RichProgress",
     "Rule",
     "ScanRequest",
     "ScanResult",
     "ScanStats",
+    "Source",
+    "apply_baseline",
+    "checker_from_env",
     "default_rules",
+    "files_root",
+    "load_baseline",
+    "parse_size",
+    "post_findings",
+    "render_text",
     "run_scan",
+    "to_json",
+    "to_sarif",
+    "write_baseline",
 ]

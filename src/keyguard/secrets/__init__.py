@@ -18,6 +18,12 @@ from typing import TYPE_CHECKING, Any
 # The face is resolved on first use (PEP 562): `keyguard.settings` imports the settings module
 # of this package at every start-up, and must not pay for cryptography, hvac or boto3.
 _FACE = {
+    "call": "aws",
+    "client_config": "aws",
+    "make_session": "aws",
+    "Check": "checks",
+    "exit_code": "checks",
+    "run_checks": "checks",
     "Binding": "envelope",
     "Envelope": "envelope",
     "rewrap": "envelope",
@@ -25,21 +31,34 @@ _FACE = {
     "unseal": "envelope",
     "build_provider": "factory",
     "build_wrapper": "factory",
+    "openbao_connection": "factory",
+    "read_private_file": "file",
     "KeyWrapper": "interfaces",
     "SecretProvider": "interfaces",
     "SecretValue": "interfaces",
     "SecretVersion": "interfaces",
     "WrappedKey": "interfaces",
     "validate_name": "interfaces",
+    "OpenBaoConnection": "openbao",
+    "OpenBaoSecretProvider": "openbao",
     "format_pepper": "pepper",
     "load_pepper_ring": "pepper",
     "parse_pepper": "pepper",
+    "DEFAULT_BATCH_SIZE": "service",
+    "RewrapReport": "service",
+    "rewrap_all": "service",
+    "INHERITED": "settings",
     "SecretsSettings": "settings",
+    "environment_values": "settings",
 }
 
 if TYPE_CHECKING:
+    from keyguard.secrets import pepper_rotation
+    from keyguard.secrets.aws import call, client_config, make_session
+    from keyguard.secrets.checks import Check, exit_code, run_checks
     from keyguard.secrets.envelope import Binding, Envelope, rewrap, seal, unseal
-    from keyguard.secrets.factory import build_provider, build_wrapper
+    from keyguard.secrets.factory import build_provider, build_wrapper, openbao_connection
+    from keyguard.secrets.file import read_private_file
     from keyguard.secrets.interfaces import (
         KeyWrapper,
         SecretProvider,
@@ -48,11 +67,19 @@ if TYPE_CHECKING:
         WrappedKey,
         validate_name,
     )
+    from keyguard.secrets.openbao import OpenBaoConnection, OpenBaoSecretProvider
     from keyguard.secrets.pepper import format_pepper, load_pepper_ring, parse_pepper
-    from keyguard.secrets.settings import SecretsSettings
+    from keyguard.secrets.service import DEFAULT_BATCH_SIZE, RewrapReport, rewrap_all
+    from keyguard.secrets.settings import INHERITED, SecretsSettings, environment_values
+
+
+# Modules named as namespaces (`pepper_rotation.rotate_pepper(...)`).
+_NAMESPACES = frozenset({"pepper_rotation"})
 
 
 def __getattr__(name: str) -> Any:
+    if name in _NAMESPACES:
+        return importlib.import_module(f"keyguard.secrets.{name}")
     module = _FACE.get(name)
     if module is None:
         raise AttributeError(f"module 'keyguard.secrets' has no attribute {name!r}")
@@ -60,9 +87,15 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "INHERITED",
     "Binding",
+    "Check",
     "Envelope",
     "KeyWrapper",
+    "OpenBaoConnection",
+    "OpenBaoSecretProvider",
+    "RewrapReport",
     "SecretProvider",
     "SecretValue",
     "SecretVersion",
@@ -70,10 +103,20 @@ __all__ = [
     "WrappedKey",
     "build_provider",
     "build_wrapper",
+    "call",
+    "client_config",
+    "environment_values",
+    "exit_code",
     "format_pepper",
     "load_pepper_ring",
+    "make_session",
+    "openbao_connection",
     "parse_pepper",
+    "pepper_rotation",
+    "read_private_file",
     "rewrap",
+    "rewrap_all",
+    "run_checks",
     "seal",
     "unseal",
     "validate_name",

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyguard.storage.base import Base, UTCDateTime
+from keyguard.storage import Base, UTCDateTime
 
 
 class StoredSecret(Base):

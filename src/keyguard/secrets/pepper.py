@@ -17,7 +17,7 @@ import json
 import re
 
 from keyguard.errors import ConfigurationError
-from keyguard.keys.hashing import MIN_PEPPER_BYTES, Pepper, PepperRing
+from keyguard.keys import MIN_PEPPER_BYTES, Pepper, PepperRing
 from keyguard.secrets.interfaces import SecretProvider, SecretValue
 
 DEFAULT_NAME = "pepper"

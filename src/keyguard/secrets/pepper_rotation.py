@@ -19,8 +19,8 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from keyguard.errors import ConfigurationError, NotFound
-from keyguard.keys.hashing import PepperRing
-from keyguard.lifecycle.models import ApiKey
+from keyguard.keys import PepperRing
+from keyguard.lifecycle import ApiKey
 from keyguard.secrets.interfaces import SecretProvider
 from keyguard.secrets.pepper import format_pepper, parse_pepper
 

@@ -2,3 +2,7 @@
 
 An edge beside the HTTP API: it asks the same gate and the same mail services.
 """
+
+from keyguard.smtp.tasks import MailTasks
+
+__all__ = ["MailTasks"]

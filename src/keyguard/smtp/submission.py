@@ -38,14 +38,19 @@ from keyguard.errors import (
     PermissionDenied,
     RateLimited,
 )
-from keyguard.keys.secret import RawKey
-from keyguard.mail.addresses import Address, parse_address
-from keyguard.mail.limits import MAX_MESSAGE_BYTES, MAX_RECIPIENTS_PER_MESSAGE
-from keyguard.mail.sending import policy
-from keyguard.mail.sending.service import SendingService
-from keyguard.mail.usage import Caller
-from keyguard.usage.records import UsageRecord, key_columns
-from keyguard.usage.writer import UsageWriter
+from keyguard.keys import RawKey
+from keyguard.mail import (
+    MAX_MESSAGE_BYTES,
+    MAX_RECIPIENTS_PER_MESSAGE,
+    Address,
+    Caller,
+    SendingService,
+    TenantMailPolicy,
+    check_recipient,
+    check_sender,
+    parse_address,
+)
+from keyguard.usage import UsageRecord, UsageWriter, key_columns
 from keyguard.verification import Allowed, Denied, Gate
 
 log = structlog.get_logger("keyguard.smtp.submission")
@@ -90,7 +95,7 @@ class Identity:
 
     raw: RawKey = field(repr=False)
     caller: Caller
-    tenant: policy.TenantMailPolicy | None = None
+    tenant: TenantMailPolicy | None = None
     sender: Address | None = None
     recipients: list[Address] = field(default_factory=list)
 
@@ -249,7 +254,7 @@ class SubmissionHandler:
             identity.tenant = await asyncio.to_thread(
                 self.sending.tenant_policy, caller.key.tenant_id
             )
-            policy.check_sender(caller.key.restrictions, identity.tenant, sender)
+            check_sender(caller.key.restrictions, identity.tenant, sender)
         except KeyguardError as error:
             await asyncio.to_thread(self.sending.record_denial, caller, error, sender=sender)
             raise
@@ -257,7 +262,7 @@ class SubmissionHandler:
     async def _check_recipient(self, identity: Identity, recipient: Address) -> None:
         caller = _at(identity.caller, "RCPT")
         try:
-            policy.check_recipient(caller.key.restrictions, recipient)
+            check_recipient(caller.key.restrictions, recipient)
             await asyncio.to_thread(self.sending.check_not_suppressed, caller, recipient)
         except KeyguardError as error:
             await asyncio.to_thread(

@@ -16,9 +16,8 @@ from types import TracebackType
 
 import structlog
 
-from keyguard.mail.transport.delivery import DeliveryWorker
-from keyguard.runtime.container import Runtime
-from keyguard.runtime.mail import relay_from_settings, submission_tls, worker_config
+from keyguard.mail import DeliveryWorker
+from keyguard.runtime import Runtime, relay_from_settings, submission_tls, worker_config
 from keyguard.smtp.submission import SubmissionHandler, bound_port, start_server
 
 log = structlog.get_logger("keyguard.smtp.tasks")

@@ -1,1 +1,16 @@
 """Database engine, ORM base and Alembic migrations (SQLite and PostgreSQL)."""
+
+from keyguard.storage import migrate  # a namespace: migrate.upgrade(engine)
+from keyguard.storage.base import AutoBigInt, Base, PortableJSON, UTCDateTime
+from keyguard.storage.engine import READ_ONLY, make_engine, make_session_factory
+
+__all__ = [
+    "READ_ONLY",
+    "AutoBigInt",
+    "Base",
+    "PortableJSON",
+    "UTCDateTime",
+    "make_engine",
+    "make_session_factory",
+    "migrate",
+]

@@ -20,9 +20,8 @@ from functools import partial
 
 import anyio.to_thread
 
-from keyguard.policy.restrictions import IPAddress
-from keyguard.ratelimit import RateLimits
-from keyguard.ratelimit.decisions import LimitDecision
+from keyguard.policy import IPAddress
+from keyguard.ratelimit import LimitDecision, RateLimits
 from keyguard.verification.service import Allowed, Decision, Denied, Owner, Verifier
 
 

@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyguard.audit.models import AuditEvent
+from keyguard.audit import AuditEvent
 
 log = structlog.get_logger(__name__)
 

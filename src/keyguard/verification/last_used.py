@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from keyguard.lifecycle.models import ApiKey
-from keyguard.storage.base import UTCDateTime
+from keyguard.lifecycle import ApiKey
+from keyguard.storage import UTCDateTime
 
 _TS = bindparam("ts", type_=UTCDateTime())
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard import audit
 from keyguard.clock import Clock
-from keyguard.lifecycle.models import ApiKey
+from keyguard.lifecycle import ApiKey
 from keyguard.verification.last_used import LastUsedTracker
 
 # stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines

@@ -18,14 +18,11 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
-from keyguard.keys import InvalidKeyFormat, PepperRing, digest_key, parse_key
-from keyguard.keys.secret import RawKey
-from keyguard.lifecycle.models import ApiKey
-from keyguard.lifecycle.states import ROTATED_REASON, effective_state
-from keyguard.policy.restrictions import IPAddress
-from keyguard.policy.scopes import grants
-from keyguard.ratelimit.decisions import LimitDecision
-from keyguard.storage.engine import READ_ONLY
+from keyguard.keys import InvalidKeyFormat, PepperRing, RawKey, digest_key, parse_key
+from keyguard.lifecycle import ROTATED_REASON, ApiKey, effective_state
+from keyguard.policy import IPAddress, grants
+from keyguard.ratelimit import LimitDecision
+from keyguard.storage import READ_ONLY
 from keyguard.verification.cache import SnapshotCache
 from keyguard.verification.last_used import LastUsedTracker
 from keyguard.verification.rehash import RehashQueue, UseTracker

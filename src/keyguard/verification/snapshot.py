@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from keyguard.lifecycle.models import ApiKey
-from keyguard.policy.restrictions import Restrictions
+from keyguard.lifecycle import ApiKey
+from keyguard.policy import Restrictions
 
 
 @dataclass(frozen=True, slots=True)

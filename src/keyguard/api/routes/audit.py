@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from keyguard.api.context import Principal, RuntimeDep
 from keyguard.api.enforcement import EnforcedRoute, require_scope
-from keyguard.audit.models import AuditEvent
-from keyguard.audit.query import AuditFilter, list_events
+from keyguard.audit import AuditEvent, AuditFilter, list_events
 from keyguard.errors import InvalidInput
 
 router = APIRouter(route_class=EnforcedRoute, tags=["audit"])

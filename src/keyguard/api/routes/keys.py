@@ -16,11 +16,9 @@ from keyguard.api.context import Principal, RuntimeDep
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.schemas import CreatedKeyOut, KeyOut
 from keyguard.errors import InvalidInput, NotFound
-from keyguard.lifecycle.service import DEFAULT_GRACE, KeySpec
-from keyguard.lifecycle.views import CreatedKey
-from keyguard.policy.durations import parse_duration
-from keyguard.policy.restrictions import build_restrictions
-from keyguard.rotation.service import rotate_handed_out
+from keyguard.lifecycle import DEFAULT_GRACE, CreatedKey, KeySpec
+from keyguard.policy import build_restrictions, parse_duration
+from keyguard.rotation import rotate_handed_out
 
 router = APIRouter(route_class=EnforcedRoute, tags=["keys"])
 

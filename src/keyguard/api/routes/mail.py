@@ -18,11 +18,15 @@ from keyguard.api.context import Principal, RuntimeDep, context_of, mark_usage_r
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.errors import InvalidInput, RateLimited
 from keyguard.logging import scrub
-from keyguard.mail.limits import MAX_IDEMPOTENCY_KEY_CHARS, MAX_REQUEST_BYTES
-from keyguard.mail.partition import Partition
-from keyguard.mail.schemas import BatchIn, MessageIn
-from keyguard.mail.sending.service import SendOutcome
-from keyguard.mail.usage import Caller
+from keyguard.mail import (
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_REQUEST_BYTES,
+    BatchIn,
+    Caller,
+    MessageIn,
+    Partition,
+    SendOutcome,
+)
 
 router = APIRouter(route_class=EnforcedRoute, tags=["mail"])
 

@@ -15,9 +15,8 @@ from keyguard.api.context import Principal, RuntimeDep, mark_usage_recorded
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.routes.mail import caller_of
 from keyguard.errors import KeyguardError
-from keyguard.mail.limits import MAX_CSV_BYTES
-from keyguard.mail.partition import Partition
-from keyguard.mail.schemas import (
+from keyguard.mail import (
+    MAX_CSV_BYTES,
     CampaignIn,
     CampaignPatch,
     ContactIn,
@@ -25,6 +24,7 @@ from keyguard.mail.schemas import (
     ListIn,
     ListPatch,
     MembersIn,
+    Partition,
     SuppressionIn,
     TemplateIn,
     TemplatePatch,

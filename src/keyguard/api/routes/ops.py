@@ -14,7 +14,7 @@ from keyguard.api.context import api_state
 from keyguard.api.enforcement import EnforcedRoute
 from keyguard.api.metrics import CONTENT_TYPE
 from keyguard.errors import ConfigurationError
-from keyguard.ratelimit.redis_backend import RedisBackend
+from keyguard.ratelimit import RedisBackend
 from keyguard.runtime import Runtime
 
 router = APIRouter(route_class=EnforcedRoute, tags=["operations"])

@@ -27,9 +27,9 @@ from keyguard.api.context import Principal, api_state, context_of
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.schemas import KeyPublic
 from keyguard.errors import InvalidInput
-from keyguard.keys.format import MAX_KEY_LENGTH
-from keyguard.policy.scopes import SCOPES
-from keyguard.usage.records import UsageRecord, key_columns
+from keyguard.keys import MAX_KEY_LENGTH
+from keyguard.policy import SCOPES
+from keyguard.usage import UsageRecord, key_columns
 from keyguard.verification import Allowed, Decision, Denied, Owner
 
 router = APIRouter(route_class=EnforcedRoute, tags=["verification"])

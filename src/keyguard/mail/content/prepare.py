@@ -27,7 +27,7 @@ from keyguard.mail.limits import (
 )
 from keyguard.mail.schemas import AttachmentIn, MessageIn
 from keyguard.mail.sending import policy
-from keyguard.policy.restrictions import Restrictions
+from keyguard.policy import Restrictions
 
 _HEADER_NAME: Final = re.compile(r"[!-9;-~]{1,76}")  # printable ASCII without ':'
 _CONTENT_TYPE: Final = re.compile(

@@ -21,7 +21,7 @@ from keyguard.mail.addresses import Address, parse_address
 from keyguard.mail.content.prepare import Prepared, check_caller_header, check_size
 from keyguard.mail.ids import new_id
 from keyguard.mail.sending import policy
-from keyguard.policy.restrictions import Restrictions
+from keyguard.policy import Restrictions
 
 _FIELD_NAME: Final = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 _DROPPED: Final = frozenset({b"bcc"})

@@ -27,8 +27,7 @@ from typing import Final
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from keyguard.lifecycle.models import ApiKey, Tenant
-from keyguard.lifecycle.states import ROTATED_REASON
+from keyguard.lifecycle import ROTATED_REASON, ApiKey, Tenant
 from keyguard.mail.content.prepare import Prepared
 from keyguard.mail.models import CLAIMABLE_STATES, DUE, DeliveryEvent, Message
 from keyguard.mail.sending.policy import TenantMailPolicy, delivery_targets

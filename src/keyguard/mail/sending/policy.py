@@ -13,7 +13,7 @@ from typing import Final
 
 from keyguard.errors import KeyguardError, PermissionDenied, RateLimited
 from keyguard.mail.addresses import Address, matches_rule
-from keyguard.policy.restrictions import Restrictions
+from keyguard.policy import Restrictions
 
 # Problem code → usage-event outcome (the outcome list in PRODUCT.md is closed).
 _OUTCOMES: Final = {

@@ -31,7 +31,7 @@ from keyguard.mail.content.raw import prepare_raw
 from keyguard.mail.schemas import BatchIn, MessageIn, SendIn
 from keyguard.mail.sending import idempotency, outbox, policy, quota
 from keyguard.mail.usage import Caller, event_for, record, store
-from keyguard.usage.records import UsageRecord
+from keyguard.usage import UsageRecord
 
 Notify = Callable[[], None]
 
