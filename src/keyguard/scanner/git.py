@@ -135,7 +135,7 @@ def _run(repo: str, args: Sequence[str]) -> Iterator[Blob]:
     with tempfile.TemporaryFile() as errors:
         try:
             # A fixed argv of git (no shell); the repository path is an argument, not parsed.
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)  # noqa: S603
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)  # noqa: S603 - fixed git argv, no shell
         except FileNotFoundError:
             raise InvalidInput("git is not installed", code="git_missing") from None
         with process:
@@ -208,7 +208,7 @@ def history(
 def _git(repo: str, args: Sequence[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     command = ["git", "-C", repo, "-c", "core.quotePath=false", *args]
     try:
-        return subprocess.run(command, input=stdin, capture_output=True, check=False)  # noqa: S603
+        return subprocess.run(command, input=stdin, capture_output=True, check=False)  # noqa: S603 - fixed git argv, no shell
     except FileNotFoundError:
         raise InvalidInput("git is not installed", code="git_missing") from None
 
