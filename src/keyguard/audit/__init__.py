@@ -1,5 +1,5 @@
 """The append-only, hash-chained audit log."""
 
-from keyguard.audit.service import ChainReport, append, export, verify_chain
+from keyguard.audit.service import ChainReport, append, export, record, verify_chain
 
-__all__ = ["ChainReport", "append", "export", "verify_chain"]
+__all__ = ["ChainReport", "append", "export", "record", "verify_chain"]

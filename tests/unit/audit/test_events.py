@@ -117,3 +117,18 @@ def test_a_refused_action_records_nothing(runtime: Runtime) -> None:
     with pytest.raises(InvalidInput):
         runtime.keys.create(OPERATOR, KeySpec(DEFAULT_TENANT, "staging", ["mail:send"]))
     assert _events_after(runtime, start) == []
+
+
+def test_record_keeps_its_details_as_data_with_any_key_masked(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    pasted = generate_key("live").reveal()
+    with runtime.sessions.begin() as session:
+        event = audit.record(
+            session, clock(), "operator:cli", "test.noted", tenant_id="other", target="t-1",
+            note=f"see {pasted}", count=2,
+        )  # fmt: skip
+        assert (event.tenant_id, event.target, event.data["count"]) == ("other", "t-1", 2)
+        assert pasted not in event.data["note"] and event.data["note"].startswith("see ")
+    with runtime.sessions() as session:
+        assert audit.verify_chain(session).intact
