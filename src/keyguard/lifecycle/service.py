@@ -28,6 +28,7 @@ from keyguard.keys import (
 )
 from keyguard.lifecycle.models import ApiKey, Tenant
 from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
+from keyguard.lifecycle.tenants import get_tenant
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
 from keyguard.logging import scrub
 from keyguard.policy import Restrictions, covers, normalize_scopes
@@ -371,10 +372,7 @@ class KeyService:
     def _tenant(session: Session, actor: Actor, tenant_id: str) -> Tenant:
         if actor.tenant_id is not None and tenant_id != actor.tenant_id:
             raise NotFound(f"no tenant {tenant_id!r}")
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
-        return tenant
+        return get_tenant(session, tenant_id)
 
     def _notify(self, key_id: str) -> None:
         for listener in self._listeners:
