@@ -7,12 +7,12 @@ modules take the session and never commit; this class owns the transactions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +23,7 @@ from keyguard.mail import domains, views
 from keyguard.mail.audience import contacts, csv_import, lists, suppressions
 from keyguard.mail.content import templates
 from keyguard.mail.models import DeliveryEvent, Message
-from keyguard.mail.partition import Partition, page_size
+from keyguard.mail.partition import Partition, PartitionedRows
 from keyguard.mail.schemas import (
     CampaignIn,
     CampaignPatch,
@@ -42,13 +42,8 @@ from keyguard.mail.usage import Caller
 
 T = TypeVar("T")
 Json = dict[str, Any]
+MESSAGES: Final = PartitionedRows(Message, "message", id_prefix="msg")
 MESSAGE_STATES = ("queued", "sending", "sent", "deferred", "dead", "sandboxed", "held")
-
-
-def paged(rows: Sequence[Any], limit: int | None, render: Callable[[Any], Json]) -> Json:
-    """`{"data": [...], "next": cursor}`; pass `next` as `after` for the following page."""
-    full = len(rows) == page_size(limit)
-    return {"data": [render(r) for r in rows], "next": rows[-1].id if full and rows else None}
 
 
 class MailService:
@@ -125,8 +120,8 @@ class MailService:
     def list_contacts(
         self, part: Partition, *, limit: int | None, after: str | None, email: str | None = None
     ) -> Json:
-        rows = self._read(lambda s: contacts.page(s, part, limit=limit, after=after, email=email))
-        return paged(rows, limit, views.contact)
+        found = self._read(lambda s: contacts.page(s, part, limit=limit, after=after, email=email))
+        return found.to_json(views.contact)
 
     def update_contact(self, part: Partition, contact_id: str, patch: ContactPatch) -> Json:
         return self._write(
@@ -154,8 +149,8 @@ class MailService:
         return self._read(read)
 
     def list_lists(self, part: Partition, *, limit: int | None, after: str | None) -> Json:
-        rows = self._read(lambda s: lists.page(s, part, limit=limit, after=after))
-        return paged(rows, limit, views.contact_list)
+        found = self._read(lambda s: lists.page(s, part, limit=limit, after=after))
+        return found.to_json(views.contact_list)
 
     def update_list(self, part: Partition, list_id: str, patch: ListPatch) -> Json:
         return self._write(
@@ -175,8 +170,8 @@ class MailService:
     def list_members(
         self, part: Partition, list_id: str, *, limit: int | None, after: str | None
     ) -> Json:
-        rows = self._read(lambda s: lists.members(s, part, list_id, limit=limit, after=after))
-        return paged(rows, limit, views.contact)
+        found = self._read(lambda s: lists.members(s, part, list_id, limit=limit, after=after))
+        return found.to_json(views.contact)
 
     # -- templates ---------------------------------------------------------------------------
 
@@ -187,8 +182,8 @@ class MailService:
         return self._read(lambda s: views.template(templates.get(s, part, ref)))
 
     def list_templates(self, part: Partition, *, limit: int | None, after: str | None) -> Json:
-        rows = self._read(lambda s: templates.page(s, part, limit=limit, after=after))
-        return paged(rows, limit, views.template)
+        found = self._read(lambda s: templates.page(s, part, limit=limit, after=after))
+        return found.to_json(views.template)
 
     def update_template(self, part: Partition, ref: str, patch: TemplatePatch) -> Json:
         return self._write(
@@ -207,8 +202,8 @@ class MailService:
         return self._read(lambda s: views.campaign(campaigns.get(s, part, campaign_id)))
 
     def list_campaigns(self, part: Partition, *, limit: int | None, after: str | None) -> Json:
-        rows = self._read(lambda s: campaigns.page(s, part, limit=limit, after=after))
-        return paged(rows, limit, views.campaign)
+        found = self._read(lambda s: campaigns.page(s, part, limit=limit, after=after))
+        return found.to_json(views.campaign)
 
     def update_campaign(self, part: Partition, campaign_id: str, patch: CampaignPatch) -> Json:
         return self._write(
@@ -243,18 +238,14 @@ class MailService:
         self._write(lambda s, _now: suppressions.remove(s, part, address))
 
     def list_suppressions(self, part: Partition, *, limit: int | None, after: str | None) -> Json:
-        rows = self._read(lambda s: suppressions.page(s, part, limit=limit, after=after))
-        full = len(rows) == page_size(limit)
-        return {
-            "data": [views.suppression(r) for r in rows],
-            "next": rows[-1].address if full and rows else None,
-        }
+        found = self._read(lambda s: suppressions.page(s, part, limit=limit, after=after))
+        return found.to_json(views.suppression)
 
     # -- messages and the sandbox ------------------------------------------------------------
 
     def get_message(self, part: Partition, message_id: str) -> Json:
         def read(session: Session) -> Json:
-            row = _message(session, part, message_id)
+            row = MESSAGES.get(session, part, message_id)
             data = views.message(row)
             data["events"] = [views.delivery_event(e) for e in _events(session, row.id)]
             return data
@@ -273,26 +264,19 @@ class MailService:
         if status is not None and status not in MESSAGE_STATES:
             raise InvalidInput(f"status must be one of {', '.join(MESSAGE_STATES)}", field="status")
 
-        def read(session: Session) -> list[Message]:
-            query = (
-                select(Message)
-                .where(Message.tenant_id == part.tenant_id, Message.env == part.env)
-                .order_by(Message.id.desc())
-                .limit(page_size(limit))
+        where = [Message.state == status] if status else []
+        if sandboxed is not None:
+            where.append(Message.sandboxed.is_(sandboxed))
+        found = self._read(
+            lambda s: MESSAGES.page(
+                s, part, limit=limit, after=after, where=where, newest_first=True
             )
-            if after:
-                query = query.where(Message.id < after)
-            if status:
-                query = query.where(Message.state == status)
-            if sandboxed is not None:
-                query = query.where(Message.sandboxed.is_(sandboxed))
-            return list(session.scalars(query))
-
-        return paged(self._read(read), limit, views.message)
+        )
+        return found.to_json(views.message)
 
     def sandbox_message(self, part: Partition, message_id: str) -> Json:
         def read(session: Session) -> Json:
-            row = _message(session, part, message_id)
+            row = MESSAGES.get(session, part, message_id)
             if not row.sandboxed:
                 raise NotFound(f"no sandboxed message {message_id!r}")
             return {**views.message(row), **_content(row.mime)}
@@ -301,13 +285,6 @@ class MailService:
 
     def list_sandbox(self, part: Partition, *, limit: int | None, after: str | None) -> Json:
         return self.list_messages(part, limit=limit, after=after, sandboxed=True)
-
-
-def _message(session: Session, part: Partition, message_id: str) -> Message:
-    row = session.get(Message, message_id)
-    if row is None or (row.tenant_id, row.env) != (part.tenant_id, part.env):
-        raise NotFound(f"no message {message_id!r}")
-    return row
 
 
 def _events(session: Session, message_id: str) -> list[DeliveryEvent]:
