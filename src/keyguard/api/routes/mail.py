@@ -153,7 +153,7 @@ def list_messages(
     after: After = None,
 ) -> Json:
     """The caller's environment's messages, newest first; follow `next` with `after`."""
-    return runtime.mail.list_messages(
+    return runtime.mail.messages.page(
         Partition.of(principal.key), limit=limit, after=after, status=status
     )
 
@@ -161,13 +161,13 @@ def list_messages(
 @router.get("/v1/mail/messages/{message_id}")
 def get_message(message_id: MessageId, principal: StatsReader, runtime: RuntimeDep) -> Json:
     """A message's status and its delivery events, in order."""
-    return runtime.mail.get_message(Partition.of(principal.key), message_id)
+    return runtime.mail.messages.get(Partition.of(principal.key), message_id)
 
 
 @router.get("/v1/mail/messages/{message_id}/events")
 def message_events(message_id: MessageId, principal: StatsReader, runtime: RuntimeDep) -> Json:
     """Only the delivery events of a message."""
-    found = runtime.mail.get_message(Partition.of(principal.key), message_id)
+    found = runtime.mail.messages.get(Partition.of(principal.key), message_id)
     return {"id": found["id"], "events": found["events"]}
 
 
@@ -176,7 +176,7 @@ def list_sandbox(
     principal: SandboxReader, runtime: RuntimeDep, limit: Limit = None, after: After = None
 ) -> Json:
     """Mail that test and dev keys sent, captured instead of delivered; newest first."""
-    return runtime.mail.list_sandbox(Partition.of(principal.key), limit=limit, after=after)
+    return runtime.mail.sandbox.page(Partition.of(principal.key), limit=limit, after=after)
 
 
 @router.get("/v1/sandbox/messages/{message_id}")
@@ -184,4 +184,4 @@ def get_sandbox_message(
     message_id: MessageId, principal: SandboxReader, runtime: RuntimeDep
 ) -> Json:
     """One captured message: headers, text, HTML, attachment names and the raw MIME."""
-    return runtime.mail.sandbox_message(Partition.of(principal.key), message_id)
+    return runtime.mail.sandbox.get(Partition.of(principal.key), message_id)

@@ -67,12 +67,12 @@ def list_contacts(
     email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> Json:
     """Contacts in id order; `email` finds one."""
-    return runtime.mail.list_contacts(_part(principal), limit=limit, after=after, email=email)
+    return runtime.mail.contacts.page(_part(principal), limit=limit, after=after, email=email)
 
 
 @router.post("/v1/contacts", status_code=201)
 def create_contact(body: ContactIn, principal: ContactsWrite, runtime: RuntimeDep) -> Json:
-    return runtime.mail.create_contact(_part(principal), body)
+    return runtime.mail.contacts.create(_part(principal), body)
 
 
 @router.post(
@@ -91,24 +91,26 @@ async def import_contacts(
     """CSV with a header row and an `email` column; good rows are imported (and added to
     `list_id`), bad rows are reported with their line number."""
     data = await request.body()
-    return await run_in_threadpool(runtime.mail.import_contacts, _part(principal), data, list_id)
+    return await run_in_threadpool(
+        runtime.mail.contacts.import_csv, _part(principal), data, list_id
+    )
 
 
 @router.get("/v1/contacts/{contact_id}")
 def get_contact(contact_id: Id, principal: ContactsRead, runtime: RuntimeDep) -> Json:
-    return runtime.mail.get_contact(_part(principal), contact_id)
+    return runtime.mail.contacts.get(_part(principal), contact_id)
 
 
 @router.patch("/v1/contacts/{contact_id}")
 def update_contact(
     contact_id: Id, body: ContactPatch, principal: ContactsWrite, runtime: RuntimeDep
 ) -> Json:
-    return runtime.mail.update_contact(_part(principal), contact_id, body)
+    return runtime.mail.contacts.update(_part(principal), contact_id, body)
 
 
 @router.delete("/v1/contacts/{contact_id}", status_code=204)
 def delete_contact(contact_id: Id, principal: ContactsWrite, runtime: RuntimeDep) -> Response:
-    runtime.mail.delete_contact(_part(principal), contact_id)
+    runtime.mail.contacts.delete(_part(principal), contact_id)
     return Response(status_code=204)
 
 
@@ -119,27 +121,27 @@ def delete_contact(contact_id: Id, principal: ContactsWrite, runtime: RuntimeDep
 def list_lists(
     principal: ListsRead, runtime: RuntimeDep, limit: Limit = None, after: After = None
 ) -> Json:
-    return runtime.mail.list_lists(_part(principal), limit=limit, after=after)
+    return runtime.mail.lists.page(_part(principal), limit=limit, after=after)
 
 
 @router.post("/v1/lists", status_code=201)
 def create_list(body: ListIn, principal: ListsWrite, runtime: RuntimeDep) -> Json:
-    return runtime.mail.create_list(_part(principal), body)
+    return runtime.mail.lists.create(_part(principal), body)
 
 
 @router.get("/v1/lists/{list_id}")
 def get_list(list_id: Id, principal: ListsRead, runtime: RuntimeDep) -> Json:
-    return runtime.mail.get_list(_part(principal), list_id)
+    return runtime.mail.lists.get(_part(principal), list_id)
 
 
 @router.patch("/v1/lists/{list_id}")
 def update_list(list_id: Id, body: ListPatch, principal: ListsWrite, runtime: RuntimeDep) -> Json:
-    return runtime.mail.update_list(_part(principal), list_id, body)
+    return runtime.mail.lists.update(_part(principal), list_id, body)
 
 
 @router.delete("/v1/lists/{list_id}", status_code=204)
 def delete_list(list_id: Id, principal: ListsWrite, runtime: RuntimeDep) -> Response:
-    runtime.mail.delete_list(_part(principal), list_id)
+    runtime.mail.lists.delete(_part(principal), list_id)
     return Response(status_code=204)
 
 
@@ -147,20 +149,20 @@ def delete_list(list_id: Id, principal: ListsWrite, runtime: RuntimeDep) -> Resp
 def list_members(
     list_id: Id, principal: ListsRead, runtime: RuntimeDep, limit: Limit = None, after: After = None
 ) -> Json:
-    return runtime.mail.list_members(_part(principal), list_id, limit=limit, after=after)
+    return runtime.mail.lists.members(_part(principal), list_id, limit=limit, after=after)
 
 
 @router.post("/v1/lists/{list_id}/members")
 def add_members(list_id: Id, body: MembersIn, principal: ListsWrite, runtime: RuntimeDep) -> Json:
     """Add existing contacts, by id or by email."""
-    return runtime.mail.add_members(_part(principal), list_id, body)
+    return runtime.mail.lists.add_members(_part(principal), list_id, body)
 
 
 @router.delete("/v1/lists/{list_id}/members/{contact_id}", status_code=204)
 def remove_member(
     list_id: Id, contact_id: Id, principal: ListsWrite, runtime: RuntimeDep
 ) -> Response:
-    runtime.mail.remove_member(_part(principal), list_id, contact_id)
+    runtime.mail.lists.remove_member(_part(principal), list_id, contact_id)
     return Response(status_code=204)
 
 
@@ -171,30 +173,30 @@ def remove_member(
 def list_templates(
     principal: TemplatesRead, runtime: RuntimeDep, limit: Limit = None, after: After = None
 ) -> Json:
-    return runtime.mail.list_templates(_part(principal), limit=limit, after=after)
+    return runtime.mail.templates.page(_part(principal), limit=limit, after=after)
 
 
 @router.post("/v1/templates", status_code=201)
 def create_template(body: TemplateIn, principal: TemplatesWrite, runtime: RuntimeDep) -> Json:
     """Subject, text and/or HTML with `{{ variables }}`; names are unique per environment."""
-    return runtime.mail.create_template(_part(principal), body)
+    return runtime.mail.templates.create(_part(principal), body)
 
 
 @router.get("/v1/templates/{ref}")
 def get_template(ref: Ref, principal: TemplatesRead, runtime: RuntimeDep) -> Json:
-    return runtime.mail.get_template(_part(principal), ref)
+    return runtime.mail.templates.get(_part(principal), ref)
 
 
 @router.patch("/v1/templates/{ref}")
 def update_template(
     ref: Ref, body: TemplatePatch, principal: TemplatesWrite, runtime: RuntimeDep
 ) -> Json:
-    return runtime.mail.update_template(_part(principal), ref, body)
+    return runtime.mail.templates.update(_part(principal), ref, body)
 
 
 @router.delete("/v1/templates/{ref}", status_code=204)
 def delete_template(ref: Ref, principal: TemplatesWrite, runtime: RuntimeDep) -> Response:
-    runtime.mail.delete_template(_part(principal), ref)
+    runtime.mail.templates.delete(_part(principal), ref)
     return Response(status_code=204)
 
 
@@ -205,30 +207,30 @@ def delete_template(ref: Ref, principal: TemplatesWrite, runtime: RuntimeDep) ->
 def list_campaigns(
     principal: CampaignsRead, runtime: RuntimeDep, limit: Limit = None, after: After = None
 ) -> Json:
-    return runtime.mail.list_campaigns(_part(principal), limit=limit, after=after)
+    return runtime.mail.campaigns.page(_part(principal), limit=limit, after=after)
 
 
 @router.post("/v1/campaigns", status_code=201)
 def create_campaign(body: CampaignIn, principal: CampaignsWrite, runtime: RuntimeDep) -> Json:
     """A draft: a template (id or name), a list and a sender."""
-    return runtime.mail.create_campaign(_part(principal), body)
+    return runtime.mail.campaigns.create(_part(principal), body)
 
 
 @router.get("/v1/campaigns/{campaign_id}")
 def get_campaign(campaign_id: Id, principal: CampaignsRead, runtime: RuntimeDep) -> Json:
-    return runtime.mail.get_campaign(_part(principal), campaign_id)
+    return runtime.mail.campaigns.get(_part(principal), campaign_id)
 
 
 @router.patch("/v1/campaigns/{campaign_id}")
 def update_campaign(
     campaign_id: Id, body: CampaignPatch, principal: CampaignsWrite, runtime: RuntimeDep
 ) -> Json:
-    return runtime.mail.update_campaign(_part(principal), campaign_id, body)
+    return runtime.mail.campaigns.update(_part(principal), campaign_id, body)
 
 
 @router.delete("/v1/campaigns/{campaign_id}", status_code=204)
 def delete_campaign(campaign_id: Id, principal: CampaignsWrite, runtime: RuntimeDep) -> Response:
-    runtime.mail.delete_campaign(_part(principal), campaign_id)
+    runtime.mail.campaigns.delete(_part(principal), campaign_id)
     return Response(status_code=204)
 
 
@@ -239,7 +241,7 @@ def send_campaign(
     """Queue the campaign through the sending policy and the outbox; all or nothing, once."""
     mark_usage_recorded(request)  # the service writes this request's usage event
     try:
-        return runtime.mail.send_campaign(
+        return runtime.mail.campaigns.send(
             caller_of(principal, request, "campaigns:send"), campaign_id
         )
     except KeyguardError as error:
@@ -254,18 +256,18 @@ def send_campaign(
 def list_suppressions(
     principal: SuppressionsRead, runtime: RuntimeDep, limit: Limit = None, after: After = None
 ) -> Json:
-    return runtime.mail.list_suppressions(_part(principal), limit=limit, after=after)
+    return runtime.mail.suppressions.page(_part(principal), limit=limit, after=after)
 
 
 @router.post("/v1/suppressions", status_code=201)
 def add_suppression(body: SuppressionIn, principal: SuppressionsWrite, runtime: RuntimeDep) -> Json:
     """Never send to this address (or `@domain`) again from this environment."""
-    return runtime.mail.add_suppression(_part(principal), body)
+    return runtime.mail.suppressions.add(_part(principal), body)
 
 
 @router.delete("/v1/suppressions/{address}", status_code=204)
 def remove_suppression(
     address: Annotated[str, Path(max_length=320)], principal: SuppressionsWrite, runtime: RuntimeDep
 ) -> Response:
-    runtime.mail.remove_suppression(_part(principal), address)
+    runtime.mail.suppressions.remove(_part(principal), address)
     return Response(status_code=204)
