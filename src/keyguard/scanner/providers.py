@@ -562,8 +562,8 @@ def _pairs() -> list[Rule]:
             min_entropy=4.0,
             checks=(has_digit_and_letter,),
             pair=AWS_KEY_ID,
-            notes="40 base64 characters, as AWS's example key (observed in all public "
-            "scanners); reported when an access key id is within 5 lines.",
+            notes="Not documented: 40 base64 characters, observed (every public scanner "
+            "uses it); reported when an access key id is within 5 lines.",
         ),
         rule(
             "twilio-api-key-sid",
@@ -575,8 +575,7 @@ def _pairs() -> list[Rule]:
             visible_prefix=2,
             confidence="medium",
             min_entropy=3.0,
-            notes="Documented: ^SK[0-9a-fA-F]{32}$ "
-            "(twilio.com/docs/iam/api-keys/key-resource-v1).",
+            notes="Documented: ^SK[0-9a-fA-F]{32}$ (twilio.com/docs/iam/api-keys/key-resource-v1).",
         ),
         rule(
             "twilio-credentials-pair",
@@ -592,7 +591,7 @@ def _pairs() -> list[Rule]:
             context_gated=True,
             min_entropy=3.0,
             checks=(has_digit_and_letter,),
-            notes='SIDs as documented (^(AC|SK)[0-9a-fA-F]{32}$); the 32-character secret is '
+            notes="SIDs as documented (AC or SK + [0-9a-fA-F]{32}); the 32-character secret is "
             'observed. `twilio("AC…", "…")`, `-u AC…:…`: the secret follows its SID.',
         ),
         _context(

@@ -140,7 +140,9 @@ def positives(m: Maker) -> list[Vector]:
         ),
         Vector("ses smtp", "aws-ses-smtp-password", f'EMAIL_SMTP_PASSWORD = "{m.ses_password()}"'),
         Vector(
-            "ses smtp before 2019", "aws-ses-smtp-password", f'SMTP_PASSWORD = "{m.ses_password(2)}"'
+            "ses smtp before 2019",
+            "aws-ses-smtp-password",
+            f'SMTP_PASSWORD = "{m.ses_password(2)}"',
         ),
         Vector("aws id", "aws-access-key-id", f"aws_access_key_id = {aws_id}"),
         Vector(
@@ -151,7 +153,9 @@ def positives(m: Maker) -> list[Vector]:
         ),
         Vector("twilio sid", "twilio-api-key-sid", f'SID = "SK{m.body(32, HEX)}"'),
         Vector(
-            "twilio sid upper-case hex", "twilio-api-key-sid", f'SID = "SK{m.body(32, HEX).upper()}"'
+            "twilio sid upper-case hex",
+            "twilio-api-key-sid",
+            f'SID = "SK{m.body(32, HEX).upper()}"',
         ),
         Vector("twilio token", "twilio-auth-token", f'TWILIO_AUTH_TOKEN = "{m.body(32, HEX)}"'),
         Vector(
