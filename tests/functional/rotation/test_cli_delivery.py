@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from keyguard_client import load_key
 
-from keyguard.client import load_key
 from keyguard.clock import system_clock
 from keyguard.lifecycle.models import ApiKey
 from keyguard.rotation.delivery import Targets

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from keyguard.api import problems
 from keyguard.api.context import Principal, RuntimeDep, context_of, mark_usage_recorded
+from keyguard.api.documented import JSON_BODY, NOT_FOUND
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.errors import InvalidInput, RateLimited
 from keyguard.logging import scrub
@@ -77,8 +78,12 @@ def caller_of(principal: Principal, request: Request, scope: str) -> Caller:
 @router.post(
     "/v1/mail/send",
     status_code=202,
+    operation_id="mail_send",
     openapi_extra={"x-max-body-bytes": MAX_REQUEST_BYTES},
-    responses={202: {"description": 'Queued: `{"messages": [{"id", "status"}]}`.'}},
+    responses={
+        202: {"description": 'Queued: `{"messages": [{"id", "status"}]}`.'},
+        **JSON_BODY,
+    },
 )
 def send(
     body: SendBody,
@@ -144,7 +149,7 @@ def batch_problem(request: Request, outcome: SendOutcome) -> JSONResponse:
     )
 
 
-@router.get("/v1/mail/messages")
+@router.get("/v1/mail/messages", operation_id="messages_list")
 def list_messages(
     principal: StatsReader,
     runtime: RuntimeDep,
@@ -158,20 +163,22 @@ def list_messages(
     )
 
 
-@router.get("/v1/mail/messages/{message_id}")
+@router.get("/v1/mail/messages/{message_id}", operation_id="messages_get", responses=NOT_FOUND)
 def get_message(message_id: MessageId, principal: StatsReader, runtime: RuntimeDep) -> Json:
     """A message's status and its delivery events, in order."""
     return runtime.mail.messages.get(Partition.of(principal.key), message_id)
 
 
-@router.get("/v1/mail/messages/{message_id}/events")
+@router.get(
+    "/v1/mail/messages/{message_id}/events", operation_id="messages_events", responses=NOT_FOUND
+)
 def message_events(message_id: MessageId, principal: StatsReader, runtime: RuntimeDep) -> Json:
     """Only the delivery events of a message."""
     found = runtime.mail.messages.get(Partition.of(principal.key), message_id)
     return {"id": found["id"], "events": found["events"]}
 
 
-@router.get("/v1/sandbox/messages")
+@router.get("/v1/sandbox/messages", operation_id="sandbox_list")
 def list_sandbox(
     principal: SandboxReader, runtime: RuntimeDep, limit: Limit = None, after: After = None
 ) -> Json:
@@ -179,7 +186,7 @@ def list_sandbox(
     return runtime.mail.sandbox.page(Partition.of(principal.key), limit=limit, after=after)
 
 
-@router.get("/v1/sandbox/messages/{message_id}")
+@router.get("/v1/sandbox/messages/{message_id}", operation_id="sandbox_get", responses=NOT_FOUND)
 def get_sandbox_message(
     message_id: MessageId, principal: SandboxReader, runtime: RuntimeDep
 ) -> Json:
