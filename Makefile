@@ -21,9 +21,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/ruff check src tests bench clients examples
+	$(BIN)/ruff format --check src tests bench clients examples
+	$(BIN)/mypy src clients/python/src
+	$(BIN)/mypy --strict examples
 	$(BIN)/lint-imports --no-cache
 
 clean:
