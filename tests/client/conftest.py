@@ -61,7 +61,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     migrate.upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         ensure_tenant(session, runtime.clock, DEFAULT_TENANT, OPERATOR.id)
-    runtime.mail.add_domain(DEFAULT_TENANT, SENDER_DOMAIN, OPERATOR.id)
+    runtime.mail.domains.add_domain(DEFAULT_TENANT, SENDER_DOMAIN, OPERATOR.id)
     server = ProcessServer(root / "data", url).start()
     try:
         server.wait_ready()
