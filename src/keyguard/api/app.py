@@ -127,7 +127,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime = api.runtime
     try:
         async with AsyncExitStack() as stack:
-            await stack.enter_async_context(housekeeping(runtime))
+            maintenance = runtime.settings.mail_worker_in_serve  # the worker's process
+            await stack.enter_async_context(housekeeping(runtime, maintenance=maintenance))
             for background in BACKGROUND:
                 await stack.enter_async_context(background(runtime))
             yield
