@@ -34,6 +34,7 @@ from keyguard.usage.hours import (
     network_of,
     raw_hours,
     rolled_hours,
+    rows,
 )
 from keyguard.usage.models import UsageEvent, UsageRollupState, iso
 from keyguard.usage.records import ip_hex
@@ -46,6 +47,10 @@ DEFAULT_SPAN: Final = timedelta(days=7)
 MAX_PAGE: Final = 500
 MAX_SOURCES: Final = 100  # per kind of source, the most used first
 MAX_ADDRESSES: Final = 10_000  # addresses folded into networks, the most used first
+# Times outside these are refused (invalid_time): no usage is older, and bucket arithmetic
+# near datetime's own limits would overflow.
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC)
 ROLLUP_STATE: Final = "hourly"
 
 
@@ -254,8 +259,15 @@ class UsageHistory:
     def _window(
         self, start: datetime | None, end: datetime | None, span: timedelta
     ) -> tuple[datetime, datetime]:
+        for name, value in (("from", start), ("to", end)):
+            if value is not None and not EARLIEST <= value <= LATEST:
+                raise InvalidInput(
+                    f"{name} must be between {EARLIEST.year} and {LATEST.year}",
+                    code="invalid_time",
+                    field=name,
+                )
         end = end or self.clock()
-        start = start or end - span
+        start = start or max(end - span, EARLIEST)
         if start >= end:
             raise InvalidInput("from must be before to", code="invalid_range", field="from")
         return start, end
@@ -324,8 +336,7 @@ def _seen(
         .limit(limit)
     )
     seen = []
-    for row in session.execute(query):
-        *values, count, refused, first, last = row.tuple()
+    for *values, count, refused, first, last in rows(session, query):
         value = values[0] if len(values) == 1 else " ".join(str(v) for v in values)
         if not isinstance(value, (str, int)):
             value = str(value)

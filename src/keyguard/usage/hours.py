@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Integer, func, select
+from sqlalchemy import ColumnElement, Integer, Select, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -123,8 +123,7 @@ def raw_hours(
         .where(*where)
         .group_by(events.key_id, hour, events.outcome)
     )
-    for row in session.execute(counts):
-        key_id, number, outcome, count, recipients = row.tuple()
+    for key_id, number, outcome, count, recipients in rows(session, counts):
         usage = hours.setdefault((str(key_id), int(number)), HourUsage())
         usage.outcomes[str(outcome)] += int(count)
         usage.recipients += int(recipients or 0)
@@ -133,13 +132,18 @@ def raw_hours(
         .where(*where, events.ip.is_not(None))
         .group_by(events.key_id, hour, events.ip)
     )
-    for key_id, number, ip in session.execute(addresses).tuples():
+    for key_id, number, ip in rows(session, addresses):
         network = network_of(str(ip))
         if network is not None:
             hours.setdefault((str(key_id), int(number)), HourUsage()).networks.add(network)
     for usage in hours.values():
         usage.network_count = len(usage.networks)
     return hours
+
+
+def rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """A query's rows as plain tuples (aggregates have no useful static type)."""
+    return [tuple(row) for row in session.execute(query)]
 
 
 def rolled_hours(session: Session, key_id: str, start: datetime, end: datetime) -> Hours:

@@ -17,8 +17,8 @@ from keyguard.clock import ManualClock
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from keyguard.lifecycle.views import OPERATOR
 from keyguard.runtime import Runtime
-from keyguard.smtp.submission import SubmissionHandler, bound_port, start_server
 from keyguard.settings import Settings
+from keyguard.smtp.submission import SubmissionHandler, bound_port, start_server
 from keyguard.usage import UsageEvent
 from tests.certificates import Certificate
 from tests.conftest import create_key
