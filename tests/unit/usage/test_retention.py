@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 
 from keyguard.clock import ManualClock
@@ -204,3 +206,22 @@ def test_the_workers_housekeeping_runs_the_retention(
         assert asyncio.run(main())
     finally:
         worker.close()
+
+
+def test_rollups_must_be_kept_at_least_as_long_as_raw_events(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="usage_rollup_retention_days"):
+        Settings(data_dir=tmp_path, usage_retention_days=90, usage_rollup_retention_days=30)
+
+
+def test_the_ip_databases_and_retention_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEYGUARD_GEOIP_DB", str(tmp_path / "country.mmdb"))
+    monkeypatch.setenv("KEYGUARD_ASN_DB", str(tmp_path / "asn.mmdb"))
+    monkeypatch.setenv("KEYGUARD_USAGE_RETENTION_DAYS", "30")
+    settings = Settings(data_dir=tmp_path)
+    assert (settings.geoip_db, settings.asn_db) == (
+        tmp_path / "country.mmdb",
+        tmp_path / "asn.mmdb",
+    )
+    assert (settings.usage_retention_days, settings.usage_rollup_retention_days) == (30, 400)

@@ -205,4 +205,3 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except (OverflowError, ValueError):
         raise InvalidInput(f"{field} is out of range", code="invalid_time", field=field) from None
-
