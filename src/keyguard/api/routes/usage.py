@@ -133,7 +133,7 @@ class EventPage(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/v1/keys/{key_id}/usage", response_model_by_alias=True)
+@router.get("/v1/keys/{key_id}/usage", operation_id="keys_usage", response_model_by_alias=True)
 def key_usage(
     key_id: KeyId,
     principal: Reader,
@@ -151,7 +151,11 @@ def key_usage(
     return SeriesOut.of(series)
 
 
-@router.get("/v1/keys/{key_id}/usage/sources", response_model_by_alias=True)
+@router.get(
+    "/v1/keys/{key_id}/usage/sources",
+    operation_id="keys_usage_sources",
+    response_model_by_alias=True,
+)
 def key_sources(
     key_id: KeyId,
     principal: Reader,
@@ -166,7 +170,7 @@ def key_sources(
     return SourcesOut.of(sources)
 
 
-@router.get("/v1/usage/events")
+@router.get("/v1/usage/events", operation_id="usage_events_list")
 def usage_events(
     principal: Reader,
     runtime: RuntimeDep,
