@@ -183,6 +183,7 @@ def _usage(
         scope=context.required_scope,
         request_id=context.request_id,
         extra={"code": code} if code and code != outcome else None,
+        key_last_used_at=context.key_last_used_at,
     )
 
 

@@ -83,6 +83,9 @@ def _register() -> None:
     from keyguard.cli import secrets  # providers, peppers, rewrap (docs/secrets.md)
 
     app.add_typer(secrets.app, name="secrets")
+    from keyguard.cli import usage  # usage history (docs/usage.md)
+
+    app.command("usage")(usage.usage)
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")

@@ -14,7 +14,7 @@ from pydantic import Discriminator, Tag
 from starlette.responses import JSONResponse
 
 from keyguard.api import problems
-from keyguard.api.context import Principal, RuntimeDep, context_of, mark_usage_recorded
+from keyguard.api.context import Principal, RuntimeDep, api_state, context_of, mark_usage_recorded
 from keyguard.api.documented import JSON_BODY, NOT_FOUND
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.errors import InvalidInput, RateLimited
@@ -28,6 +28,7 @@ from keyguard.mail import (
     Partition,
     SendOutcome,
 )
+from keyguard.usage import NOWHERE
 
 router = APIRouter(route_class=EnforcedRoute, tags=["mail"])
 
@@ -61,17 +62,27 @@ MessageStatus = Literal["queued", "sending", "sent", "deferred", "dead", "sandbo
 
 
 def caller_of(principal: Principal, request: Request, scope: str) -> Caller:
-    """The mail domain's view of an HTTP caller; HTTP statuses come from the problem table."""
+    """The mail domain's view of an HTTP caller; HTTP statuses come from the problem table.
+
+    The send writes its usage event in its own transaction, not through the usage writer, so
+    the address is located here (a cached lookup; this route runs in a thread)."""
+    ip = str(principal.ip) if principal.ip else None
+    context = context_of(request)
+    locator = api_state(request).runtime.locator
+    where = locator.locate(ip) if locator is not None and ip is not None else NOWHERE
     return Caller(
         principal.key,
-        ip=str(principal.ip) if principal.ip else None,
+        ip=ip,
         user_agent=principal.user_agent,
         method=request.method,
         path=request.url.path,
         scope=scope,
         accepted_status=202,
         status_of=problems.status_for,
-        request_id=context_of(request).request_id,
+        request_id=context.request_id,
+        key_last_used_at=context.key_last_used_at,
+        geo=where.geo,
+        asn=where.asn,
     )
 
 

@@ -154,4 +154,5 @@ def _event(
         scope=body.scope,
         request_id=request_id,
         extra=extra,
+        key_last_used_at=decision.previous_use if key is not None else None,
     )
