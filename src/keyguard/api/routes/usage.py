@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from keyguard.api.context import Principal, RuntimeDep
+from keyguard.api.documented import NOT_FOUND
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.routes.keys import KeyId
 from keyguard.errors import InvalidInput
@@ -133,7 +134,12 @@ class EventPage(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/v1/keys/{key_id}/usage", operation_id="keys_usage", response_model_by_alias=True)
+@router.get(
+    "/v1/keys/{key_id}/usage",
+    operation_id="keys_usage",
+    responses=NOT_FOUND,
+    response_model_by_alias=True,
+)
 def key_usage(
     key_id: KeyId,
     principal: Reader,
@@ -154,6 +160,7 @@ def key_usage(
 @router.get(
     "/v1/keys/{key_id}/usage/sources",
     operation_id="keys_usage_sources",
+    responses=NOT_FOUND,
     response_model_by_alias=True,
 )
 def key_sources(
