@@ -59,6 +59,10 @@ KEYS_ROTATE = _op("keys_rotate", "POST", "/v1/keys/{key_id}/rotate")
 KEYS_REVOKE = _op("keys_revoke", "POST", "/v1/keys/{key_id}/revoke")
 KEYS_SUSPEND = _op("keys_suspend", "POST", "/v1/keys/{key_id}/suspend")
 KEYS_RESUME = _op("keys_resume", "POST", "/v1/keys/{key_id}/resume")
+KEYS_USAGE = _op("keys_usage", "GET", "/v1/keys/{key_id}/usage")
+KEYS_USAGE_SOURCES = _op("keys_usage_sources", "GET", "/v1/keys/{key_id}/usage/sources")
+
+USAGE_EVENTS_LIST = _op("usage_events_list", "GET", "/v1/usage/events")
 
 AUDIT_LIST = _op("audit_list", "GET", "/v1/audit")
 

@@ -57,6 +57,9 @@ from keyguard_client.models import (
     Suppression,
     Template,
     TemplateChanges,
+    UsageEvent,
+    UsageSeries,
+    UsageSources,
     Verification,
 )
 from keyguard_client.retries import Retries, is_safe
@@ -101,6 +104,7 @@ class Keyguard:
         )
         self.keys = Keys(self)
         self.audit = Audit(self)
+        self.usage = Usage(self)
         self.mail = Mail(self)
         self.messages = Messages(self)
         self.sandbox = Sandbox(self)
@@ -314,6 +318,34 @@ class Keys(_Resource):
         body.update({k: v for k, v in {"scope": scope, "ip": ip, "env": env}.items() if v})
         return model_of(self._client._request(ops.KEYS_VERIFY, json=body), Verification)
 
+    @calls(ops.KEYS_USAGE)
+    def usage(
+        self,
+        key_id: str,
+        *,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        bucket: str | None = None,
+    ) -> UsageSeries:
+        """The key's requests by outcome, recipients and distinct networks per `bucket` (hour
+        or day) over [from_, to); default: the last 7 days by day. Needs stats:read."""
+        params = query(**{"from": from_, "to": to, "bucket": bucket})
+        response = self._client._request(ops.KEYS_USAGE, path={"key_id": key_id}, params=params)
+        return model_of(response, UsageSeries)
+
+    @calls(ops.KEYS_USAGE_SOURCES)
+    def usage_sources(
+        self, key_id: str, *, from_: datetime | None = None, to: datetime | None = None
+    ) -> UsageSources:
+        """The networks, countries, ASNs, user agents and endpoints the key was used from, with
+        first and last seen; default: the server's whole raw retention. Needs stats:read."""
+        response = self._client._request(
+            ops.KEYS_USAGE_SOURCES,
+            path={"key_id": key_id},
+            params=query(**{"from": from_, "to": to}),
+        )
+        return model_of(response, UsageSources)
+
     def _change(self, operation: ops.Operation, key_id: str, body: Json | None) -> Key:
         response = self._client._request(operation, path={"key_id": key_id}, json=body)
         return model_of(response, Key)
@@ -366,6 +398,57 @@ class Audit(_Resource):
                 target=target,
                 since=since,
                 until=until,
+            )
+        )
+
+
+class Usage(_Resource):
+    """/v1/usage/events (stats:read): raw usage events of the caller's tenant and environment,
+    newest first; `ip` is an address or a CIDR, `from_` inclusive, `to` exclusive."""
+
+    @calls(ops.USAGE_EVENTS_LIST)
+    def events_page(
+        self,
+        *,
+        key_id: str | None = None,
+        outcome: str | None = None,
+        ip: str | None = None,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[UsageEvent]:
+        params = query(
+            key_id=key_id,
+            outcome=outcome,
+            ip=ip,
+            limit=limit,
+            cursor=cursor,
+            **{"from": from_, "to": to},
+        )
+        response = self._client._request(ops.USAGE_EVENTS_LIST, params=params)
+        return page_of(response, UsageEvent, "events", "next_cursor")
+
+    @calls(ops.USAGE_EVENTS_LIST)
+    def events(
+        self,
+        *,
+        key_id: str | None = None,
+        outcome: str | None = None,
+        ip: str | None = None,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[UsageEvent]:
+        return _iterate(
+            lambda cursor: self.events_page(
+                key_id=key_id,
+                outcome=outcome,
+                ip=ip,
+                from_=from_,
+                to=to,
+                limit=limit,
+                cursor=cursor,
             )
         )
 

@@ -44,6 +44,12 @@ __all__ = [
     "Suppression",
     "Template",
     "TemplateChanges",
+    "UsageBucket",
+    "UsageCounts",
+    "UsageEvent",
+    "UsageSeries",
+    "UsageSource",
+    "UsageSources",
     "Verification",
 ]
 
@@ -172,6 +178,91 @@ class AuditEvent(_Answer):
     data: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str
     hash: str
+
+
+# -- usage history -----------------------------------------------------------------------------
+
+
+# `from` is a Python keyword: a window's start is `from_`, the JSON field `from`.
+_WINDOW_FROM = AliasChoices("from", "from_")
+
+
+class UsageCounts(_Answer):
+    """Requests by PRODUCT.md outcome, recipients, and distinct client networks (/24, /48)."""
+
+    requests: int
+    outcomes: dict[str, int]
+    recipients: int
+    networks: int
+
+
+class UsageBucket(UsageCounts):
+    """One UTC hour or day of a key's usage, from `start`."""
+
+    start: datetime
+
+
+class UsageSeries(_Answer):
+    """A key's usage per bucket over [from_, to), widened to whole buckets, and its totals."""
+
+    key_id: str
+    from_: datetime = Field(validation_alias=_WINDOW_FROM, serialization_alias="from")
+    to: datetime
+    bucket: str = Field(description="hour or day.")
+    totals: UsageCounts
+    buckets: list[UsageBucket]
+
+
+class UsageSource(_Answer):
+    """One place a key was used from: a network, a country, an ASN, a user agent, an endpoint."""
+
+    value: str | int
+    requests: int
+    denied: int = Field(description="Of which refused (any outcome but ok).")
+    first_seen: datetime
+    last_seen: datetime
+
+
+class UsageSources(_Answer):
+    """Where a key was used from over [from_, to), the most used first in each list."""
+
+    key_id: str
+    from_: datetime = Field(validation_alias=_WINDOW_FROM, serialization_alias="from")
+    to: datetime
+    networks: list[UsageSource]
+    countries: list[UsageSource] = Field(description="Needs the server's KEYGUARD_GEOIP_DB.")
+    asns: list[UsageSource] = Field(description="Needs the server's KEYGUARD_ASN_DB.")
+    user_agents: list[UsageSource]
+    endpoints: list[UsageSource] = Field(description='"METHOD path", e.g. "POST /v1/mail/send".')
+
+
+class UsageEvent(_Answer):
+    """One request that presented a key, allowed or refused (the PRODUCT.md schema), with its
+    `id`. `key_id` and `tenant` are None for strings that are not keys; `geo` and `asn` need
+    the server's IP databases; `via` names the gateway key that verified it."""
+
+    id: int
+    ts: datetime
+    key_id: str | None = None
+    tenant: str | None = None
+    env: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    method: str
+    path: str
+    scope: str | None = None
+    outcome: str
+    status: int
+    recipients: int | None = None
+    recipient_domains: list[str] | None = None
+    sender: str | None = None
+    request_id: str | None = None
+    key_last_used_at: datetime | None = Field(
+        default=None, description="The key's previous use, as the server knew it then."
+    )
+    geo: str | None = Field(default=None, description="ISO 3166 country of `ip`.")
+    asn: int | None = Field(default=None, description="Autonomous system number of `ip`.")
+    via: str | None = None
 
 
 # -- mail --------------------------------------------------------------------------------------
