@@ -62,7 +62,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with runtime.sessions.begin() as session:
         ensure_tenant(session, runtime.clock, DEFAULT_TENANT, OPERATOR.id)
     runtime.mail.domains.add_domain(DEFAULT_TENANT, SENDER_DOMAIN, OPERATOR.id)
-    server = ProcessServer(root / "data", url).start()
+    # Usage events reach the database in batches; a short interval keeps usage tests quick.
+    flush = {"KEYGUARD_USAGE_FLUSH_SECONDS": "0.05"}
+    server = ProcessServer(root / "data", url, env=flush).start()
     try:
         server.wait_ready()
         yield Served(server, runtime)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from keyguard_client import (
@@ -18,8 +22,14 @@ from keyguard_client import (
     PayloadTooLarge,
     PermissionDenied,
 )
+from keyguard_client.models import UsageEvent
 
+from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from tests.client.conftest import Served, message, private_file
+
+T = TypeVar("T")
+DEADLINE = 30.0
+USAGE_AGENT = "usage-history-test/1.0"
 
 
 def test_a_send_is_queued_and_its_test_key_mail_lands_in_the_sandbox(admin: Keyguard) -> None:
@@ -210,3 +220,132 @@ def test_the_async_client_against_the_same_server(served: Served) -> None:
 
     status, listed = asyncio.run(main())
     assert status in {"queued", "sandboxed"} and listed >= 1
+
+
+# -- usage history: one key with a known history, read back through the client ------------------
+
+
+def wait_for(condition: Callable[[], T], what: str) -> T:
+    """Poll until `condition()` is truthy: waits for the server's usage writer, asserts
+    nothing on time."""
+    deadline = time.monotonic() + DEADLINE
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.02)
+    return result
+
+
+@pytest.fixture(scope="module")
+def used(served: Served) -> str:
+    """A key's id, after two reads, one send to two recipients and one refused create."""
+    created = served.key("keys:read", "mail:send")
+    key_id = created.view.id
+    headers = {"User-Agent": USAGE_AGENT}
+    with Keyguard(created.key.reveal(), base_url=served.url, headers=headers) as client:
+        client.keys.get(key_id)
+        client.keys.get(key_id)
+        client.mail.send(message(to=["a@example.com", "b@example.com"]))
+        with pytest.raises(PermissionDenied):
+            client.keys.create(scopes=["mail:send"])
+    with served.client("stats:read") as reader:
+        wait_for(lambda: len(list(reader.usage.events(key_id=key_id))) == 4, "4 usage events")
+    return key_id
+
+
+def events_of(
+    client: Keyguard, key_id: str, *, outcome: str | None = None, ip: str | None = None
+) -> list[UsageEvent]:
+    return list(client.usage.events(key_id=key_id, outcome=outcome, ip=ip))
+
+
+def test_the_usage_series_counts_requests_by_outcome_recipients_and_networks(
+    admin: Keyguard, used: str
+) -> None:
+    series = admin.keys.usage(used, bucket="hour")
+    assert (series.key_id, series.bucket) == (used, "hour")
+    totals = series.totals
+    assert (totals.requests, totals.recipients, totals.networks) == (4, 2, 1)
+    assert totals.outcomes == {"denied_scope": 1, "ok": 3}
+    assert sum(b.requests for b in series.buckets) == 4
+    assert all((b.start.minute, b.start.second) == (0, 0) for b in series.buckets)
+    assert series.from_ < series.to
+
+
+def test_the_usage_series_covers_the_window_asked_for(admin: Keyguard, used: str) -> None:
+    times = [event.ts for event in events_of(admin, used)]
+    first, last = min(times), max(times)
+    around = admin.keys.usage(used, from_=first, to=last + timedelta(seconds=1), bucket="hour")
+    assert around.totals.requests == 4
+    assert around.from_ == first.replace(minute=0, second=0, microsecond=0)
+    before = admin.keys.usage(used, from_=first - timedelta(days=3), to=first - timedelta(days=2))
+    assert (before.bucket, before.totals.requests, before.totals.outcomes) == ("day", 0, {})
+
+
+def test_usage_sources_say_where_the_key_was_used_from_first_and_last(
+    admin: Keyguard, used: str
+) -> None:
+    sources = admin.keys.usage_sources(used)
+    assert sources.key_id == used
+    assert [(s.value, s.requests, s.denied) for s in sources.networks] == [("127.0.0.0/24", 4, 1)]
+    assert [(s.value, s.requests) for s in sources.user_agents] == [(USAGE_AGENT, 4)]
+    endpoints = {s.value: s.requests for s in sources.endpoints}
+    assert endpoints == {f"GET /v1/keys/{used}": 2, "POST /v1/mail/send": 1, "POST /v1/keys": 1}
+    (network,) = sources.networks
+    assert network.first_seen < network.last_seen
+    assert (sources.countries, sources.asns) == ([], [])  # the server has no IP databases
+
+
+def test_usage_events_come_newest_first_across_cursor_pages(admin: Keyguard, used: str) -> None:
+    first = admin.usage.events_page(key_id=used, limit=3)
+    assert len(first.items) == 3 and first.next_cursor is not None
+    rest = admin.usage.events_page(key_id=used, limit=3, cursor=first.next_cursor)
+    assert (len(rest.items), rest.next_cursor) == (1, None)
+    ids = [event.id for event in [*first.items, *rest.items]]
+    assert ids == sorted(ids, reverse=True)
+    assert [event.id for event in admin.usage.events(key_id=used, limit=2)] == ids
+
+
+def test_a_usage_event_says_who_did_what_from_where(admin: Keyguard, used: str) -> None:
+    (refused,) = events_of(admin, used, outcome="denied_scope")
+    assert (refused.method, refused.path, refused.status) == ("POST", "/v1/keys", 403)
+    assert (refused.key_id, refused.tenant, refused.env) == (used, DEFAULT_TENANT, "test")
+    assert (refused.ip, refused.user_agent) == ("127.0.0.1", USAGE_AGENT)
+    assert refused.request_id
+    assert refused.key_last_used_at is not None and refused.key_last_used_at <= refused.ts
+    assert (refused.geo, refused.asn) == (None, None)
+    (sent,) = [e for e in events_of(admin, used) if e.path == "/v1/mail/send"]
+    assert (sent.outcome, sent.scope, sent.recipients) == ("ok", "mail:send", 2)
+    assert (sent.recipient_domains, sent.sender) == (["example.com"], "news@brand.example")
+
+
+def test_only_a_keys_first_use_has_no_previous_use(admin: Keyguard, used: str) -> None:
+    oldest, *later = sorted(events_of(admin, used), key=lambda event: event.ts)
+    assert oldest.key_last_used_at is None
+    assert all(event.key_last_used_at is not None for event in later)
+
+
+def test_usage_events_filter_by_network(admin: Keyguard, used: str) -> None:
+    assert len(events_of(admin, used, ip="127.0.0.0/8")) == 4
+    assert events_of(admin, used, ip="10.0.0.0/8") == []
+
+
+def test_the_usage_of_a_key_that_does_not_exist_is_not_found(admin: Keyguard) -> None:
+    with pytest.raises(NotFound) as series:
+        admin.keys.usage("key_doesnotexist")
+    with pytest.raises(NotFound) as sources:
+        admin.keys.usage_sources("key_doesnotexist")
+    assert series.value.code == sources.value.code == "not_found"
+
+
+def test_the_async_client_reads_the_same_usage(served: Served, used: str) -> None:
+    reader = served.key("stats:read")
+
+    async def main() -> tuple[int, int, int]:
+        async with AsyncKeyguard(reader.key.reveal(), base_url=served.url) as client:
+            series = await client.keys.usage(used)
+            sources = await client.keys.usage_sources(used)
+            events = [event async for event in client.usage.events(key_id=used, limit=3)]
+            return series.totals.requests, sources.networks[0].requests, len(events)
+
+    assert asyncio.run(main()) == (4, 4, 4)

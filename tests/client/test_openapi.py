@@ -99,6 +99,9 @@ def test_the_verify_answer_is_typed(document: dict[str, Any]) -> None:
         ("contacts_import", {"404", "413"}),
         ("campaigns_delete", {"404"}),
         ("readiness_get", {"503"}),
+        ("keys_usage", {"404", "422"}),
+        ("keys_usage_sources", {"404", "422"}),
+        ("usage_events_list", {"422"}),
     ],
 )
 def test_errors_are_documented_where_they_occur(

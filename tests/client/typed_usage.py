@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 from keyguard_client import (
     AsyncKeyguard,
@@ -14,7 +15,14 @@ from keyguard_client import (
     Retries,
     load_key,
 )
-from keyguard_client.models import CreatedKey, Key, SendResult, Verification
+from keyguard_client.models import (
+    CreatedKey,
+    Key,
+    SendResult,
+    UsageEvent,
+    UsageSeries,
+    Verification,
+)
 
 
 def send_welcome(client: Keyguard, to: str) -> str | None:
@@ -47,6 +55,19 @@ def contact_name(client: Keyguard, contact_id: str) -> str | None:
     except RateLimited as error:
         raise SystemExit(f"slow down for {error.retry_after} s") from error
     return contact.first_name
+
+
+def refused_requests(client: Keyguard, key_id: str) -> int:
+    series: UsageSeries = client.keys.usage(key_id, bucket="hour")
+    return series.totals.requests - series.totals.outcomes.get("ok", 0)
+
+
+def recent_addresses(client: Keyguard, key_id: str, now: datetime) -> set[str]:
+    events: list[UsageEvent] = list(
+        client.usage.events(key_id=key_id, from_=now - timedelta(hours=1), to=now)
+    )
+    networks = client.keys.usage_sources(key_id).networks
+    return {event.ip for event in events if event.ip} | {str(n.value) for n in networks}
 
 
 async def count_sandboxed(client: AsyncKeyguard) -> int:
