@@ -70,7 +70,7 @@ def test_a_verified_keys_event_names_its_previous_use(api: Api, clock: ManualClo
 def test_a_mail_send_event_is_located_and_names_the_previous_use(
     located: Api, clock: ManualClock
 ) -> None:
-    located.runtime.mail.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
+    located.runtime.mail.domains.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
     client = located.client(located.key("mail:send"))
     message = {"from": "news@brand.example", "to": ["a@example.com"], "subject": "Hi", "text": "x"}
     assert client.post("/v1/mail/send", json=message).status_code == 202

@@ -68,7 +68,7 @@ def test_smtp_events_carry_the_previous_use_and_the_location(
     located: Runtime, certificate: Certificate, clock: ManualClock
 ) -> None:
     runtime = located
-    runtime.mail.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
+    runtime.mail.domains.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
     key = create_key(runtime).key.reveal()
     assert runtime.verifier.verify(key).allowed  # used once, over HTTP say
     used_at = clock()

@@ -123,6 +123,12 @@ class EventOut(BaseModel):
     recipients: int | None
     recipient_domains: list[str] | None
     sender: str | None
+    # Present when known (PRODUCT.md's optional fields); declared so that OpenAPI shows them.
+    request_id: str | None = None
+    key_last_used_at: str | None = None
+    geo: str | None = None
+    asn: int | None = None
+    via: str | None = None
 
     @classmethod
     def of(cls, event: UsageEvent) -> EventOut:
