@@ -48,8 +48,8 @@ class Engine:
         self._known_networks: dict[str, float] = {}  # networks with successful use, any key
         self._fired: dict[tuple[str, str], float] = {}  # (subject, rule) → last trigger
         self._fired_rank: dict[tuple[str, str], int] = {}
-        self.rules = list(rules) if rules is not None else default_rules(
-            config, self._known_networks
+        self.rules = (
+            list(rules) if rules is not None else default_rules(config, self._known_networks)
         )
         self._ok_rules = [(rule.gate, rule) for rule in self.rules if "ok" in rule.outcomes]
         self._by_outcome: dict[str, list[Rule]] = {}
@@ -337,5 +337,3 @@ def _entries(key: KeyState) -> int:
         + len(key.endpoints)
         + len(key.recipient_domains)
     )
-
-

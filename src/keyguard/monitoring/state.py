@@ -137,12 +137,16 @@ class Volume:
             self.spike_limit = self.bulk_limit = self.limit = INF
             return
         reference = self.reference(hour)
-        self.spike_limit = (
-            config.spike_factor * max(reference, self.peak * config.peak_share)
-            + config.spike_floor
-        )
-        quiet = reference <= self.peak * config.quiet_hour_share
-        self.bulk_limit = max(config.bulk_min, config.bulk_factor * reference) if quiet else INF
+        if reference <= self.peak * config.quiet_hour_share:
+            # An hour the key is normally quiet in: bulk is the signal (UnusualHourBulk).
+            self.spike_limit = INF
+            self.bulk_limit = max(config.bulk_min, config.bulk_factor * reference)
+        else:
+            self.bulk_limit = INF
+            self.spike_limit = (
+                config.spike_factor * max(reference, self.peak * config.peak_share)
+                + config.spike_floor
+            )
         self.limit = min(self.spike_limit, self.bulk_limit)
 
 

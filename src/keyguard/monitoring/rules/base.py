@@ -66,8 +66,10 @@ class Observation:
                 return True
         if key is not None and self.network is not None and self.network in key.networks:
             return True
-        return tenant is not None and self.network is not None and (
-            self.network in tenant.live_networks or self.network in tenant.other_networks
+        return (
+            tenant is not None
+            and self.network is not None
+            and (self.network in tenant.live_networks or self.network in tenant.other_networks)
         )
 
 

@@ -88,11 +88,7 @@ class CountryChange(Rule):
         elsewhere_t = key.countries.get(previous, 0.0) if previous else 0.0
         gap = o.t - elsewhere_t
         concurrent = gap < self.config.concurrent_country
-        known = (
-            tenant is not None
-            and ev.geo in tenant.countries
-            and o.provider in tenant.providers
-        )
+        known = tenant is not None and ev.geo in tenant.countries and o.provider in tenant.providers
         new_client = bool(o.flags & NEW_CLIENT)
         severity: Severity
         if concurrent:
