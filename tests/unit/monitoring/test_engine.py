@@ -9,30 +9,10 @@ import jsonschema
 import pytest
 from msgspec.structs import replace
 
-from keyguard.monitoring import SEVERITIES, Engine, EngineConfig, encode_alert
+from keyguard.monitoring import Engine, EngineConfig, encode_alert
 from tests.unit.monitoring.factory import Trace, event, invalid
+from tests.unit.monitoring.schema import ALERT_SCHEMA
 
-ALERT_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["ts", "key_id", "rule", "severity", "action", "first_event_ts", "evidence"],
-    "properties": {
-        "ts": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"},
-        "key_id": {"type": ["string", "null"]},
-        "rule": {"type": "string", "minLength": 1},
-        "severity": {"enum": list(SEVERITIES)},
-        "action": {"type": "string"},
-        "first_event_ts": {
-            "type": "string",
-            "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$",
-        },
-        "evidence": {
-            "type": "object",
-            "required": ["summary"],
-            "properties": {"summary": {"type": "string", "minLength": 10}},
-        },
-    },
-}
 FOREIGN = {"ip": "203.0.113.50", "asn": 64999, "user_agent": "curl/8.4.0"}
 
 
