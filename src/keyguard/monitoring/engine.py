@@ -94,8 +94,6 @@ class Engine:
             key = self._new_key(key_id, event, t)
             last = event.key_last_used_at
             previous = last.timestamp() if last is not None else None
-            if previous is not None:
-                key.first_t = min(key.first_t, previous)
         else:
             previous = key.last_t or None
         tenant = self._tenant(event.tenant, t)
@@ -224,11 +222,12 @@ class Engine:
         config = self.config
         tenant.seen_t = t
         if network is not None and provider is not None:
-            networks = tenant.live_networks if event.env == "live" else tenant.other_networks
+            live = event.env == "live"
+            networks = tenant.live_networks if live else tenant.other_networks
             if network not in networks and len(networks) >= config.tenant_networks:
                 prune(networks, config.tenant_networks)
             networks[network] = t
-            providers = tenant.providers
+            providers = tenant.live_providers if live else tenant.other_providers
             if provider not in providers and len(providers) >= config.tenant_providers:
                 prune(providers, config.tenant_providers)
             providers[provider] = t

@@ -225,38 +225,28 @@ class KeyState:
 
 
 class TenantState:
-    """What all keys of one tenant use: their networks by environment, providers, countries."""
+    """What all keys of one tenant use, by environment: networks and providers of its live
+    keys, the same of its test and dev keys, and countries."""
 
-    __slots__ = ("countries", "live_networks", "other_networks", "providers", "seen_t")
+    __slots__ = (
+        "countries",
+        "live_networks",
+        "live_providers",
+        "other_networks",
+        "other_providers",
+        "seen_t",
+    )
 
     def __init__(self, t: float) -> None:
         self.seen_t = t
         self.live_networks: dict[str, float] = {}
         self.other_networks: dict[str, float] = {}  # used by test and dev keys
-        self.providers: dict[Provider, float] = {}
+        self.live_providers: dict[Provider, float] = {}
+        self.other_providers: dict[Provider, float] = {}
         self.countries: dict[str, float] = {}
 
+    def knows_provider(self, provider: Provider | None) -> bool:
+        return provider in self.live_providers or provider in self.other_providers
 
-class Source:
-    """One address presenting strings that are not keys."""
-
-    __slots__ = ("count", "first_t", "paths")
-
-    def __init__(self, t: float) -> None:
-        self.first_t = t
-        self.count = 0
-        self.paths: set[str] = set()
-
-
-class Spray:
-    """Invalid keys over the whole service: distinct addresses per window, against the
-    usual number (an average over past windows)."""
-
-    __slots__ = ("events", "first_t", "sources", "typical", "window")
-
-    def __init__(self) -> None:
-        self.window = -1
-        self.first_t = 0.0
-        self.events = 0
-        self.sources: set[str] = set()
-        self.typical = 0.0
+    def knows_network(self, network: str | None) -> bool:
+        return network in self.live_networks or network in self.other_networks

@@ -134,3 +134,24 @@ def test_an_office_renumbered_within_its_provider_is_refused_quietly() -> None:
         *[event(end + i, outcome="denied_ip", status=403, ip="198.51.7.1") for i in range(5)]
     )
     assert trace.alerts == []
+
+
+def test_a_live_key_on_the_provider_of_the_tenants_ci_is_an_env_mismatch() -> None:
+    trace = Trace()
+    ci = {"key_id": "key_ci", "env": "test", "asn": 8075, "geo": "DE"}
+    for step in range(7 * 48):  # CI runners on fresh addresses, the live key on its servers
+        trace.feed(event(step / 2, ip=f"20.{step % 200}.{step // 200}.9", **ci))
+        trace.feed(event(step / 2 + 0.1))
+    alerts = trace.feed(event(7 * 24, ip="20.99.99.9", asn=8075))
+    assert [(a.rule, a.severity) for a in alerts] == [("env_mismatch", "medium")]
+    assert "provider AS8075" in alerts[0].evidence["summary"]
+
+
+def test_a_dev_key_with_its_usual_client_on_a_new_network_is_routine() -> None:
+    trace = Trace()
+    dev = {"key_id": "key_dev", "env": "dev", "recipients": None, "sender": None}
+    end = trace.history(days=7, every=2, **dev)
+    trace.feed(event(end, ip="192.0.2.7", asn=64777, **dev))  # a café, same laptop
+    assert trace.alerts == []
+    alerts = trace.feed(event(end + 1, ip="192.0.2.8", asn=64778, user_agent="curl/8", **dev))
+    assert [(a.rule, a.severity) for a in alerts] == [("new_network", "high")]

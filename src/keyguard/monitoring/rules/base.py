@@ -58,18 +58,11 @@ class Observation:
 
     def known_origin(self) -> bool:
         """The address's network or provider is one this key or its tenant uses."""
-        key, tenant = self.key, self.tenant
-        for seen in (key, tenant):
-            if seen is None:
-                continue
-            if self.provider is not None and self.provider in seen.providers:
-                return True
-        if key is not None and self.network is not None and self.network in key.networks:
+        key, tenant, network, provider = self.key, self.tenant, self.network, self.provider
+        if key is not None and (provider in key.providers or network in key.networks):
             return True
-        return (
-            tenant is not None
-            and self.network is not None
-            and (self.network in tenant.live_networks or self.network in tenant.other_networks)
+        return tenant is not None and (
+            tenant.knows_provider(provider) or tenant.knows_network(network)
         )
 
 

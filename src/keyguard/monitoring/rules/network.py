@@ -42,13 +42,16 @@ class NewNetwork(Rule):
         key, tenant, ev = o.key, o.tenant, o.ev
         if key is None or not key.stable(o.t, self.config):
             return None
-        if tenant is not None and o.provider in tenant.providers:
-            return None  # another key of the tenant runs there
+        if tenant is not None and tenant.knows_provider(o.provider):
+            return None  # another key of the tenant runs there (EnvMismatch judges live keys)
         if o.flags & NEW_COUNTRY and key.countries:
             return None  # a new country too: CountryChange judges it (one alert, not two)
         new_client = bool(o.flags & NEW_CLIENT)
-        # Its usual client from elsewhere: for a person's (test/dev) key, a move is common.
-        severity: Severity = "high" if new_client else "medium" if key.env == "live" else "low"
+        if not (key.env == "live" or new_client):
+            # A test or dev key sends into the sandbox only, and people move with their
+            # keys: the same client from a new network is routine there.
+            return None
+        severity: Severity = "high" if new_client else "medium"
         return self.finding(
             o,
             severity,
@@ -88,7 +91,9 @@ class CountryChange(Rule):
         elsewhere_t = key.countries.get(previous, 0.0) if previous else 0.0
         gap = o.t - elsewhere_t
         concurrent = gap < self.config.concurrent_country
-        known = tenant is not None and ev.geo in tenant.countries and o.provider in tenant.providers
+        known = (
+            tenant is not None and ev.geo in tenant.countries and tenant.knows_provider(o.provider)
+        )
         new_client = bool(o.flags & NEW_CLIENT)
         severity: Severity
         if concurrent:
@@ -118,30 +123,40 @@ class CountryChange(Rule):
 
 
 class EnvMismatch(Rule):
-    """A live key from a network where only the tenant's test and dev keys run, or a key
-    repeatedly presented to the wrong environment (a dev key probing live)."""
+    """A live key from a network or provider where only the tenant's test and dev keys run
+    (CI, laptops), or a key repeatedly presented to the wrong environment (a dev key probing
+    live)."""
 
     name = "env_mismatch"
     outcomes = frozenset({"ok", "denied_env"})
-    gate = NEW_NETWORK
+    gate = NEW_NETWORK | NEW_PROVIDER
 
     def check(self, o: Observation) -> Finding | None:
         if o.ev.outcome == "denied_env":
             return self._probing(o)
-        key, tenant, network = o.key, o.tenant, o.network
-        if key is None or tenant is None or network is None or o.ev.env != "live":
+        key, tenant, network, provider = o.key, o.tenant, o.network, o.provider
+        if key is None or tenant is None or network is None or provider is None:
             return None
-        test_seen = tenant.other_networks.get(network)
-        if test_seen is None or network in tenant.live_networks:
+        if o.ev.env != "live":
+            return None
+        if o.flags & NEW_PROVIDER and provider not in tenant.live_providers:
+            test_seen = tenant.other_providers.get(provider)
+            where = f"provider {_provider(o)}"
+        elif network not in tenant.live_networks:
+            test_seen = tenant.other_networks.get(network)
+            where = describe_network(network)
+        else:
+            return None
+        if test_seen is None:
             return None
         return self.finding(
             o,
             "medium",
-            f"a live key used from {describe_network(network)}, where only this tenant's "
-            "test and dev keys ran so far",
+            f"a live key used from {where}, where only this tenant's test and dev keys ran so far",
             ip=o.ev.ip,
             network=describe_network(network),
-            test_network_last_use=iso(test_seen),
+            provider=provider,
+            test_use_last_seen=iso(test_seen),
         )
 
     def _probing(self, o: Observation) -> Finding | None:
