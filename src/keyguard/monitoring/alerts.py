@@ -42,6 +42,7 @@ class Finding:
     key_id: str | None
     first_t: float | None = None
     numbers: dict[str, Any] = field(default_factory=dict)
+    cooldown: float | None = None  # the rule's own, instead of the config's
 
 
 _encoder: Final = msgspec.json.Encoder()

@@ -33,6 +33,7 @@ class EngineConfig:
     spray_window: float = 10 * 60
     spray_min_sources: int = 20
     spray_factor: float = 4.0
+    spray_cooldown: float = HOUR
 
     # Denial bursts per key.
     probe_window: float = 15 * 60

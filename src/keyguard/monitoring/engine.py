@@ -124,7 +124,10 @@ class Engine:
         volume = key.volume
         hour = int(t // HOUR)
         if hour > volume.hour:
-            volume.roll(hour, t, config, t - key.first_t >= config.volume_history)
+            # Only live keys deliver mail outside (test and dev mail stays in the sandbox):
+            # their volume is what a thief wants, so only theirs is judged.
+            judged = key.env == "live" and t - key.first_t >= config.volume_history
+            volume.roll(hour, t, config, judged)
         units = event.recipients or 1
         if event.scope == CAMPAIGN_SCOPE or event.path.startswith(CAMPAIGN_PATH):
             volume.campaign += units
@@ -302,7 +305,8 @@ class Engine:
             o.key.suspect_until = t + self.config.cooldown
         slot = (finding.subject, finding.rule)
         last = self._fired.get(slot)
-        if last is not None and t - last < self.config.cooldown:
+        cooldown = self.config.cooldown if finding.cooldown is None else finding.cooldown
+        if last is not None and t - last < cooldown:
             self._fired[slot] = t  # still going: the quiet period runs on from here
             if rank <= self._fired_rank[slot]:
                 return

@@ -93,6 +93,7 @@ class Rule:
         first_t: float | None = None,
         subject: str | None = None,
         extra: Mapping[str, object] | None = None,
+        cooldown: float | None = None,
         **numbers: object,
     ) -> Finding:
         """`numbers` (and `extra`) become the alert's evidence, after `summary`."""
@@ -107,4 +108,5 @@ class Rule:
             key_id=key_id if subject is None else None,
             first_t=first_t,
             numbers=dict(numbers),
+            cooldown=cooldown,
         )

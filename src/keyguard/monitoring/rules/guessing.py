@@ -110,6 +110,9 @@ class KeySpray(Rule):
             f"{self.config.spray_window / 60:.0f} minutes)",
             subject="global",
             first_t=self._first_t,
+            # A spray is a burst over the whole service: after an hour without one, the
+            # next is a new spray (not the same condition still going).
+            cooldown=self.config.spray_cooldown,
             addresses=distinct,
             attempts=self._events,
             typical_addresses=round(self._typical, 2),

@@ -96,12 +96,14 @@ class CountryChange(Rule):
         )
         new_client = bool(o.flags & NEW_CLIENT)
         severity: Severity
-        if concurrent:
-            severity = "medium" if known else "high"
-        elif new_client and not known:
+        if known:
+            # Where the tenant's other keys already run (a second region): deployment, not
+            # travel; only a new client there is worth a look.
+            if not new_client:
+                return None
+            severity = "medium"
+        elif concurrent or new_client:
             severity = "high"
-        elif known:
-            return None  # where the tenant's other keys already run
         else:
             severity = "low"
         return self.finding(
