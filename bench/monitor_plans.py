@@ -75,12 +75,19 @@ def _foreign(world: World, key: Key, same_country: bool = False) -> dict[str, An
 
 
 def _busy_hour(world: World, key: Key) -> float:
-    """A weekday 10:00–16:00 local after the first week: the key is in use."""
+    """A weekday 10:00-16:00 local after the first week: the key is in use."""
     while True:
         t = world.at_local(key, world.rng.uniform(8, world.days - 1), world.rng.uniform(10, 16))
         weekday = int(((t + key.tenant.tz * HOUR - START) // DAY) % 7)
         if weekday < 5 and t < world.end - DAY:
             return t
+
+
+def _random_ip(world: World) -> str:
+    """Anywhere on the internet."""
+    rng = world.rng
+    return ".".join(str(rng.randrange(low, high)) for low, high in ((1, 223), (0, 256), (0, 256),
+                                                                    (1, 255)))  # fmt: skip
 
 
 def _retire(world: World, key: Key, at: float) -> None:
@@ -128,7 +135,7 @@ def night_bulk_same_host(world: World) -> None:
 @compromise
 def key_guessing(world: World) -> None:
     """One address trying strings that are not keys, a few a second."""
-    ip, asn, geo = world.attacker()
+    ip, _, _ = world.attacker()
     events = _stream(world, None, world.when(), world.rng.randrange(300, 1500), (0.3, 2),
                      ip=ip, user_agent=world.rng.choice(ATTACK_UAS))  # fmt: skip
     _hit(world, "key_guessing", None, events)
@@ -141,7 +148,7 @@ def key_spray(world: World) -> None:
     start = world.when()
     events = []
     for _ in range(rng.randrange(200, 400)):
-        ip = f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        ip = _random_ip(world)
         for _ in range(rng.randrange(1, 4)):
             events.append(world.event(None, start + rng.uniform(0, 1200), ip=ip))
     _hit(world, "key_spray", None, events, sources=["many"])
@@ -224,7 +231,13 @@ def sender_probing(world: World) -> None:
     if key is None:
         return
     origin = _foreign(world, key)
-    domains = ["paypal.example", "bank.example", "dhl.example", "microsoft.example", "apple.example"]
+    domains = [
+        "paypal.example",
+        "bank.example",
+        "dhl.example",
+        "microsoft.example",
+        "apple.example",
+    ]
     t = world.when()
     events = [world.event(key, t + i * world.rng.uniform(10, 40), sender=f"service@{d}",
                           outcome="denied_sender", status=403, **origin)
@@ -419,7 +432,8 @@ def office_renumbering(world: World) -> None:
         if dev.allowlist:
             for i in range(6):
                 world.add(world.event(dev, at + 600 + i * 1500, ip=new_ip, asn=tenant.office[0],
-                                      geo=tenant.office[1], outcome="denied_ip", status=403))  # fmt: skip
+                                      geo=tenant.office[1], outcome="denied_ip",
+                                      status=403))  # fmt: skip
         world.label(world.legit, "office_renumbering", dev, at, at + DAY)
 
 
@@ -498,7 +512,9 @@ def new_key_same_tenant(world: World) -> None:
 def second_provider_of_the_tenant(world: World) -> None:
     """An existing key starts running in the tenant's second region, where another of its
     live keys already runs."""
-    key = world.pick("transactional", lambda k: k.tenant.cloud2 is not None and k.asn == k.tenant.cloud[0])
+    key = world.pick(
+        "transactional", lambda k: k.tenant.cloud2 is not None and k.asn == k.tenant.cloud[0]
+    )
     if key is None:
         return
     at = world.when(4)
@@ -591,7 +607,7 @@ def _inherent(world: World) -> None:
             world.label(world.legit, kind, key, *whole)
     rng, t = world.rng, START
     while t < world.end:  # strangers on the internet: about twenty bad strings an hour
-        ip = f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        ip = _random_ip(world)
         world.add(world.event(None, t, ip=ip))
         t += rng.expovariate(20 / HOUR)
     world.label(world.legit, "background_invalid_noise", None, *whole)

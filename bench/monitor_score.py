@@ -40,7 +40,8 @@ def parse_ts(text: str) -> float:
 
 def generate(out: Path, seed: int, days: int, scale: float, tenants: int) -> None:
     command = [sys.executable, str(HERE / "monitor_trace.py"), "--out", str(out), "--seed",
-               str(seed), "--days", str(days), "--scale", str(scale), "--tenants", str(tenants)]  # fmt: skip
+               str(seed), "--days", str(days), "--scale", str(scale),
+               "--tenants", str(tenants)]  # fmt: skip
     subprocess.run(command, check=True)
 
 
@@ -108,17 +109,21 @@ def score(labels: dict[str, Any], alerts: list[dict[str, Any]]) -> dict[str, Any
             allowed += 1
         details.append({"rule": alert["rule"], "severity": alert["severity"],
                         "key_kind": kinds.get(alert["key_id"] or "", "-"), "during": kind,
-                        "ts": alert["ts"], "summary": alert["evidence"].get("summary")})  # fmt: skip
+                        "ts": alert["ts"],
+                        "summary": alert["evidence"].get("summary")})  # fmt: skip
     key_days = labels["active_key_days"]
     return {
         "compromises": total,
         "detected_within_5_min": detected,
         "detection_rate": round(detected / total, 4) if total else None,
         "by_kind": {
-            kind: {"n": len(v), "within_5_min": sum(1 for x in v if x is not None and x <= 300),
-                   "worst_latency_s": max((x for x in v if x is not None), default=None)}
+            kind: {
+                "n": len(v),
+                "within_5_min": sum(1 for x in v if x is not None and x <= 300),
+                "worst_latency_s": max((x for x in v if x is not None), default=None),
+            }
             for kind, v in sorted(per_kind.items())
-        },  # fmt: skip
+        },
         "missed": missed,
         "alerts": len(alerts),
         "false_alerts": len(false),
@@ -134,9 +139,9 @@ def score(labels: dict[str, Any], alerts: list[dict[str, Any]]) -> dict[str, Any
 
 def _legit_context(legit: list[dict[str, Any]], alert: dict[str, Any], ts: float) -> Any:
     """The legitimate change this alert fell into, if any (the narrowest one)."""
-    fits = [l for l in legit if l["key_id"] == alert["key_id"]
-            and l["start"] - AFTER <= ts <= l["end"] + 1 * 86400]  # fmt: skip
-    return min(fits, key=lambda l: l["end"] - l["start"], default=None)
+    fits = [label for label in legit if label["key_id"] == alert["key_id"]
+            and label["start"] - AFTER <= ts <= label["end"] + 86400]  # fmt: skip
+    return min(fits, key=lambda label: label["end"] - label["start"], default=None)
 
 
 def _allowed(label: dict[str, Any], alert: dict[str, Any], seen: set[tuple[str, str]]) -> bool:

@@ -49,7 +49,8 @@ HOSTING = [(14061, "NL"), (63949, "SG"), (20473, "US"), (9009, "RO"), (212238, "
            (45102, "HK"), (4134, "CN"), (12389, "RU"), (51167, "DE"), (136907, "SG")]  # fmt: skip
 CI = (8075, "US")  # the CI runners of every tenant: one big provider, fresh addresses
 UAS = ["python-requests/2.31.0", "node-fetch/3.3.2", "Go-http-client/1.1", "PHPMailer 6.8.1",
-       "keyguard-python/0.1.0", "okhttp/4.12.0", "Ruby/3.2 net-http", "Java-http-client/17"]  # fmt: skip
+       "keyguard-python/0.1.0", "okhttp/4.12.0", "Ruby/3.2 net-http",
+       "Java-http-client/17"]  # fmt: skip
 DEV_UAS = ["curl/8.4.0", "HTTPie/3.2.2", "python-requests/2.31.0", "PostmanRuntime/7.36.0"]
 ATTACK_UAS = ["python-requests/2.28.1", "curl/7.68.0", "Go-http-client/2.0", "axios/1.6.2"]
 DOMAINS = ["gmail.example", "outlook.example", "yahoo.example", "web.example", "corp.example",
@@ -318,9 +319,7 @@ class World:
         return START + int(day) * DAY + (hour - key.tenant.tz) * HOUR
 
     def attacker(self, avoid: Tenant | None = None) -> tuple[str, int, str]:
-        asn, geo = self.rng.choice(
-            [h for h in HOSTING if avoid is None or h[0] != avoid.cloud[0]]
-        )
+        asn, geo = self.rng.choice([h for h in HOSTING if avoid is None or h[0] != avoid.cloud[0]])
         return f"{self.addresses.network(asn)}.{self.rng.randrange(2, 250)}", asn, geo
 
 

@@ -55,8 +55,9 @@ class EngineConfig:
     # Quota: a key that never hit its quota in this much history.
     quota_history: float = 7 * DAY
 
-    # Bounds on memory: least recently seen entries are dropped past these.
-    max_keys: int = 100_000
+    # Bounds on memory: least recently seen entries are dropped past these. A key costs
+    # about 4 KB with a small baseline and some 30 KB with every map at its cap.
+    max_keys: int = 50_000
     max_tenants: int = 20_000
     max_sources: int = 100_000
     max_known_networks: int = 200_000
@@ -66,7 +67,7 @@ class EngineConfig:
     key_clients: int = 16
     key_senders: int = 64
     key_endpoints: int = 64
-    key_recipient_domains: int = 256
+    key_recipient_domains: int = 128
     tenant_networks: int = 4096
     tenant_providers: int = 512
     tenant_countries: int = 64

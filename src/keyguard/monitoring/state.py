@@ -4,6 +4,7 @@ its cap the least recently seen part is dropped, so memory stays bounded whateve
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Hashable
 from typing import Final, TypeVar
@@ -103,8 +104,9 @@ class Volume:
         self.campaign = 0.0
         self.new_domains = 0
         self.first_t = 0.0
-        self.hour_of_day = [0.0] * 24
-        self.hour_of_week = [0.0] * WEEK_HOURS
+        # Compact arrays: they are read and written once an hour, not per event.
+        self.hour_of_day = array("f", bytes(4 * 24))
+        self.hour_of_week = array("f", bytes(4 * WEEK_HOURS))
         self.peak = 0.0
         self.spike_limit = INF
         self.bulk_limit = INF
