@@ -7,10 +7,10 @@ PYTEST_ARGS ?=
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e clients/python -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -21,9 +21,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/ruff check src tests bench clients examples
+	$(BIN)/ruff format --check src tests bench clients examples
+	$(BIN)/mypy src clients/python/src
+	$(BIN)/mypy --strict examples
 	$(BIN)/lint-imports --no-cache
 
 clean:

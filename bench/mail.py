@@ -109,7 +109,7 @@ def prepare(database_url: str, data_dir: Path) -> str:
         migrate.upgrade(runtime.engine)
         with runtime.sessions.begin() as session:
             ensure_tenant(session, runtime.clock, DEFAULT_TENANT, OPERATOR.id)
-        runtime.mail.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
+        runtime.mail.domains.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
         spec = KeySpec(tenant_id=DEFAULT_TENANT, env="live", scopes=["mail:send"])
         return runtime.keys.create(OPERATOR, spec).key.reveal()
     finally:

@@ -55,7 +55,6 @@ from keyguard.keys.format import display_prefix  # noqa: E402
 from keyguard.lifecycle.models import ApiKey  # noqa: E402
 from keyguard.lifecycle.service import new_key_id  # noqa: E402
 from keyguard.lifecycle.tenants import ensure_tenant  # noqa: E402
-from keyguard.secrets.envelope import Binding, seal  # noqa: E402
 from keyguard.secrets.interfaces import KeyWrapper, SecretValue  # noqa: E402
 from keyguard.secrets.local import LocalKeyWrapper  # noqa: E402
 from keyguard.secrets.models import StoredSecret  # noqa: E402
@@ -64,7 +63,11 @@ from keyguard.secrets.openbao import (  # noqa: E402
     TokenAuth,
     TransitKeyWrapper,
 )
-from keyguard.secrets.service import rewrap_all, wrapper_key_usage  # noqa: E402
+from keyguard.secrets.service import (  # noqa: E402
+    rewrap_all,
+    sealed_row,
+    wrapper_key_usage,
+)
 from keyguard.storage import migrate  # noqa: E402
 from keyguard.storage.base import Base  # noqa: E402
 from keyguard.storage.engine import make_engine, make_session_factory  # noqa: E402
@@ -127,24 +130,15 @@ def seed(sessions: sessionmaker[Session], wrapper: KeyWrapper, count: int) -> fl
     now = system_clock()
     with sessions.begin() as session:
         for i in range(count):
-            record_id = os.urandom(16).hex()
-            binding = Binding(f"tenant-{i % 100}", "webhook_secret", f"hook-{i}", record_id)
-            envelope = seal(wrapper, SecretValue(f"whsec-{secrets.token_hex(16)}"), binding)
             session.add(
-                StoredSecret(
-                    id=record_id,
-                    tenant_id=binding.tenant_id,
-                    purpose=binding.purpose,
-                    name=binding.name,
+                sealed_row(
+                    wrapper,
+                    SecretValue(f"whsec-{secrets.token_hex(16)}"),
+                    tenant_id=f"tenant-{i % 100}",
+                    purpose="webhook_secret",
+                    name=f"hook-{i}",
                     version=1,
-                    envelope_format=envelope.format,
-                    wrapper_kind=envelope.wrapper,
-                    wrapper_key_id=envelope.key_id,
-                    wrapped_key=envelope.wrapped_key,
-                    nonce=envelope.nonce,
-                    ciphertext=envelope.ciphertext,
-                    created_at=now,
-                    updated_at=now,
+                    now=now,
                 )
             )
     return time.perf_counter() - started

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     # Usage events are written in batches: at most this long in memory before a flush.
     usage_flush_seconds: float = Field(default=1.0, gt=0)
     usage_queue_limit: int = Field(default=100_000, gt=0)
+    # Usage history (docs/usage.md): MaxMind-format files (GeoLite2, DB-IP Lite) that add
+    # `geo` and `asn` to usage events; how long raw events and their hourly rollups are kept;
+    # how often the worker rolls up and purges.
+    geoip_db: Path | None = None
+    asn_db: Path | None = None
+    usage_retention_days: int = Field(default=90, ge=1, le=36_500)
+    usage_rollup_retention_days: int = Field(default=400, ge=1, le=36_500)
+    usage_maintenance_seconds: float = Field(default=300.0, gt=0)
 
     # Email (docs/mail.md). The relay is `smtp_relay`; its credentials are secrets.
     smtp_username: str | None = None
@@ -117,6 +125,15 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _rollups_outlive_events(self) -> Settings:
+        if self.usage_rollup_retention_days < self.usage_retention_days:
+            raise ValueError(
+                "usage_rollup_retention_days must be at least usage_retention_days: the hourly "
+                "rollups are what remains of purged events"
+            )
+        return self
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

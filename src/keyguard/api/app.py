@@ -31,7 +31,7 @@ from keyguard.api.auth import TrustedProxies
 from keyguard.api.enforcement import SCOPE_EXTRA, EnforcedRoute, required_scope
 from keyguard.api.metrics import Metrics
 from keyguard.api.middleware import KeyguardMiddleware
-from keyguard.api.routes import audit, keys, mail, mail_data, ops, verify
+from keyguard.api.routes import audit, keys, mail, mail_data, ops, usage, verify
 from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
 from keyguard.logging import make_logger
@@ -44,6 +44,7 @@ from keyguard.smtp import MailTasks
 # a key id). A feature appends its own.
 ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, keys.router, audit.router]
 ROUTERS.extend([mail.router, mail_data.router])  # the email service (docs/mail.md)
+ROUTERS.append(usage.router)  # usage history (docs/usage.md)
 
 SECURITY_SCHEMES: Final = {
     "bearer": {
@@ -127,7 +128,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime = api.runtime
     try:
         async with AsyncExitStack() as stack:
-            await stack.enter_async_context(housekeeping(runtime))
+            maintenance = runtime.settings.mail_worker_in_serve  # the worker's process
+            await stack.enter_async_context(housekeeping(runtime, maintenance=maintenance))
             for background in BACKGROUND:
                 await stack.enter_async_context(background(runtime))
             yield

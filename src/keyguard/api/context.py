@@ -87,6 +87,7 @@ class RequestContext:
     status: int = 0
     required_scope: str | None = None  # set on protected routes: they leave a usage event
     key: KeySnapshot | None = None  # the presented key, when it is one of ours
+    key_last_used_at: datetime | None = None  # that key's use before this request
     outcome: str | None = None
     principal: Principal | None = None
     problem_code: str | None = None

@@ -120,6 +120,7 @@ async def authorize(request: Request, scope: str) -> Principal:
     context.outcome = decision.outcome
     if decision.key is not None and decision.outcome != "invalid_key":
         context.key = decision.key
+        context.key_last_used_at = decision.previous_use
     if decision.rate is not None:
         context.rate_headers = decision.rate.headers()
     if isinstance(decision, Denied):

@@ -63,10 +63,22 @@ class KeyguardMiddleware:
         scope.setdefault("state", {})[CONTEXT_KEY] = context
         request_id = current_request_id.set(context.request_id)
 
+        finished = False
+
+        def finish() -> None:
+            nonlocal finished
+            if not finished:
+                finished = True
+                self._finish(scope, context, time.perf_counter() - started)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 context.status = message["status"]
                 message["headers"] = self._response_headers(message, context)
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Recorded before the last byte leaves: whoever holds the answer (a client
+                # that hangs up right after it, a test) finds the usage event queued.
+                finish()
             await send(message)
 
         try:
@@ -80,7 +92,7 @@ class KeyguardMiddleware:
             raise
         finally:
             current_request_id.reset(request_id)
-            self._finish(scope, context, time.perf_counter() - started)
+            finish()  # no answer, or an error before its end: recorded all the same
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
         """`receive`, refusing bodies over the matched route's limit (or the default)."""
@@ -171,6 +183,7 @@ def _usage(
         scope=context.required_scope,
         request_id=context.request_id,
         extra={"code": code} if code and code != outcome else None,
+        key_last_used_at=context.key_last_used_at,
     )
 
 

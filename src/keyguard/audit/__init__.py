@@ -2,7 +2,7 @@
 
 from keyguard.audit.models import AuditEvent
 from keyguard.audit.query import AuditFilter, list_events
-from keyguard.audit.service import ChainReport, append, export, verify_chain
+from keyguard.audit.service import ChainReport, append, export, record, verify_chain
 
 __all__ = [
     "AuditEvent",
@@ -11,5 +11,6 @@ __all__ = [
     "append",
     "export",
     "list_events",
+    "record",
     "verify_chain",
 ]

@@ -77,6 +77,29 @@ def append(
     return event
 
 
+def record(
+    session: Session,
+    now: datetime,
+    actor: str,
+    action: str,
+    *,
+    tenant_id: str,
+    target: str,
+    **details: Any,
+) -> AuditEvent:
+    """`actor` did `action` to `target`, one of tenant `tenant_id`'s things (a key, a sender
+    domain, a setting); `details` become the event's (scrubbed) data. The caller commits."""
+    return append(
+        session,
+        now=now,
+        actor=actor,
+        action=action,
+        tenant_id=tenant_id,
+        target=target,
+        data=details,
+    )
+
+
 def _scrubbed(value: Any) -> Any:
     """Details with any key-shaped text masked: the log is append-only, so a key pasted into
     a reason could never be removed from it."""

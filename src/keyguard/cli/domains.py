@@ -31,7 +31,7 @@ def add(
     """Register a sender domain (a key's sender domains must also be registered)."""
     runtime = state(ctx).runtime
     with errors_as_exit():
-        added = runtime.mail.add_domain(tenant, domain, OPERATOR.id)
+        added = runtime.mail.domains.add_domain(tenant, domain, OPERATOR.id)
     done = "registered" if added else "was already registered"
     _report(
         json_output,
@@ -47,7 +47,7 @@ def list_(
     """The tenant's sender domains."""
     runtime = state(ctx).runtime
     with errors_as_exit():
-        found = runtime.mail.list_domains(tenant)
+        found = runtime.mail.domains.list_domains(tenant)
     _list(json_output, tenant, "domains", found)
 
 
@@ -61,7 +61,7 @@ def remove(
     """Stop accepting mail from this domain (queued mail is still delivered)."""
     runtime = state(ctx).runtime
     with errors_as_exit():
-        runtime.mail.remove_domain(tenant, domain, OPERATOR.id)
+        runtime.mail.domains.remove_domain(tenant, domain, OPERATOR.id)
     _report(
         json_output,
         {"tenant": tenant, "domain": domain, "removed": True},
@@ -79,7 +79,7 @@ def internal_add(
     """Let test and dev keys' mail to this address leave the sandbox."""
     runtime = state(ctx).runtime
     with errors_as_exit():
-        added = runtime.mail.add_internal(tenant, address, OPERATOR.id)
+        added = runtime.mail.domains.add_internal(tenant, address, OPERATOR.id)
     done = "added" if added else "was already"
     _report(
         json_output,
@@ -95,7 +95,7 @@ def internal_list(
     """The tenant's internal recipients."""
     runtime = state(ctx).runtime
     with errors_as_exit():
-        found = runtime.mail.list_internal(tenant)
+        found = runtime.mail.domains.list_internal(tenant)
     _list(json_output, tenant, "internal_recipients", found)
 
 
@@ -109,7 +109,7 @@ def internal_remove(
     """Capture this address's test and dev mail in the sandbox again."""
     runtime = state(ctx).runtime
     with errors_as_exit():
-        runtime.mail.remove_internal(tenant, address, OPERATOR.id)
+        runtime.mail.domains.remove_internal(tenant, address, OPERATOR.id)
     _report(
         json_output,
         {"tenant": tenant, "address": address, "removed": True},
@@ -130,8 +130,8 @@ def hold_revoked_mail(
     runtime = state(ctx).runtime
     with errors_as_exit():
         if setting is not None:
-            runtime.mail.set_hold_revoked_mail(tenant, setting == "on", OPERATOR.id)
-        hold = runtime.mail.holds_revoked_mail(tenant)
+            runtime.mail.domains.set_hold_revoked_mail(tenant, setting == "on", OPERATOR.id)
+        hold = runtime.mail.domains.holds_revoked_mail(tenant)
     _report(
         json_output,
         {"tenant": tenant, "hold_revoked_mail": hold},

@@ -17,8 +17,16 @@ app = typer.Typer(
     help="API key security for email-sending platforms.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, pwsh
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"keyguard {version('keyguard')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -29,6 +37,12 @@ def root(
     ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")] = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Settings are read once here; commands build services from them."""
     if ctx.invoked_subcommand == "scan":
@@ -69,6 +83,9 @@ def _register() -> None:
     from keyguard.cli import secrets  # providers, peppers, rewrap (docs/secrets.md)
 
     app.add_typer(secrets.app, name="secrets")
+    from keyguard.cli import usage  # usage history (docs/usage.md)
+
+    app.command("usage")(usage.usage)
     from keyguard.cli import monitor  # detection rules over usage events (docs/monitoring.md)
 
     app.add_typer(monitor.app, name="monitor")
@@ -94,7 +111,8 @@ def run() -> None:
     else:
         _register()
     try:
-        app()
+        # One name however it was started (`python -m keyguard` too): usage lines, completion.
+        app(prog_name="keyguard")
     except KeyguardError as error:
         # One place for every command: an error of ours raised where no command caught it
         # (a weak pepper found while building the runtime, say) is one line, not a traceback.

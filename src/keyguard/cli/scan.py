@@ -106,6 +106,9 @@ def scan(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Report format.")
     ] = OutputFormat.text,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Same as --format json.", show_default=False)
+    ] = False,
     baseline: Annotated[
         Path | None, typer.Option("--baseline", help="Accepted findings (a baseline file).")
     ] = None,
@@ -149,6 +152,13 @@ def scan(
     ] = EngineChoice.auto,
 ) -> None:
     """Scan files, git history, staged changes or stdin for leaked API keys."""
+    if json_output:
+        if output_format not in (OutputFormat.text, OutputFormat.json):
+            raise typer.BadParameter(
+                f"--json means --format json, not --format {output_format.value}",
+                param_hint="--json",
+            )
+        output_format = OutputFormat.json
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False)
     try:

@@ -55,7 +55,7 @@ async def _with_rotation(runtime: Runtime, work: Awaitable[None]) -> None:
     from keyguard.rotation import scheduled_rotation
     from keyguard.runtime import housekeeping
 
-    async with housekeeping(runtime), scheduled_rotation(runtime.scheduler):
+    async with housekeeping(runtime, maintenance=True), scheduled_rotation(runtime.scheduler):
         await work
 
 

@@ -3,7 +3,7 @@
 from keyguard.lifecycle.models import ApiKey, Tenant
 from keyguard.lifecycle.service import DEFAULT_GRACE, KeyService, KeySpec, new_key_id
 from keyguard.lifecycle.states import ROTATED_REASON, State, effective_state
-from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant
+from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant, get_tenant
 from keyguard.lifecycle.views import OPERATOR, Actor, CreatedKey, KeyView
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "Tenant",
     "effective_state",
     "ensure_tenant",
+    "get_tenant",
     "new_key_id",
 ]

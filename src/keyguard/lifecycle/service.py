@@ -28,6 +28,7 @@ from keyguard.keys import (
 )
 from keyguard.lifecycle.models import ApiKey, Tenant
 from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
+from keyguard.lifecycle.tenants import get_tenant
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
 from keyguard.logging import scrub
 from keyguard.policy import Restrictions, covers, normalize_scopes
@@ -92,19 +93,7 @@ class KeyService:
                 raw=raw,
                 key_id=key_id,
             )
-            audit.append(
-                session,
-                now=now,
-                actor=actor.id,
-                action="key.created",
-                tenant_id=tenant.id,
-                target=row.id,
-                data={
-                    "env": row.env,
-                    "scopes": row.scopes,
-                    "expires_at": row.expires_at.isoformat(),
-                },
-            )
+            _record(session, now, actor, "key.created", row, **_created(row))
             return CreatedKey(view=to_view(row, now), key=raw)
 
     def _new_row(
@@ -238,20 +227,7 @@ class KeyService:
         with self._sessions.begin() as session:
             old = self._changeable(session, actor, key_id, "rotate", now)
             new, _ = self._successor(session, actor, old, now, raw=raw, successor_id=successor_id)
-            audit.append(
-                session,
-                now=now,
-                actor=actor.id,
-                action="key.created",
-                tenant_id=new.tenant_id,
-                target=new.id,
-                data={
-                    "env": new.env,
-                    "scopes": new.scopes,
-                    "expires_at": new.expires_at.isoformat(),
-                    "parent_id": old.id,
-                },
-            )
+            _record(session, now, actor, "key.created", new, **_created(new), parent_id=old.id)
             return to_view(new, now)
 
     def start_grace(
@@ -316,14 +292,14 @@ class KeyService:
         old.grace_until = now + min(grace, max(old.expires_at - now, timedelta(0)))
         old.state = "rotating" if grace > timedelta(0) else "revoked"
         old.state_reason = ROTATED_REASON
-        audit.append(
+        _record(
             session,
-            now=now,
-            actor=actor.id,
-            action="key.rotated",
-            tenant_id=old.tenant_id,
-            target=old.id,
-            data={"successor": successor_id, "grace_until": old.grace_until.isoformat()},
+            now,
+            actor,
+            "key.rotated",
+            old,
+            successor=successor_id,
+            grace_until=old.grace_until.isoformat(),
         )
 
     def revoke(self, actor: Actor, key_id: str, reason: str | None = None) -> KeyView:
@@ -345,15 +321,8 @@ class KeyService:
         with self._sessions.begin() as session:
             row = self._changeable(session, actor, key_id, action, now)
             row.state, row.state_reason = state, reason
-            audit.append(
-                session,
-                now=now,
-                actor=actor.id,
-                action=f"key.{state}" if action != "resume" else "key.resumed",
-                tenant_id=row.tenant_id,
-                target=row.id,
-                data={"reason": reason} if reason else {},
-            )
+            event = f"key.{state}" if action != "resume" else "key.resumed"
+            _record(session, now, actor, event, row, **({"reason": reason} if reason else {}))
             view = to_view(row, now)
         self._notify(key_id)
         return view
@@ -403,10 +372,7 @@ class KeyService:
     def _tenant(session: Session, actor: Actor, tenant_id: str) -> Tenant:
         if actor.tenant_id is not None and tenant_id != actor.tenant_id:
             raise NotFound(f"no tenant {tenant_id!r}")
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
-        return tenant
+        return get_tenant(session, tenant_id)
 
     def _notify(self, key_id: str) -> None:
         for listener in self._listeners:
@@ -440,6 +406,18 @@ def _forbid_escalation(
         )
     if expires_at is not None and actor.expires_at is not None and expires_at > actor.expires_at:
         raise PermissionDenied("expiry is later than the caller's own", code="privilege_escalation")
+
+
+def _record(
+    session: Session, now: datetime, actor: Actor, action: str, row: ApiKey, **details: Any
+) -> None:
+    """The audit event of `actor` doing `action` to the key `row`, in the caller's transaction."""
+    audit.record(session, now, actor.id, action, tenant_id=row.tenant_id, target=row.id, **details)
+
+
+def _created(row: ApiKey) -> dict[str, Any]:
+    """What a key.created event tells of the new key."""
+    return {"env": row.env, "scopes": row.scopes, "expires_at": row.expires_at.isoformat()}
 
 
 def _scrubbed(text: str | None) -> str | None:

@@ -8,11 +8,19 @@ from sqlalchemy.orm import Session
 
 from keyguard import audit
 from keyguard.clock import Clock
-from keyguard.errors import InvalidInput
+from keyguard.errors import InvalidInput, NotFound
 from keyguard.lifecycle.models import Tenant
 
 DEFAULT_TENANT = "default"
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def get_tenant(session: Session, tenant_id: str) -> Tenant:
+    """The tenant, or NotFound."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenant
 
 
 def ensure_tenant(session: Session, clock: Clock, tenant_id: str, actor: str) -> Tenant:
@@ -29,12 +37,5 @@ def ensure_tenant(session: Session, clock: Clock, tenant_id: str, actor: str) ->
         tenant = Tenant(id=tenant_id, name=tenant_id, created_at=now)
         session.add(tenant)
         session.flush()
-        audit.append(
-            session,
-            now=now,
-            actor=actor,
-            action="tenant.created",
-            tenant_id=tenant_id,
-            target=tenant_id,
-        )
+        audit.record(session, now, actor, "tenant.created", tenant_id=tenant_id, target=tenant_id)
     return tenant

@@ -9,8 +9,15 @@ Sub-packages, by job::
     transport/    the delivery worker (outbox → relay over SMTP) and the relay's config
 
 Shared here: models (ORM only), schemas, addresses, domains, ids, limits, the partition of
-data by tenant and environment, usage events, views, metrics; service.py is the facade the
-doors use. SMTP submission, a door of its own, is keyguard.smtp.
+data by tenant and environment (partition.py: the partitioned-row queries every CRUD module
+uses), usage events, views, metrics.
+
+The doors call services, one per subject, each opening one transaction per state change
+(transactions.py): audience/service.py (contacts, lists, suppressions), content/service.py
+(templates), sending/campaign_service.py, sending/messages.py (messages, the sandbox),
+sending/service.py (acceptance), domains_service.py. service.py builds them once, as the
+attributes of MailService (`runtime.mail.contacts.create(...)`). SMTP submission, a door of
+its own, is keyguard.smtp.
 """
 
 from keyguard.mail.addresses import Address, parse_address

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from keyguard import audit
 from keyguard.errors import NotFound
-from keyguard.lifecycle import Tenant
+from keyguard.lifecycle import get_tenant
 from keyguard.mail.addresses import normalize_domain, normalize_recipient_rule
 from keyguard.mail.models import InternalRecipient, SenderDomain
 from keyguard.mail.sending.policy import TenantMailPolicy
@@ -37,7 +37,7 @@ def tenant_policy(session: Session, tenant_id: str) -> TenantMailPolicy:
 
 
 def list_domains(session: Session, tenant_id: str) -> list[str]:
-    _tenant(session, tenant_id)
+    get_tenant(session, tenant_id)
     return list(
         session.scalars(
             select(SenderDomain.domain)
@@ -49,27 +49,16 @@ def list_domains(session: Session, tenant_id: str) -> list[str]:
 
 def add_domain(session: Session, *, tenant_id: str, domain: str, actor: str, now: datetime) -> bool:
     """Register `domain`; False when it already was."""
-    _tenant(session, tenant_id)
+    get_tenant(session, tenant_id)
     domain = normalize_domain(domain)
-    if session.get(SenderDomain, (tenant_id, domain)) is not None:
-        return False
-    session.add(SenderDomain(tenant_id=tenant_id, domain=domain, created_at=now))
-    session.flush()
-    audit.append(
-        session,
-        now=now,
-        actor=actor,
-        action="mail.domain_added",
-        tenant_id=tenant_id,
-        target=domain,
-    )
-    return True
+    row = SenderDomain(tenant_id=tenant_id, domain=domain, created_at=now)
+    return _add(session, row, domain, action="mail.domain_added", actor=actor, now=now)
 
 
 def remove_domain(
     session: Session, *, tenant_id: str, domain: str, actor: str, now: datetime
 ) -> None:
-    _tenant(session, tenant_id)
+    get_tenant(session, tenant_id)
     domain = normalize_domain(domain)
     result = session.execute(
         delete(SenderDomain).where(
@@ -78,18 +67,11 @@ def remove_domain(
     )
     if not result.rowcount:  # type: ignore[attr-defined]  # DML results carry rowcount
         raise NotFound(f"{domain} is not registered for tenant {tenant_id}")
-    audit.append(
-        session,
-        now=now,
-        actor=actor,
-        action="mail.domain_removed",
-        tenant_id=tenant_id,
-        target=domain,
-    )
+    audit.record(session, now, actor, "mail.domain_removed", tenant_id=tenant_id, target=domain)
 
 
 def list_internal(session: Session, tenant_id: str) -> list[str]:
-    _tenant(session, tenant_id)
+    get_tenant(session, tenant_id)
     return list(
         session.scalars(
             select(InternalRecipient.address)
@@ -103,67 +85,56 @@ def add_internal(
     session: Session, *, tenant_id: str, address: str, actor: str, now: datetime
 ) -> bool:
     """Let test and dev mail reach `address` (or every address at `@domain`)."""
-    _tenant(session, tenant_id)
+    get_tenant(session, tenant_id)
     rule = normalize_recipient_rule(address)
-    if session.get(InternalRecipient, (tenant_id, rule)) is not None:
-        return False
-    session.add(InternalRecipient(tenant_id=tenant_id, address=rule, created_at=now))
-    session.flush()
-    audit.append(
-        session,
-        now=now,
-        actor=actor,
-        action="mail.internal_recipient_added",
-        tenant_id=tenant_id,
-        target=rule,
-    )
-    return True
+    row = InternalRecipient(tenant_id=tenant_id, address=rule, created_at=now)
+    return _add(session, row, rule, action="mail.internal_recipient_added", actor=actor, now=now)
 
 
 def remove_internal(
     session: Session, *, tenant_id: str, address: str, actor: str, now: datetime
 ) -> None:
-    _tenant(session, tenant_id)
+    get_tenant(session, tenant_id)
     rule = normalize_recipient_rule(address)
     row = session.get(InternalRecipient, (tenant_id, rule))
     if row is None:
         raise NotFound(f"{rule} is not an internal recipient of tenant {tenant_id}")
     session.delete(row)
-    audit.append(
-        session,
-        now=now,
-        actor=actor,
-        action="mail.internal_recipient_removed",
-        tenant_id=tenant_id,
-        target=rule,
+    audit.record(
+        session, now, actor, "mail.internal_recipient_removed", tenant_id=tenant_id, target=rule
     )
 
 
 def holds_revoked_mail(session: Session, tenant_id: str) -> bool:
-    return _tenant(session, tenant_id).hold_revoked_mail
+    return get_tenant(session, tenant_id).hold_revoked_mail
 
 
 def set_hold_revoked_mail(
     session: Session, *, tenant_id: str, hold: bool, actor: str, now: datetime
 ) -> bool:
     """Whether queued mail of a key revoked before delivery is held; True when it changed."""
-    tenant = _tenant(session, tenant_id)
+    tenant = get_tenant(session, tenant_id)
     if tenant.hold_revoked_mail == hold:
         return False
     tenant.hold_revoked_mail = hold
-    audit.append(
-        session,
-        now=now,
-        actor=actor,
-        action="mail.hold_revoked_mail_set" if hold else "mail.hold_revoked_mail_cleared",
-        tenant_id=tenant_id,
-        target=tenant_id,
-    )
+    action = "mail.hold_revoked_mail_set" if hold else "mail.hold_revoked_mail_cleared"
+    audit.record(session, now, actor, action, tenant_id=tenant_id, target=tenant_id)
     return True
 
 
-def _tenant(session: Session, tenant_id: str) -> Tenant:
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound(f"no tenant {tenant_id!r}")
-    return tenant
+def _add(
+    session: Session,
+    row: SenderDomain | InternalRecipient,
+    value: str,
+    *,
+    action: str,
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Insert `row` (keyed by its tenant and `value`) and its audit event; False if present."""
+    if session.get(type(row), (row.tenant_id, value)) is not None:
+        return False
+    session.add(row)
+    session.flush()
+    audit.record(session, now, actor, action, tenant_id=row.tenant_id, target=value)
+    return True

@@ -41,6 +41,9 @@ class Caller:
     accepted_status: int = 202
     status_of: StatusOf = field(default=_default_status)
     request_id: str | None = None  # the HTTP request's id (None through SMTP)
+    key_last_used_at: datetime | None = None  # the key's use before this request (session)
+    geo: str | None = None  # where `ip` is (usage.IpLocator), when an IP database is set
+    asn: int | None = None
 
 
 def event_for(
@@ -69,6 +72,9 @@ def event_for(
         sender=sender.addr if sender else None,
         request_id=caller.request_id,
         extra=extra,
+        key_last_used_at=caller.key_last_used_at,
+        geo=caller.geo,
+        asn=caller.asn,
     )
 
 

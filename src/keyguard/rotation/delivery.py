@@ -1,6 +1,6 @@
 """Delivery targets: write a key into a consumer's OpenBao KV v2 secret or AWS secret, staged.
 
-Addresses (what `--deliver` takes, and what consumers give keyguard.client.load_key)::
+Addresses (what `--deliver` takes, and what consumers give keyguard_client.load_key)::
 
     openbao:<mount>/<path>[#<field>]   KV v2 secret <mount>/data/<path>, field `key` by default
     aws:<secret-id>[#<field>]          Secrets Manager secret: the whole SecretString, or one

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,9 +20,6 @@ from keyguard.errors import KeyguardError
 from keyguard.lifecycle import ApiKey
 from keyguard.rotation.models import INTENT_OPEN, KeyDelivery, RotationIntent
 from keyguard.rotation.service import SYSTEM, Delivered, Reconciled, RotationService
-
-if TYPE_CHECKING:
-    pass
 
 # stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
 # under `keyguard serve` (keyguard.logging.configure_logging).

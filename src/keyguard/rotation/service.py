@@ -25,17 +25,23 @@ import logging
 import os
 import signal
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final, Literal
+from datetime import timedelta
+from typing import Final, Literal, TypeVar
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
 from keyguard.errors import ConfigurationError, IllegalTransition, InvalidInput, KeyguardError
-from keyguard.keys import ENVIRONMENTS, PepperRing, RawKey, digest_key, generate_key
+from keyguard.keys import (
+    ENVIRONMENTS,
+    Environment,
+    PepperRing,
+    RawKey,
+    digest_key,
+    generate_key,
+)
 from keyguard.lifecycle import (
     DEFAULT_GRACE,
     Actor,
@@ -48,20 +54,17 @@ from keyguard.lifecycle import (
 )
 from keyguard.policy import normalize_scopes
 from keyguard.rotation.delivery import Targets
+from keyguard.rotation.intents import IntentLedger
 from keyguard.rotation.interfaces import DeliveryTarget
 from keyguard.rotation.models import (
     INTENT_DONE,
     INTENT_FAILED,
-    INTENT_OPEN,
     INTENT_ROLLED_BACK,
     KeyDelivery,
     RotationIntent,
 )
+from keyguard.rotation.rehash import rehash_delivered
 from keyguard.secrets import SecretValue
-from keyguard.verification import Rehash, apply_rehashes
-
-if TYPE_CHECKING:
-    pass
 
 # stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
 # under `keyguard serve` (keyguard.logging.configure_logging).
@@ -100,6 +103,21 @@ class Reconciled:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What tells a new key's delivery from a successor's."""
+
+    kind: Literal["create", "rotate"]
+    tenant_id: str
+    env: Environment
+    old_key_id: str | None
+    grace: timedelta
+    rotate_every: timedelta | None
+
+
+_Committed = TypeVar("_Committed")
+
+
 class RotationService:
     def __init__(
         self,
@@ -116,11 +134,10 @@ class RotationService:
         self._peppers = peppers
         self._clock = clock
         self._targets = targets
-        self._lease = lease
-        self._owner = os.urandom(16).hex()
+        self._intents = IntentLedger(sessions, clock, lease)
         self.outcomes: Counter[str] = Counter()
 
-    # -- the two deliveries ----------------------------------------------------------------
+    # -- delivery: a new key, or a successor ---------------------------------------------
 
     def create_delivered(
         self,
@@ -134,24 +151,13 @@ class RotationService:
         """Create a key straight into `target`; nobody sees it."""
         _precheck(spec, rotate_every, grace)
         box = self._targets.open(target)  # a misconfigured vault fails before anything is written
-        raw, new_id = generate_key(spec.env), new_key_id()  # type: ignore[arg-type]  # checked by _precheck
-        intent = self._open(
-            "create",
-            tenant_id=spec.tenant_id,
-            target=box.address,
-            old_key_id=None,
-            new_id=new_id,
-            raw=raw,
-            grace=grace,
-            rotate_every=rotate_every,
+        intent, created = self._deliver(
+            actor,
+            box,
+            _Plan("create", spec.tenant_id, spec.env, None, grace, rotate_every),  # type: ignore[arg-type]  # checked by _precheck
+            lambda raw, new_id: self._keys.create(actor, spec, raw=raw, key_id=new_id),
+            failure="the key could not be created",
         )
-        self._before_commit(intent, box, raw)
-        try:
-            created = self._keys.create(actor, spec, raw=raw, key_id=new_id)
-        except KeyguardError:
-            self._roll_back_quietly(intent, box, "the key could not be created")
-            raise
-        self._after_commit(intent, box, actor)
         return Delivered(created.view, intent.target)
 
     def rotate_delivered(
@@ -180,27 +186,51 @@ class RotationService:
             rotate_every = timedelta(seconds=binding.rotate_every_seconds)
         _check_durations(rotate_every, grace)
         box = self._targets.open(target or (binding.target if binding else ""))
-        raw, new_id = generate_key(old.env), new_key_id()
-        intent = self._open(
-            "rotate",
-            tenant_id=old.tenant_id,
+        intent, _ = self._deliver(
+            actor,
+            box,
+            _Plan("rotate", old.tenant_id, old.env, key_id, grace, rotate_every),
+            lambda raw, new_id: self._keys.issue_successor(
+                actor, key_id, raw=raw, successor_id=new_id
+            ),
+            failure="the successor could not be issued",
+        )
+        return Delivered(
+            self._keys.show(actor, intent.new_key_id), intent.target, self._keys.show(actor, key_id)
+        )
+
+    def _deliver(
+        self,
+        actor: Actor,
+        box: DeliveryTarget,
+        plan: _Plan,
+        commit: Callable[[RawKey, str], _Committed],
+        *,
+        failure: str,
+    ) -> tuple[RotationIntent, _Committed]:
+        """Steps 1 to 5 around `commit(raw, new_id)`, which writes the key (and its audit
+        event) to the database; `failure` is the rollback's reason when it refuses."""
+        raw, new_id = generate_key(plan.env), new_key_id()
+        pepper = self._peppers.current
+        intent = self._intents.open(
+            plan.kind,
+            tenant_id=plan.tenant_id,
             target=box.address,
-            old_key_id=key_id,
-            new_id=new_id,
-            raw=raw,
-            grace=grace,
-            rotate_every=rotate_every,
+            old_key_id=plan.old_key_id,
+            new_key_id=new_id,
+            new_digest=digest_key(pepper, raw),
+            pepper_version=pepper.version,
+            grace=plan.grace,
+            rotate_every=plan.rotate_every,
         )
         self._before_commit(intent, box, raw)
         try:
-            self._keys.issue_successor(actor, key_id, raw=raw, successor_id=new_id)
+            committed = commit(raw, new_id)
         except KeyguardError:
-            self._roll_back_quietly(intent, box, "the successor could not be issued")
+            self._roll_back_quietly(intent, box, failure)
             raise
         self._after_commit(intent, box, actor)
-        return Delivered(
-            self._keys.show(actor, new_id), intent.target, self._keys.show(actor, key_id)
-        )
+        return intent, committed
 
     def _before_commit(self, intent: RotationIntent, box: DeliveryTarget, raw: RawKey) -> None:
         """Step 2: stage and check. On failure nothing was committed: roll back, re-raise."""
@@ -208,7 +238,7 @@ class RotationService:
         try:
             box.stage(SecretValue(raw.reveal()), intent.id)
             self._check(intent, box.pending(intent.id), f"staged into {intent.target}")
-            self._step(intent, "staged")
+            self._intents.step(intent, "staged")
         except KeyguardError:
             self._roll_back_quietly(intent, box, "staging failed")
             raise
@@ -217,12 +247,12 @@ class RotationService:
     def _after_commit(self, intent: RotationIntent, box: DeliveryTarget, actor: Actor) -> None:
         """Steps 4 and 5. The new key is committed: from here on, only forward."""
         try:
-            self._step(intent, "committed")
+            self._intents.step(intent, "committed")
         except IllegalTransition:
             # Reconciliation took the intent over while this process was stalled. If it rolled
             # the delivery back, the key just committed was never delivered: nobody holds it.
             # (If it found the key committed, it completes the delivery itself.)
-            if self._state_of(intent) == INTENT_ROLLED_BACK:
+            if self._intents.state_of(intent) == INTENT_ROLLED_BACK:
                 self._keys.revoke(SYSTEM, intent.new_key_id, "delivery was rolled back")
             raise
         _failpoint("committed")
@@ -253,15 +283,10 @@ class RotationService:
 
     def reconcile(self, *, take_over: bool = False) -> list[Reconciled]:
         """Finish or undo every delivery whose process stopped (lease run out, or `take_over`)."""
-        now = self._clock()
-        with self._sessions() as session:
-            query = select(RotationIntent).where(RotationIntent.state == INTENT_OPEN)
-            if not take_over:
-                query = query.where(RotationIntent.lease_until <= now)
-            intents = list(session.scalars(query.order_by(RotationIntent.created_at)))
+        intents = self._intents.open_intents(lapsed_only=not take_over)
         results = []
         for intent in intents:
-            if not self._claim(intent, take_over=take_over):
+            if not self._intents.claim(intent, take_over=take_over):
                 continue
             try:
                 results.append(self._reconcile_one(intent))
@@ -290,7 +315,7 @@ class RotationService:
         # nobody can have it, so it is revoked; the old key was never put in its grace.
         detail = f"{intent.target} no longer holds the new key"
         self._keys.revoke(SYSTEM, intent.new_key_id, f"delivery failed: {detail}")
-        self._close(intent, INTENT_FAILED, detail)
+        self._intents.close(intent, INTENT_FAILED, detail)
         return self._reconciled(intent, "failed", detail)
 
     def _reconciled(self, intent: RotationIntent, outcome: Outcome, detail: str) -> Reconciled:
@@ -304,59 +329,6 @@ class RotationService:
         )
 
     # -- steps -----------------------------------------------------------------------------
-
-    def _open(
-        self,
-        kind: str,
-        *,
-        tenant_id: str,
-        target: str,
-        old_key_id: str | None,
-        new_id: str,
-        raw: RawKey,
-        grace: timedelta,
-        rotate_every: timedelta | None,
-    ) -> RotationIntent:
-        address = target
-        now = self._clock()
-        pepper = self._peppers.current
-        intent = RotationIntent(
-            id=os.urandom(16).hex(),
-            kind=kind,
-            tenant_id=tenant_id,
-            target=address,
-            old_key_id=old_key_id,
-            new_key_id=new_id,
-            new_digest=digest_key(pepper, raw),
-            pepper_version=pepper.version,
-            grace_seconds=int(grace.total_seconds()),
-            rotate_every_seconds=int(rotate_every.total_seconds()) if rotate_every else None,
-            state=INTENT_OPEN,
-            step="opened",
-            owner=self._owner,
-            lease_until=now + self._lease,
-            target_lock=address,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            with self._sessions.begin() as session:
-                self._refuse_concurrent(session, address, old_key_id)
-                session.add(intent)
-        except IntegrityError:
-            raise _busy(address) from None
-        return intent
-
-    @staticmethod
-    def _refuse_concurrent(session: Session, address: str, old_key_id: str | None) -> None:
-        clash = RotationIntent.target_lock == address
-        if old_key_id is not None:  # (`== None` would match every open creation)
-            clash = or_(clash, RotationIntent.old_key_id == old_key_id)
-        found = session.scalars(
-            select(RotationIntent).where(RotationIntent.state == INTENT_OPEN, clash).limit(1)
-        ).first()
-        if found is not None:
-            raise _busy(found.target, found)
 
     def _check(self, intent: RotationIntent, value: SecretValue | None, where: str) -> None:
         if not self._holds(intent, value):
@@ -378,7 +350,7 @@ class RotationService:
     def _promote(self, intent: RotationIntent, box: DeliveryTarget) -> None:
         box.promote(intent.id)
         self._check(intent, box.current(), f"promoted in {intent.target}")
-        self._step(intent, "promoted")
+        self._intents.step(intent, "promoted")
 
     def _finish(self, intent: RotationIntent, actor: Actor) -> None:
         """Start the old key's grace (unless a crash came after it did), record, close."""
@@ -406,11 +378,11 @@ class RotationService:
                         created_at=now,
                     )
                 )
-            self._close_in(session, intent, INTENT_DONE, None, now)
+            self._intents.close_in(session, intent, INTENT_DONE, None, now)
 
     def _roll_back(self, intent: RotationIntent, box: DeliveryTarget, reason: str) -> None:
         box.discard(intent.id)
-        self._close(intent, INTENT_ROLLED_BACK, reason)
+        self._intents.close(intent, INTENT_ROLLED_BACK, reason)
         self.outcomes["rolled_back"] += 1
 
     def _roll_back_quietly(self, intent: RotationIntent, box: DeliveryTarget, reason: str) -> None:
@@ -422,121 +394,21 @@ class RotationService:
                 "rotation.rollback_deferred", extra={"intent": intent.id, "error": exc.code}
             )
 
-    def _step(self, intent: RotationIntent, step: str) -> None:
-        """Record progress and renew the lease — only while this process still owns it."""
-        now = self._clock()
-        with self._sessions.begin() as session:
-            moved = session.execute(
-                update(RotationIntent)
-                .where(
-                    RotationIntent.id == intent.id,
-                    RotationIntent.owner == self._owner,
-                    RotationIntent.state == INTENT_OPEN,
-                )
-                .values(step=step, lease_until=now + self._lease, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        if not getattr(moved, "rowcount", 0):
-            raise IllegalTransition(f"delivery {intent.id} was taken over by reconciliation")
-        intent.step = step
-
-    def _claim(self, intent: RotationIntent, *, take_over: bool) -> bool:
-        now = self._clock()
-        conditions = [
-            RotationIntent.id == intent.id,
-            RotationIntent.owner == intent.owner,
-            RotationIntent.state == INTENT_OPEN,
-        ]
-        if not take_over:
-            conditions.append(RotationIntent.lease_until <= now)
-        with self._sessions.begin() as session:
-            moved = session.execute(
-                update(RotationIntent)
-                .where(*conditions)
-                .values(owner=self._owner, lease_until=now + self._lease, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        return bool(getattr(moved, "rowcount", 0))
-
-    def _close(self, intent: RotationIntent, state: str, detail: str | None) -> None:
-        with self._sessions.begin() as session:
-            self._close_in(session, intent, state, detail, self._clock())
-
-    def _close_in(
-        self,
-        session: Session,
-        intent: RotationIntent,
-        state: str,
-        detail: str | None,
-        now: datetime,
-    ) -> None:
-        session.execute(
-            update(RotationIntent)
-            .where(RotationIntent.id == intent.id, RotationIntent.state == INTENT_OPEN)
-            .values(state=state, target_lock=None, detail=detail, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        intent.state = state
-
-    def _state_of(self, intent: RotationIntent) -> str | None:
-        with self._sessions() as session:
-            return session.scalar(
-                select(RotationIntent.state).where(RotationIntent.id == intent.id)
-            )
-
     def _committed(self, intent: RotationIntent) -> bool:
         with self._sessions() as session:
             return session.get(ApiKey, intent.new_key_id) is not None
 
     def delivery_of(self, key_id: str) -> KeyDelivery | None:
         """Where the key was delivered (and its rotation policy), if it was."""
-        with self._sessions() as session:
-            return session.get(KeyDelivery, key_id)
+        return delivery_of(self._sessions, key_id)
 
     def rehash_delivered(self) -> int:
-        """Re-hash under the current pepper every live key still held by its delivery target.
-
-        The only keys Keyguard can re-hash without their holder: it reads them back from the
-        vault it delivered them to. A target that now holds another key (a successor), or that
-        cannot be read, is skipped. Returns how many keys moved.
-        """
-        current, now = self._peppers.current, self._clock()
-        with self._sessions() as session:
-            rows = session.execute(
-                select(ApiKey.id, ApiKey.pepper_version, ApiKey.digest, KeyDelivery.target)
-                .join(KeyDelivery, KeyDelivery.key_id == ApiKey.id)
-                .where(
-                    ApiKey.pepper_version != current.version,
-                    ApiKey.state.in_(("active", "rotating", "suspended")),
-                    ApiKey.expires_at > now,
-                )
-            ).all()
-        batch = [
-            Rehash(
-                row.id, row.pepper_version, row.digest, current.version, digest_key(current, raw)
-            )
-            for row in rows
-            if (raw := self._held_key(row.target, row.pepper_version, row.digest)) is not None
-        ]
-        return apply_rehashes(self._sessions, batch, now) if batch else 0
-
-    def _held_key(self, target: str, version: str, digest: str) -> RawKey | None:
-        """The key `target` holds, if it is the one with `digest` under pepper `version`."""
-        try:
-            value = self._targets.open(target).current()
-            pepper = self._peppers.get(version)
-        except (KeyguardError, KeyError):
-            return None
-        if value is None:
-            return None
-        raw = RawKey(value.reveal())
-        return raw if hmac.compare_digest(digest_key(pepper, raw), digest) else None
+        """Re-hash the keys their delivery targets still hold (keyguard.rotation.rehash)."""
+        return rehash_delivered(self._sessions, self._peppers, self._targets, self._clock)
 
     def open_intents(self) -> list[RotationIntent]:
         """Deliveries in flight (or interrupted), oldest first."""
-        with self._sessions() as session:
-            query = select(RotationIntent).where(RotationIntent.state == INTENT_OPEN)
-            return list(session.scalars(query.order_by(RotationIntent.created_at)))
+        return self._intents.open_intents()
 
 
 def _precheck(spec: KeySpec, rotate_every: timedelta | None, grace: timedelta) -> None:
@@ -562,16 +434,6 @@ def _check_durations(rotate_every: timedelta | None, grace: timedelta) -> None:
         )
 
 
-def _busy(address: str, intent: RotationIntent | None = None) -> IllegalTransition:
-    since = f" since {intent.created_at:%Y-%m-%d %H:%M:%S}Z" if intent is not None else ""
-    return IllegalTransition(
-        f"a delivery into {address} is already in progress{since}; it completes or rolls back "
-        "when reconciled (`keyguard keys rotate --due`, or the worker) once its lease runs out, "
-        "or at once with `keyguard keys rotate --reconcile --take-over` if its process is gone",
-        code="delivery_in_progress",
-    )
-
-
 def _failpoint(step: str) -> None:
     if os.environ.get(FAILPOINT_VARIABLE) == step:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -590,7 +452,7 @@ def rotate_handed_out(
     vault, or the consumer would be left holding the old key when the grace ends.
     """
     keys.show(actor, key_id)  # another tenant's key stays a 404
-    if delivery_target(sessions, key_id) is not None:
+    if delivery_of(sessions, key_id) is not None:
         raise IllegalTransition(
             f"key {key_id} lives in a vault: rotate it with `keyguard keys rotate {key_id}` "
             "or let the scheduler do it, so the vault receives the successor",
@@ -599,8 +461,7 @@ def rotate_handed_out(
     return keys.rotate(actor, key_id, grace)
 
 
-def delivery_target(sessions: sessionmaker[Session], key_id: str) -> str | None:
-    """The vault secret a key was delivered to, or None when it was handed out directly."""
+def delivery_of(sessions: sessionmaker[Session], key_id: str) -> KeyDelivery | None:
+    """Where a key was delivered (and its rotation policy); None when it was handed out."""
     with sessions() as session:
-        row = session.get(KeyDelivery, key_id)
-        return row.target if row else None
+        return session.get(KeyDelivery, key_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +19,7 @@ from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.peppers import load_runtime_peppers
 from keyguard.settings import Settings
 from keyguard.storage import make_engine, make_session_factory
-from keyguard.usage import UsageWriter
+from keyguard.usage import IpLocator, UsageHistory, UsageRetention, UsageWriter
 from keyguard.verification import ChangeFeed, Gate, SnapshotCache, Verifier
 
 
@@ -38,6 +39,10 @@ class Runtime:
     changes: ChangeFeed
     rotation: RotationService
     scheduler: Scheduler
+    # Usage history (docs/usage.md): where addresses are, what was used, what is kept.
+    locator: IpLocator | None
+    history: UsageHistory
+    retention: UsageRetention
     closed: bool = field(default=False)
 
     @classmethod
@@ -55,10 +60,13 @@ class Runtime:
             sessions, peppers, clock, SnapshotCache(settings.cache_ttl_seconds, monotonic=monotonic)
         )
         keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate)
+        locator = IpLocator.open(settings.geoip_db, settings.asn_db)
+        raw_retention = timedelta(days=settings.usage_retention_days)
         usage = UsageWriter(
             sessions,
             flush_interval=settings.usage_flush_seconds,
             max_queue=settings.usage_queue_limit,
+            locator=locator,
         )
         limits = build_limits(
             clock, redis_url=settings.redis_url, fail_open=settings.redis_fail_open
@@ -84,6 +92,14 @@ class Runtime:
             changes,
             rotation,
             scheduler,
+            locator=locator,
+            history=UsageHistory(sessions, clock, raw_retention=raw_retention),
+            retention=UsageRetention(
+                sessions,
+                clock,
+                raw_retention=raw_retention,
+                rollup_retention=timedelta(days=settings.usage_rollup_retention_days),
+            ),
         )
 
     def flush_last_used(self) -> None:
@@ -97,5 +113,7 @@ class Runtime:
         self.usage.close()
         self.flush_last_used()
         self.limits.backend.close()
+        if self.locator is not None:
+            self.locator.close()
         self.engine.dispose()
         self.closed = True

@@ -3,7 +3,8 @@
 `keyguard serve`, `keyguard smtp` and `keyguard worker` all verify keys (HTTP, SMTP AUTH, the
 hold of revoked keys' mail), so each follows the change feed — another process's revoke
 reaches this one's cache within CHANGE_FEED_SECONDS — flushes last-used times and batched
-usage events, and sweeps expired rate-limit counters. On exit it writes what is left.
+usage events, and sweeps expired rate-limit counters. The worker's process also rolls usage up
+by the hour and purges what is past its retention. On exit it writes what is left.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ SWEEP_SECONDS: Final = 60.0
 
 
 @asynccontextmanager
-async def housekeeping(runtime: Runtime) -> AsyncIterator[None]:
+async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncIterator[None]:
+    """With `maintenance` (the delivery worker's process: `keyguard worker`, or `serve`
+    running the worker) also the usage rollup and purge (keyguard.usage.retention)."""
     runtime.usage.start()
     await anyio.to_thread.run_sync(runtime.changes.poll)  # the change feed's starting point
     jobs: list[tuple[float, Callable[[], object]]] = [
@@ -33,6 +36,8 @@ async def housekeeping(runtime: Runtime) -> AsyncIterator[None]:
         (CHANGE_FEED_SECONDS, runtime.changes.poll),  # other processes' revocations
         (SWEEP_SECONDS, runtime.limits.sweep),
     ]
+    if maintenance:
+        jobs.append((runtime.settings.usage_maintenance_seconds, runtime.retention.run))
     tasks = [asyncio.create_task(every(seconds, job)) for seconds, job in jobs]
     try:
         yield

@@ -6,14 +6,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from keyguard.errors import ConfigurationError, NotFound
 from keyguard.keys import MIN_PEPPER_BYTES, Pepper, PepperRing
 from keyguard.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 DEV_PEPPER_FILE = "pepper"
 

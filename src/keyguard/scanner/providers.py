@@ -1,8 +1,9 @@
 """Every rule the scanner knows, in priority order (an earlier rule wins an overlap).
 
-Formats were taken from the providers' documentation where it states one, and otherwise
-from the shapes that public scanners (gitleaks, Kingfisher/Betterleaks, TruffleHog) and
-real keys show; each rule's `notes` say which, and where a format is uncertain.
+Formats were checked against the providers' documentation: where a page states a format
+(or shows an example key) the rule's `notes` name that page; otherwise the shape is the one
+public scanners (gitleaks, Kingfisher, TruffleHog, GitGuardian) use, and `notes` say
+"observed". docs/scanner.md has the table of both, with the page for each.
 """
 
 from __future__ import annotations
@@ -36,15 +37,24 @@ NOT_SECRET_NAMES: Final = (
 )
 AWS_KEY_ID: Final = "(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"
 BASE58: Final = "[1-9A-HJ-NP-Za-km-z]"
+# Elastic Email's older keys: a GUID, of either case.
+GUID: Final = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+# Twilio documents its SIDs as two letters and [0-9a-fA-F]{32}.
+TWILIO_SID_BODY: Final = "[0-9a-fA-F]{32}"
+
+
+# 0x04: SigV4-derived passwords; 0x02: those derived before 10 January 2019 (SigV2), which
+# AWS asks users to delete, so a leaked one may still work.
+SES_SMTP_VERSIONS: Final = frozenset({0x02, 0x04})
 
 
 def _ses_smtp_structure(secret: str) -> bool:
-    """An SES SMTP password is base64 of a version byte (0x04) and an HMAC-SHA256."""
+    """An SES SMTP password is base64 of a version byte and an HMAC-SHA256 (33 bytes)."""
     try:
         raw = base64.b64decode(secret, validate=True)
     except (binascii.Error, ValueError):
         return False
-    return len(raw) == 33 and raw[0] == 0x04
+    return len(raw) == 33 and raw[0] in SES_SMTP_VERSIONS
 
 
 def _keyguard() -> Rule:
@@ -74,7 +84,9 @@ def _email_prefixed() -> list[Rule]:
             prefixed=True,
             visible_prefix=3,
             min_entropy=3.5,
-            notes="Documented shape: SG. + 22-character id + . + 43-character secret.",
+            notes="Documented length: 69 characters "
+            "(twilio.com/docs/sendgrid/ui/account-and-settings/api-keys); the split "
+            "SG. + 22 + . + 43 is observed in public scanners.",
         ),
         rule(
             "brevo-api-key",
@@ -85,6 +97,8 @@ def _email_prefixed() -> list[Rule]:
             prefixed=True,
             visible_prefix=8,
             min_entropy=3.0,
+            notes="Not documented by Brevo: xkeysib- + 64 hex + - + 16 alphanumerics is "
+            "observed in public scanners (gitleaks, Kingfisher, TruffleHog).",
         ),
         rule(
             "brevo-smtp-key",
@@ -95,7 +109,8 @@ def _email_prefixed() -> list[Rule]:
             prefixed=True,
             visible_prefix=9,
             min_entropy=3.0,
-            notes="Same layout as xkeysib- keys; missed by scanners that only know xkeysib-.",
+            notes="Not documented: assumed the layout of xkeysib- keys (observed); public "
+            "scanners know only xkeysib-.",
         ),
         rule(
             "mailchimp-api-key",
@@ -105,7 +120,8 @@ def _email_prefixed() -> list[Rule]:
             keywords=("-us",),
             prefixed=True,
             min_entropy=3.0,
-            notes="The -usN suffix is the data centre; one-digit centres (-us1…-us9) exist.",
+            notes="Not documented by Mailchimp: 32 hex + -usN (the data centre) is observed "
+            "in public scanners; one-digit centres (-us1…-us9) exist, which gitleaks misses.",
         ),
         rule(
             "mailersend-api-token",
@@ -116,7 +132,7 @@ def _email_prefixed() -> list[Rule]:
             prefixed=True,
             visible_prefix=5,
             min_entropy=3.0,
-            notes="Uncertain length: observed tokens are mlsn. + 64 hex; 30-100 is accepted.",
+            notes="Not documented: mlsn. + 64 hex is observed; 30-100 characters accepted.",
         ),
         rule(
             "resend-api-key",
@@ -128,7 +144,9 @@ def _email_prefixed() -> list[Rule]:
             visible_prefix=3,
             min_entropy=3.0,
             checks=(has_digit_and_letter,),
-            notes="Undocumented shape, observed: re_ + 8 + _ + 24 base58 characters.",
+            notes="re_ + 8 + _ + 24 as in the example token of "
+            "resend.com/docs/api-reference/api-keys/create-api-key; the base58 alphabet "
+            "is observed, not documented.",
         ),
         rule(
             "hubspot-private-app-token",
@@ -138,19 +156,22 @@ def _email_prefixed() -> list[Rule]:
             keywords=("pat-",),
             prefixed=True,
             visible_prefix=8,
-            notes="pat-<region>-<uuid>; regions seen: na1, na2, eu1, ap1 (the list may grow).",
+            notes="Not documented by HubSpot: pat-<region>-<uuid> is observed (GitGuardian: "
+            "any two letters and a digit; TruffleHog and Kingfisher know only na1, eu1).",
         ),
         rule(
             "klaviyo-private-api-key",
             "klaviyo",
             "Klaviyo private API key",
-            "pk_[0-9A-Za-z]{34}",
+            "pk_(?:[0-9A-Za-z]{6}_[0-9a-f]{34}|[0-9A-Za-z]{34})",
             keywords=("pk_",),
             prefixed=True,
             visible_prefix=3,
             min_entropy=3.0,
             checks=(has_digit_and_letter,),
-            notes="pk_ is documented; the 34-character body is observed, not documented.",
+            notes="pk_ + alphanumerics is documented "
+            "(developers.klaviyo.com/en/docs/retrieve_api_credentials); the lengths are "
+            "observed: 34, or the newer pk_<6-character company id>_<34 hex> (TruffleHog).",
         ),
         rule(
             "kit-api-key",
@@ -162,7 +183,8 @@ def _email_prefixed() -> list[Rule]:
             visible_prefix=4,
             min_entropy=3.0,
             checks=(has_digit_and_letter,),
-            notes="Uncertain: v4 keys start kit_; the body length is not documented.",
+            notes="Not documented by Kit: the kit_ prefix is shown in third-party guides; "
+            "the body length is unknown (32-64 accepted).",
         ),
     ]
 
@@ -179,7 +201,8 @@ def _mailgun() -> list[Rule]:
             keywords=("mailgun",),
             context_gated=True,
             min_entropy=3.0,
-            notes="Context-gated: signing keys take any of the API key shapes, or 32 hex.",
+            notes="Not documented: signing keys are observed in the API key shapes, or as "
+            "32 hex; context-gated.",
         ),
         rule(
             "mailgun-api-key",
@@ -191,6 +214,7 @@ def _mailgun() -> list[Rule]:
             prefixed=True,
             visible_prefix=4,
             min_entropy=3.0,
+            notes="Not documented: key- + 32 hex is observed in public scanners.",
         ),
         rule(
             "mailgun-api-key-v2",
@@ -200,7 +224,8 @@ def _mailgun() -> list[Rule]:
             keywords=(),
             prefixed=True,
             min_entropy=3.0,
-            notes="Undocumented, observed shape of keys created since ~2020.",
+            notes="Not documented: the shape of keys created since ~2020, observed in "
+            "public scanners (gitleaks, TruffleHog).",
         ),
         rule(
             "mailgun-public-validation-key",
@@ -212,7 +237,8 @@ def _mailgun() -> list[Rule]:
             visible_prefix=7,
             confidence="low",
             min_entropy=3.0,
-            notes="Public by design but deprecated; reported low so it is reviewed.",
+            notes="Observed shape (gitleaks); public by design but deprecated; reported low "
+            "so it is reviewed.",
         ),
     ]
 
@@ -287,7 +313,9 @@ def _context_rules() -> list[Rule]:
             UUID,
             keywords=("postmark",),
             cred="(?i:account)[\\w.-]{0,10}(?i:token|key)",
-            notes="A UUID: reported only with Postmark and account context on the line.",
+            notes="Documented only as a random alphanumeric string "
+            "(postmarkapp.com/support/article/1008-what-are-the-account-and-server-api-tokens"
+            "); the UUID shape is observed. Needs Postmark and account context.",
         ),
         _context(
             "postmark-server-token",
@@ -295,7 +323,8 @@ def _context_rules() -> list[Rule]:
             "Postmark server API token",
             "postmark",
             UUID,
-            notes="A UUID: reported only with Postmark context on the line.",
+            notes="Documented only as a random alphanumeric string; the UUID shape is "
+            "observed (TruffleHog, Kingfisher). Needs Postmark context.",
         ),
         _context(
             "mandrill-api-key",
@@ -305,7 +334,8 @@ def _context_rules() -> list[Rule]:
             "(?:md-)?[0-9A-Za-z_-]{22}",
             min_entropy=3.5,
             checks=(has_digit_and_letter,),
-            notes="22 characters; newer keys are said to start md- (unconfirmed).",
+            notes="Not documented: 22 characters observed (TruffleHog; Kingfisher 20-24); "
+            "newer keys are said to start md- (unconfirmed).",
         ),
         _context(
             "sparkpost-api-key",
@@ -314,16 +344,20 @@ def _context_rules() -> list[Rule]:
             "sparkpost",
             "[0-9a-f]{40}",
             min_entropy=3.0,
+            notes="40 hex, as the example key of developers.sparkpost.com/api (the format "
+            "itself is not stated).",
         ),
         _context(
             "elastic-email-api-key",
             "elasticemail",
             "Elastic Email API key",
             "elastic[ _.-]?email",
-            "[0-9A-Za-z_-]{96}",
+            f"(?:[0-9A-Za-z_-]{{96}}|{GUID})",
             keywords=("elastic",),
             min_entropy=3.0,
-            notes="Uncertain: observed as 96 characters (often upper-case hex).",
+            notes="96 characters is documented "
+            "(help.elasticemail.com/en/articles/4799160-api-settings); older keys are a "
+            "GUID (help.elasticemail.com/en/articles/2288319-how-to-configure-smtp-api).",
         ),
         _context(
             "sendpulse-api-secret",
@@ -332,7 +366,8 @@ def _context_rules() -> list[Rule]:
             "sendpulse",
             "[0-9a-f]{32}",
             min_entropy=3.0,
-            notes="Client id and secret are both 32 hex; the id alone is not secret.",
+            notes="32 hex, as the example client_id and client_secret of "
+            "sendpulse.com/en/integrations/api; the id alone is not secret.",
         ),
         _context(
             "getresponse-api-key",
@@ -342,6 +377,8 @@ def _context_rules() -> list[Rule]:
             "[0-9a-z]{32}",
             min_entropy=3.0,
             checks=(has_digit_and_letter,),
+            notes="Not documented (the example in apidocs.getresponse.com/v3/authentication "
+            "is a 22-character placeholder); 32 lower-case alphanumerics are observed.",
         ),
         _context(
             "constant-contact-api-key",
@@ -352,7 +389,8 @@ def _context_rules() -> list[Rule]:
             keywords=("constant", "ctct"),
             min_entropy=3.0,
             checks=(has_digit_and_letter,),
-            notes="Uncertain: v3 keys are UUIDs, secrets 22 characters, v2 keys 24.",
+            notes="Not documented: v3 keys (client ids) observed as UUIDs, secrets as 22 "
+            "characters, v2 keys as 24.",
         ),
         _context(
             "mailerlite-api-key",
@@ -361,7 +399,7 @@ def _context_rules() -> list[Rule]:
             "mailerlite",
             "(?:eyJ[0-9A-Za-z_-]{10,}\\.eyJ[0-9A-Za-z_-]{10,}\\.[0-9A-Za-z_-]{10,}|[0-9a-f]{32})",
             min_entropy=3.0,
-            notes="New tokens are JWTs; classic keys 32 hex.",
+            notes="Not documented: new tokens are observed as JWTs, classic keys as 32 hex.",
         ),
         _context(
             "kit-api-secret",
@@ -372,7 +410,8 @@ def _context_rules() -> list[Rule]:
             keywords=("convertkit", "kit"),
             min_entropy=3.5,
             checks=(has_digit_and_letter,),
-            notes="Uncertain lengths: v3 key 22 and secret 43 characters as observed.",
+            notes="Not documented: v3 key 22 (TruffleHog, Kingfisher) and secret 43 "
+            "characters are observed.",
         ),
         _context(
             "loops-api-key",
@@ -383,7 +422,8 @@ def _context_rules() -> list[Rule]:
             keywords=("loops",),
             core="loops",
             min_entropy=3.0,
-            notes="Uncertain: observed as 32 hex; gated on loops_api/loops.so context.",
+            notes="32 hex, as the example key of loops.so/docs/api (the format itself is "
+            "not stated); gated on loops_api/loops.so context.",
         ),
         _context(
             "customerio-api-key",
@@ -394,8 +434,9 @@ def _context_rules() -> list[Rule]:
             keywords=("customer", "cio"),
             core="customer[_.-]?io|cio",
             min_entropy=2.5,
-            notes="App API keys 32 hex, Track API keys (and site ids) 20 hex; a random 20-hex "
-            "value falls below 3 bits of entropy now and then, hence 2.5.",
+            notes="Not documented: App API keys observed as 32 hex, Track API keys and site "
+            "ids as 20 hex; a random 20-hex value falls below 3 bits of entropy now and then, "
+            "hence 2.5.",
         ),
         _context(
             "hubspot-legacy-api-key",
@@ -406,7 +447,8 @@ def _context_rules() -> list[Rule]:
             keywords=("hubspot", "hapikey"),
             core="hubspot|hapikey",
             confidence="medium",
-            notes="Retired by HubSpot in 2022; a live one is unlikely but still reported.",
+            notes="Observed as a UUID (TruffleHog); retired by HubSpot in 2022, so a live "
+            "one is unlikely but still reported.",
         ),
     ]
 
@@ -425,7 +467,8 @@ def _pairs() -> list[Rule]:
             context_gated=True,
             min_entropy=3.0,
             window=2,
-            notes="Key and secret as two arguments, on one line or the next (apiConnect).",
+            notes="Not documented: key and secret observed as 32 hex each; two arguments, "
+            "on one line or the next (apiConnect).",
         ),
         rule(
             "mailjet-basic-credentials",
@@ -439,6 +482,7 @@ def _pairs() -> list[Rule]:
             min_entropy=3.0,
             pair="(?i:mailjet)",
             pair_window=3,
+            notes="Not documented: key and secret observed as 32 hex each.",
         ),
         rule(
             "customerio-basic-credentials",
@@ -451,6 +495,7 @@ def _pairs() -> list[Rule]:
             min_entropy=2.5,
             pair="(?i:customer[_.-]?io)|(?<![A-Za-z])(?:cio|CIO)(?![a-z])",
             pair_window=3,
+            notes="Not documented: site id and Track API key observed as 20 hex each.",
         ),
         rule(
             "mailjet-secret-key",
@@ -462,7 +507,8 @@ def _pairs() -> list[Rule]:
             context_gated=True,
             min_entropy=3.0,
             pair=f"{mailjet}[^\\n]{{0,60}}?(?<![0-9A-Za-z])[0-9a-f]{{32}}(?![0-9A-Za-z])",
-            notes="Key and secret are both 32 hex; reported when both are within 5 lines.",
+            notes="Not documented: key and secret observed as 32 hex each; reported when "
+            "both are within 5 lines.",
         ),
         _context(
             "mailjet-secret-key-block",
@@ -473,21 +519,23 @@ def _pairs() -> list[Rule]:
             keywords=("mailjet", "mj_apikey", "mjapikey"),
             cred="(?i:secret|private)",
             min_entropy=3.0,
-            notes="`[mailjet]` then `api_secret = …`; a Secret named mailjet-… with secret-key.",
+            notes="Observed 32 hex; `[mailjet]` then `api_secret = …`, or a Secret named "
+            "mailjet-… with secret-key.",
         ),
         _context(
             "aws-ses-smtp-password",
             "aws",
             "Amazon SES SMTP password (derived from an IAM secret key)",
             "smtp",
-            "B[0-9A-Za-z+/]{43}",
+            "[AB][0-9A-Za-z+/]{43}",
             left=B64_LEFT,
             right=B64_RIGHT,
             cred="(?i:pass|secret|smtp)",
             window=6,
             checks=(_ses_smtp_structure,),
-            notes="Structure check: base64 of 33 bytes whose first (version) byte is 0x04; "
-            "SMTP context on the line or up to 6 lines above (EMAIL_HOST = email-smtp…).",
+            notes="Documented derivation (docs.aws.amazon.com/ses/latest/dg/"
+            "smtp-credentials.html): base64 of a version byte, 0x04 (0x02 before 2019), and "
+            "an HMAC-SHA256; SMTP context on the line or up to 6 lines above.",
         ),
         rule(
             "aws-access-key-id",
@@ -498,7 +546,8 @@ def _pairs() -> list[Rule]:
             prefixed=True,
             visible_prefix=4,
             confidence="medium",
-            notes="An id, not a secret; medium because a secret is usually close by.",
+            notes="The 4-letter prefixes are documented (IAM unique ID prefixes; A3T is "
+            "not); the base32 body is observed. An id, not a secret: medium.",
         ),
         rule(
             "aws-secret-access-key",
@@ -513,26 +562,28 @@ def _pairs() -> list[Rule]:
             min_entropy=4.0,
             checks=(has_digit_and_letter,),
             pair=AWS_KEY_ID,
-            notes="40 base64 characters; reported when an access key id is within 5 lines.",
+            notes="Not documented: 40 base64 characters, observed (every public scanner "
+            "uses it); reported when an access key id is within 5 lines.",
         ),
         rule(
             "twilio-api-key-sid",
             "twilio",
             "Twilio API key SID (its secret is usually close by)",
-            "SK[0-9a-f]{32}",
+            f"SK{TWILIO_SID_BODY}",
             keywords=("sk",),
             prefixed=True,
             visible_prefix=2,
             confidence="medium",
             min_entropy=3.0,
+            notes="Documented: ^SK[0-9a-fA-F]{32}$ (twilio.com/docs/iam/api-keys/key-resource-v1).",
         ),
         rule(
             "twilio-credentials-pair",
             "twilio",
             "Twilio auth token or API key secret right after its account SID or API key SID",
-            "(?:AC|SK)[0-9a-f]{32}",
+            f"(?:AC|SK){TWILIO_SID_BODY}",
             pattern=(
-                "(?:AC|SK)[0-9a-f]{32}(?:[\"'`][ \\t]*,[ \\t]*\\n?[ \\t]*[\"'`]|:)"
+                f"(?:AC|SK){TWILIO_SID_BODY}(?:[\"'`][ \\t]*,[ \\t]*\\n?[ \\t]*[\"'`]|:)"
                 f"(?P<secret>[0-9A-Za-z]{{32}}){RIGHT}"
             ),
             keywords=("ac", "sk"),
@@ -540,7 +591,8 @@ def _pairs() -> list[Rule]:
             context_gated=True,
             min_entropy=3.0,
             checks=(has_digit_and_letter,),
-            notes='`twilio("AC…", "…")`, `-u AC…:…`: the secret follows its SID.',
+            notes="SIDs as documented (AC or SK + [0-9a-fA-F]{32}); the 32-character secret is "
+            'observed. `twilio("AC…", "…")`, `-u AC…:…`: the secret follows its SID.',
         ),
         _context(
             "twilio-auth-token",
@@ -550,7 +602,8 @@ def _pairs() -> list[Rule]:
             "[0-9A-Za-z]{32}",
             min_entropy=3.0,
             checks=(has_digit_and_letter,),
-            notes="Auth tokens are 32 hex, API key secrets 32 alphanumerics.",
+            notes="Not documented: auth tokens observed as 32 hex, API key secrets as 32 "
+            "alphanumerics.",
         ),
     ]
 

@@ -1,7 +1,8 @@
 """How to rotate each provider's key: the help that SARIF and the docs show with a finding.
 
 A leaked key is rotated, not just deleted: removing it from the code leaves it valid in
-history, forks and caches. Each entry names the provider's own page on managing keys.
+history, forks and caches. Each entry names the provider's own page on managing keys; every
+URL was checked against a stored copy of the provider's documentation (none invented).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ REMEDIATIONS: Final[dict[str, Remediation]] = {
     "mailchimp": _R("Mailchimp", "https://mailchimp.com/help/about-api-keys/",
                     "in Profile > Extras > API keys"),
     "mandrill": _R("Mailchimp Transactional (Mandrill)",
-                   "https://mailchimp.com/developer/transactional/docs/authentication/",
+                   "https://mailchimp.com/developer/transactional/docs/fundamentals/",
                    "in Mandrill Settings > SMTP & API Info"),
     "mailersend": _R("MailerSend", "https://www.mailersend.com/help/managing-api-tokens",
                      "in Integrations > API tokens"),
@@ -54,39 +55,41 @@ REMEDIATIONS: Final[dict[str, Remediation]] = {
                   "in Settings > Integrations > Private Apps (rotate the access token)"),
     "klaviyo": _R("Klaviyo", "https://developers.klaviyo.com/en/docs/authenticate_",
                   "in Settings > API keys"),
-    "kit": _R("Kit (ConvertKit)", "https://developers.kit.com/", "in Settings > Developer"),
+    "kit": _R("Kit (ConvertKit)", "https://developers.kit.com/api-reference/authentication",
+              "in Settings > Developer"),
     "mailgun": _R("Mailgun",
-                  "https://documentation.mailgun.com/docs/mailgun/user-manual/api-key-mgmt/rbac-mgmt/",
+                  "https://documentation.mailgun.com/docs/mailgun/user-manual/api-key-mgmt/rbac-mgmt",
                   "in API Security (API keys, sending keys and the webhook signing key)"),
     "postmark": _R("Postmark",
                    "https://postmarkapp.com/support/article/1008-what-are-the-account-and-server-api-tokens",
                    "in the server's API Tokens tab (server tokens) or Account > API Tokens"),
-    "sparkpost": _R("SparkPost", "https://support.sparkpost.com/docs/getting-started/create-api-keys",
+    "sparkpost": _R("SparkPost", "https://developers.sparkpost.com/api/",
                     "in Configuration > API Keys"),
     "elasticemail": _R("Elastic Email",
-                       "https://help.elasticemail.com/en/articles/4934400-how-to-manage-api-keys",
+                       "https://help.elasticemail.com/en/articles/4799160-api-settings",
                        "in Settings > Manage API Keys"),
-    "sendpulse": _R("SendPulse", "https://sendpulse.com/integrations/api",
-                    "in Account settings > API (regenerate the secret)"),
+    "sendpulse": _R("SendPulse", "https://sendpulse.com/knowledge-base/app-directory/api-keys",
+                    "in Account settings > API (generating new keys revokes the old ones)"),
     "getresponse": _R("GetResponse", "https://apidocs.getresponse.com/v3/authentication",
                       "in Tools > Integrations and API > API"),
     "constantcontact": _R("Constant Contact",
                           "https://developer.constantcontact.com/api_guide/auth_overview.html",
                           "in the developer portal's My Applications (regenerate the secret)"),
     "mailerlite": _R("MailerLite",
-                     "https://www.mailerlite.com/help/where-to-find-the-mailerlite-api-key-groupid-and-documentation",
+                     "https://developers.mailerlite.com/getting-started",
                      "in Integrations > API"),
-    "loops": _R("Loops", "https://loops.so/docs/api-reference/intro", "in Settings > API"),
+    "loops": _R("Loops", "https://loops.so/docs/api", "in Settings > API"),
     "customerio": _R("Customer.io",
-                     "https://docs.customer.io/accounts-and-workspaces/managing-credentials/",
+                     "https://docs.customer.io/accounts-and-workspaces/managing-credentials",
                      "in Account Settings > API Credentials"),
-    "mailjet": _R("Mailjet", "https://dev.mailjet.com/email/guides/#authentication",
-                  "in Account settings > REST API > API Key Management (regenerate the secret)"),
+    "mailjet": _R("Mailjet",
+                  "https://documentation.mailjet.com/hc/en-us/articles/360043227053-How-to-reset-my-Secret-Key-",
+                  "in My Account > Master API Key & Sub API Key Management (reset the secret key)"),
     "aws": _R("AWS (IAM / SES SMTP)",
-              "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html",
+              "https://docs.aws.amazon.com/IAM/latest/UserGuide/Using_RotateAccessKey.html",
               "in IAM > Users > Security credentials (create a second access key, switch, "
               "deactivate and delete the old one; SES SMTP passwords derive from it)"),
-    "twilio": _R("Twilio", "https://www.twilio.com/docs/iam/api-keys",
+    "twilio": _R("Twilio", "https://www.twilio.com/docs/iam/api-keys/keys-in-console",
                  "in the Console's API keys & tokens page (or promote the secondary auth token)"),
 }  # fmt: skip
 GENERIC: Final = _R(

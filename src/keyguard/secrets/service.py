@@ -52,15 +52,40 @@ def store_secret(
     latest = session.scalar(
         select(func.max(StoredSecret.version)).where(*_identity(tenant_id, purpose, name))
     )
-    record_id = rng(16).hex()
-    envelope = seal(wrapper, value, Binding(tenant_id, purpose, name, record_id), rng=rng)
-    now = clock()
-    row = StoredSecret(
-        id=record_id,
+    row = sealed_row(
+        wrapper,
+        value,
         tenant_id=tenant_id,
         purpose=purpose,
         name=name,
         version=(latest or 0) + 1,
+        now=clock(),
+        rng=rng,
+    )
+    session.add(row)
+    return row
+
+
+def sealed_row(
+    wrapper: KeyWrapper,
+    value: SecretValue,
+    *,
+    tenant_id: str,
+    purpose: str,
+    name: str,
+    version: int,
+    now: datetime,
+    rng: Random = os.urandom,
+) -> StoredSecret:
+    """A new row holding `value` sealed to the row's own identity; not validated, not added."""
+    record_id = rng(16).hex()
+    envelope = seal(wrapper, value, Binding(tenant_id, purpose, name, record_id), rng=rng)
+    return StoredSecret(
+        id=record_id,
+        tenant_id=tenant_id,
+        purpose=purpose,
+        name=name,
+        version=version,
         envelope_format=envelope.format,
         wrapper_kind=envelope.wrapper,
         wrapper_key_id=envelope.key_id,
@@ -70,8 +95,6 @@ def store_secret(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    return row
 
 
 def read_secret(

@@ -50,7 +50,7 @@ from keyguard.mail import (
     check_sender,
     parse_address,
 )
-from keyguard.usage import UsageRecord, UsageWriter, key_columns
+from keyguard.usage import NOWHERE, IpLocator, UsageRecord, UsageWriter, key_columns
 from keyguard.verification import Allowed, Denied, Gate
 
 log = structlog.get_logger("keyguard.smtp.submission")
@@ -110,8 +110,11 @@ class SubmissionHandler:
         *,
         usage: UsageWriter,
         clock: Clock,
+        locator: IpLocator | None = None,
     ) -> None:
         self.gate = gate
+        # Where the client is: looked up once per connection, at AUTH (the peer is fixed).
+        self.locator = locator
         self.sending = sending
         self.limits = gate.limits
         self.usage = usage
@@ -136,6 +139,7 @@ class SubmissionHandler:
                 handled=False,
                 message=f"535 5.7.8 Authentication failed: {decision.problem_code}",
             )
+        where = self.locator.locate(ip) if self.locator is not None and ip else NOWHERE
         caller = Caller(
             decision.key,
             ip=ip,
@@ -144,6 +148,11 @@ class SubmissionHandler:
             path="DATA",
             accepted_status=250,
             status_of=lambda error: smtp_reply(error)[0],
+            # The session's events report the key's use before this session (its own
+            # MAIL FROM and DATA re-checks are uses too, but not news).
+            key_last_used_at=decision.previous_use,
+            geo=where.geo,
+            asn=where.asn,
         )
         return AuthResult(success=True, auth_data=Identity(RawKey(presented), caller))
 
@@ -289,8 +298,9 @@ class SubmissionHandler:
             ip=ip,
             user_agent="smtp",
             scope=SCOPE,
+            key_last_used_at=decision.previous_use,
         )
-        self.usage.submit(event)
+        self.usage.submit(event)  # geo and asn are added by the writer, off this path
 
 
 class KeyguardSMTP(SMTP):

@@ -60,6 +60,7 @@ class MailTasks:
                 runtime.mail.sending,
                 usage=runtime.usage,
                 clock=runtime.clock,
+                locator=runtime.locator,
             )
             self._server = await start_server(
                 handler,

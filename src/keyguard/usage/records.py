@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol, TypedDict
@@ -18,11 +20,28 @@ WIDTHS: Final = {
     "path": 300,
     "scope": 40,
     "request_id": 128,
+    "geo": 8,
 }
 
 
 def _cut(name: str, value: str | None) -> str | None:
     return value[: WIDTHS[name]] if value is not None else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def ip_hex(ip: str | None) -> str | None:
+    """An address as 32 hex digits of its IPv6 form (IPv4 mapped into ::ffff:0:0/96): the
+    strings sort like the addresses, so a CIDR is a range of them on SQLite and PostgreSQL.
+    None for no address or one that does not parse."""
+    if ip is None:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv4Address):
+        address = ipaddress.IPv6Address(f"::ffff:{address}")
+    return f"{int(address):032x}"
 
 
 def logged_path(path: str) -> str:
@@ -76,6 +95,9 @@ class UsageRecord:
     sender: str | None = None
     request_id: str | None = None
     extra: dict[str, Any] | None = None
+    key_last_used_at: datetime | None = None  # the key's previous use (PRODUCT.md)
+    geo: str | None = None  # ISO country of `ip`, from the IP database (geo.py)
+    asn: int | None = None  # autonomous system of `ip`, from the IP database
 
     def __post_init__(self) -> None:
         # Free text of the request is masked where it enters storage, whoever built the
@@ -101,6 +123,10 @@ class UsageRecord:
             "outcome": self.outcome,
             "status": self.status,
             "request_id": _cut("request_id", self.request_id),
+            "key_last_used_at": self.key_last_used_at,
+            "geo": _cut("geo", self.geo),
+            "asn": self.asn,
+            "ip_hex": self.ip_hex,
         }
         optional = {
             "recipients": self.recipients,
@@ -110,6 +136,11 @@ class UsageRecord:
         }
         row.update((k, v) for k, v in optional.items() if v is not None or not omit_empty)
         return row
+
+    @property
+    def ip_hex(self) -> str | None:
+        """The `ip_hex` column, computed when the row is written (off the request path)."""
+        return ip_hex(self.ip)
 
     @property
     def plain(self) -> bool:

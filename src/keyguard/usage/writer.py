@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Dialect, Table, insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyguard.usage.geo import IpLocator
 from keyguard.usage.models import UsageEvent
 from keyguard.usage.records import WIDTHS, UsageRecord
 
@@ -35,8 +36,8 @@ _TABLE = cast(Table, UsageEvent.__table__)
 # Optional columns are left out of a row when empty (SQL NULL, and no JSON encoding).
 _INSERT = insert(_TABLE)
 _PLAIN = (
-    "ts", "key_id", "tenant_id", "env", "ip", "user_agent",
-    "method", "path", "scope", "outcome", "status", "request_id",
+    "ts", "key_id", "tenant_id", "env", "ip", "user_agent", "method", "path", "scope",
+    "outcome", "status", "request_id", "key_last_used_at", "geo", "asn", "ip_hex",
 )  # fmt: skip
 
 
@@ -54,7 +55,7 @@ class _PlainInsert:
     drivers (psycopg) get executemany, which they pipeline.
     """
 
-    ROWS_PER_STATEMENT = 200  # x 12 columns: far below SQLite's 32,766 bound variables
+    ROWS_PER_STATEMENT = 200  # x 16 columns: far below SQLite's 32,766 bound variables
 
     def __init__(self, dialect: Dialect) -> None:
         compiled = insert(_TABLE).inline().compile(dialect=dialect, column_keys=list(_PLAIN))
@@ -106,8 +107,10 @@ class UsageWriter:
         flush_interval: float = 1.0,
         max_batch: int = 1000,
         max_queue: int = 100_000,
+        locator: IpLocator | None = None,
     ) -> None:
         self._sessions = sessions
+        self._locator = locator  # geo and asn, added in this thread, never on the request path
         self._interval = flush_interval
         self._max_batch = max_batch
         self._max_queue = max_queue
@@ -174,6 +177,7 @@ class UsageWriter:
     def _write_batch(self) -> bool:
         """Insert one batch; False when the database is unavailable (the batch is kept)."""
         batch = self._take(self._max_batch)
+        self._locate(batch)
         try:
             with self._sessions.begin() as session:
                 connection = session.connection()
@@ -199,6 +203,14 @@ class UsageWriter:
             return True
         self.written += len(batch)
         return True
+
+    def _locate(self, batch: list[UsageRecord]) -> None:
+        if self._locator is None:
+            return
+        try:
+            self._locator.enrich(batch)
+        except Exception as exc:  # a damaged IP database must not cost the events themselves
+            log.warning("usage_locate_failed", error=type(exc).__name__)
 
     def _plain_insert(self, dialect: Dialect) -> _PlainInsert:
         if self._plain is None or self._plain_dialect is not dialect:

@@ -86,7 +86,7 @@ def _with_rate(decision: Allowed, rate: LimitDecision) -> Decision:
     if rate.allowed:
         decision.rate = rate
         return decision
-    return Denied("rate_limited", decision.key, rate=rate)
+    return Denied("rate_limited", decision.key, rate=rate, previous_use=decision.previous_use)
 
 
 def _ignore(_: float) -> None:

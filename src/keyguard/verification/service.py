@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Literal
 
 from sqlalchemy import Engine, bindparam, select
@@ -49,6 +50,8 @@ Outcome = Literal[
 class Allowed:
     key: KeySnapshot
     rate: LimitDecision | None = None  # the key's request rate, once the gate has counted it
+    # The key's use before this one, as this process knew it (usage events' key_last_used_at).
+    previous_use: datetime | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -67,6 +70,7 @@ class Denied:
     key: KeySnapshot | None = None
     code: str | None = None
     rate: LimitDecision | None = None  # set when the refusal is the key's request rate
+    previous_use: datetime | None = None  # the key's last use (a refusal is not one)
 
     @property
     def allowed(self) -> bool:
@@ -198,20 +202,11 @@ class Verifier:
                 grace_until=snapshot.grace_until,
                 now=now,
             )
-        if state == "revoked":
-            rotated = snapshot.state_reason == ROTATED_REASON
-            return Denied("revoked", snapshot, "key_rotated" if rotated else None)
-        if state == "expired":
-            return Denied("expired", snapshot)
-        if state == "suspended":
-            return Denied("suspended", snapshot)
-        if env is not None and snapshot.env != env:
-            return Denied("denied_env", snapshot)
-        if scope is not None and not grants(snapshot.scopes, scope):
-            return Denied("denied_scope", snapshot)
-        if snapshot.restrictions.allowed_networks and not snapshot.restrictions.allows_ip(_ip(ip)):
-            return Denied("denied_ip", snapshot)
-        self.last_used.touch(snapshot.id, now)
+        refusal = _refusal(snapshot, state, scope, ip, env)
+        if refusal is not None:  # a refused attempt is not a use: nothing is noted
+            refusal.previous_use = _later(self.last_used.previous(snapshot.id), snapshot)
+            return refusal
+        previous = _later(self.last_used.touch(snapshot.id, now), snapshot)
         if snapshot.pepper_version != self._peppers.current.version:
             # Only here is the raw key at hand: remember its current-pepper digest.
             self.rehash.record(
@@ -221,7 +216,7 @@ class Verifier:
                 self._peppers.current.version,
                 digest,
             )
-        return Allowed(snapshot)
+        return Allowed(snapshot, previous_use=previous)
 
     def _lookup(self, raw: RawKey, digest: str) -> KeySnapshot | None:
         hit, snapshot = self._cache.get(digest)
@@ -247,6 +242,38 @@ class Verifier:
             if expected and hmac.compare_digest(row.digest, expected[0]):
                 return KeySnapshot.from_row(row)
         return None
+
+
+def _refusal(
+    snapshot: KeySnapshot,
+    state: str,
+    scope: str | None,
+    ip: IPAddress | str | None,
+    env: str | None,
+) -> Denied | None:
+    if state == "revoked":
+        rotated = snapshot.state_reason == ROTATED_REASON
+        return Denied("revoked", snapshot, "key_rotated" if rotated else None)
+    if state == "expired":
+        return Denied("expired", snapshot)
+    if state == "suspended":
+        return Denied("suspended", snapshot)
+    if env is not None and snapshot.env != env:
+        return Denied("denied_env", snapshot)
+    if scope is not None and not grants(snapshot.scopes, scope):
+        return Denied("denied_scope", snapshot)
+    if snapshot.restrictions.allowed_networks and not snapshot.restrictions.allows_ip(_ip(ip)):
+        return Denied("denied_ip", snapshot)
+    return None
+
+
+def _later(seen: datetime | None, snapshot: KeySnapshot) -> datetime | None:
+    """The key's previous use: this process's latest, or the database's when that is later
+    (another process's use, loaded with the snapshot)."""
+    stored = snapshot.last_used_at
+    if seen is None or (stored is not None and stored > seen):
+        return stored
+    return seen
 
 
 _BY_DIGEST: Final = select(ApiKey.__table__).where(

@@ -27,6 +27,9 @@ class KeySnapshot:
     restrictions: Restrictions
     pepper_version: str
     digest: str = field(repr=False)
+    # The last use the database knew when the snapshot was loaded (the verifier's tracker
+    # knows this process's later ones): what usage events report as `key_last_used_at`.
+    last_used_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: ApiKey | Row[Any]) -> KeySnapshot:
@@ -45,6 +48,7 @@ class KeySnapshot:
             restrictions=Restrictions.from_json(row.restrictions),
             pepper_version=row.pepper_version,
             digest=row.digest,
+            last_used_at=row.last_used_at,
         )
 
     def public(self) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def _quota_hits(api: Api) -> float:
 
 
 def test_quota_refusals_are_counted_in_the_metrics(api: Api) -> None:
-    api.runtime.mail.add_domain("default", "example.org", OPERATOR.id)
+    api.runtime.mail.domains.add_domain("default", "example.org", OPERATOR.id)
     client = api.client(api.key("mail:send", daily_quota=1))
     letter = {"from": "a@example.org", "to": ["b@example.com"], "subject": "s", "text": "t"}
     assert client.post("/v1/mail/send", json=letter).status_code == 202

@@ -3,6 +3,7 @@ the caller's X-Request-ID is honoured when well-formed and never when it looks l
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -79,3 +80,32 @@ def test_routes_that_write_their_own_usage_event_store_the_request_id(api: Api) 
     gateway.post("/v1/keys/verify", json={"key": checked}, headers={"X-Request-ID": "verify-1"})
     stored = {(e.path, e.request_id) for e in api.usage()}
     assert {("/v1/mail/send", "mail-1"), ("/v1/keys/verify", "verify-1")} <= stored
+
+
+def test_the_usage_event_and_log_line_exist_before_the_last_byte_of_the_answer(api: Api) -> None:
+    # A client may hang up (or a test look) the moment it has the answer: by then the usage
+    # event must be queued and the access log line written. Driven through the ASGI app
+    # itself, so "before the last byte" is an ordering the test observes, not a race.
+    app = api.server.server.config.app
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/v1/keys", "raw_path": b"/v1/keys", "query_string": b"",
+        "root_path": "", "headers": [(b"x-request-id", b"order-1")],
+        "client": ("203.0.113.7", 40000), "server": ("127.0.0.1", api.server.port),
+    }  # fmt: skip
+    seen: list[tuple[int, list[str]]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            ids = [line.get("request_id") for line in api.access_log()]
+            seen.append((api.runtime.usage.depth(), ids))
+
+    api.runtime.usage.flush()
+    asyncio.run(app(scope, receive, send))
+    [(queued, logged)] = seen
+    assert queued == 1
+    assert logged[-1] == "order-1"
+    assert [e.request_id for e in api.usage()][-1] == "order-1"

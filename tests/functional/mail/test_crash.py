@@ -112,7 +112,7 @@ def sent_count(runtime: Runtime) -> int:
 def test_every_accepted_message_is_delivered_exactly_once_after_a_sigkill(
     runtime: Runtime, database_url: str, tmp_path: Path
 ) -> None:
-    runtime.mail.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
+    runtime.mail.domains.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
     key = create_key(runtime).key.reveal()
     data_dir = tmp_path / "data"
 

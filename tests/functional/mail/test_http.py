@@ -42,7 +42,7 @@ def sink() -> Iterator[Sink]:
 @pytest.fixture
 def mail_api(start_api: StartApi, sink: Sink) -> Api:  # noqa: F811 - the imported fixture
     api = start_api(smtp_relay=sink.url, mail_poll_seconds=0.05)
-    api.runtime.mail.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
+    api.runtime.mail.domains.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
     return api
 
 
@@ -279,7 +279,7 @@ def test_smtp_submission_can_run_inside_serve_next_to_the_worker(
 ) -> None:
     port = free_port()
     api = start_api(smtp_relay=sink.url, smtp_in_serve=True, smtp_port=port, mail_poll_seconds=0.05)
-    api.runtime.mail.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
+    api.runtime.mail.domains.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
     key = api.key("mail:send").key.reveal()
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = SENDER, "a@example.com", "smtp"

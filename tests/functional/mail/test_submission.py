@@ -83,7 +83,7 @@ def secret(runtime: Runtime, **overrides: object) -> str:
 
 @pytest.fixture
 def runtime_with_mail(runtime: Runtime) -> Runtime:
-    runtime.mail.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
+    runtime.mail.domains.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
     return runtime
 
 
@@ -257,7 +257,7 @@ def test_a_suppressed_recipient_is_refused(
     runtime_with_mail: Runtime, certificate: Certificate
 ) -> None:
     runtime = runtime_with_mail
-    runtime.mail.add_suppression(
+    runtime.mail.suppressions.add(
         Partition(DEFAULT_TENANT, "live"), SuppressionIn(address="a@example.com")
     )
     key = secret(runtime)

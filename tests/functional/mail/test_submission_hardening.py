@@ -83,7 +83,7 @@ def wrong_key() -> str:
 
 @pytest.fixture
 def runtime_with_mail(runtime: Runtime) -> Runtime:
-    runtime.mail.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
+    runtime.mail.domains.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
     return runtime
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from keyguard_client import load_key
 
-from keyguard.client import load_key
 from keyguard.clock import system_clock
 from keyguard.lifecycle.models import ApiKey
 from keyguard.rotation.delivery import Targets
@@ -21,6 +21,16 @@ def _json(outcome_stdout: str) -> dict[str, Any]:
     return json.loads(outcome_stdout)  # type: ignore[no-any-return]
 
 
+def _create_delivered(cli: VaultCli, address: str, *options: str) -> dict[str, Any]:
+    """`keys create --deliver address --json` for a live mail:send key, its JSON answer."""
+    return _json(
+        cli.run(
+            "keys", "create", "--env", "live", "--scope", "mail:send",
+            "--deliver", address, *options, "--json",
+        ).stdout
+    )  # fmt: skip
+
+
 def _current(vault: Targets, address: str) -> str | None:
     value = vault.open(address).current()
     return value.reveal() if value is not None else None
@@ -29,12 +39,7 @@ def _current(vault: Targets, address: str) -> str | None:
 def test_create_and_rotate_deliver_into_openbao_without_printing_a_key(
     cli: VaultCli, cli_runtime: Runtime, vault: Targets, openbao_address: str
 ) -> None:
-    created = _json(
-        cli.run(
-            "keys", "create", "--env", "live", "--scope", "mail:send",
-            "--deliver", openbao_address, "--json",
-        ).stdout
-    )  # fmt: skip
+    created = _create_delivered(cli, openbao_address)
     assert "key" not in created and created["delivered_to"] == openbao_address
     delivered = _current(vault, openbao_address)
     assert holder(cli_runtime, delivered) == created["id"]
@@ -65,12 +70,7 @@ def test_delivery_into_aws_is_read_by_the_client(
 ) -> None:
     cli.extra.update(aws_env)
     secret_id = f"apps/mailer-{secrets.token_hex(4)}"
-    created = _json(
-        cli.run(
-            "keys", "create", "--env", "live", "--scope", "mail:send",
-            "--deliver", f"aws:{secret_id}", "--json",
-        ).stdout
-    )  # fmt: skip
+    created = _create_delivered(cli, f"aws:{secret_id}")
     consumer = load_key(f"aws:{secret_id}")
     assert holder(cli_runtime, consumer.reveal()) == created["id"]
     rotated = _json(cli.run("keys", "rotate", created["id"], "--json").stdout)
@@ -83,12 +83,7 @@ def test_delivery_into_aws_is_read_by_the_client(
 def test_due_keys_are_rotated_by_keys_rotate_due(
     cli: VaultCli, cli_runtime: Runtime, vault: Targets, openbao_address: str
 ) -> None:
-    created = _json(
-        cli.run(
-            "keys", "create", "--env", "live", "--scope", "mail:send",
-            "--deliver", openbao_address, "--rotate-every", "30d", "--json",
-        ).stdout
-    )  # fmt: skip
+    created = _create_delivered(cli, openbao_address, "--rotate-every", "30d")
     assert _json(cli.run("keys", "rotate", "--due", "--json").stdout)["rotated"] == []
     with cli_runtime.sessions.begin() as session:  # the key is now 31 days old
         row = session.get(ApiKey, created["id"])

@@ -1,5 +1,5 @@
-"""keyguard.client.load_key against a real HTTP server: after a delivered rotation, a
-`key_rotated` answer or the grace deadline makes the client read the successor from OpenBao."""
+"""keyguard_client against a real HTTP server: after a delivered rotation, a `key_rotated`
+answer or the grace deadline makes the client read the successor from OpenBao."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from keyguard_client import ClientKey, Keyguard, KeyRotated, load_key
 
 from keyguard.api import create_app
-from keyguard.client import ClientKey, load_key
 from keyguard.clock import ManualClock
 from keyguard.lifecycle.service import KeySpec
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
@@ -87,3 +87,27 @@ def test_the_client_reads_the_successor_at_the_grace_deadline(
     clock.advance(timedelta(minutes=1))
     assert key.reveal() != old  # read again at the deadline
     assert _call(server, key).status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_client_refreshes_its_key_from_openbao_by_itself(
+    server: ThreadServer, rotation: RotationService, clock: ManualClock
+) -> None:
+    """No code of the application's: the client sees key_rotated, reads OpenBao, retries."""
+    created, address = _delivered(rotation)
+    with Keyguard(load_key(address, clock=clock), base_url=server.url) as client:
+        assert client.keys.page().items
+        rotation.rotate_delivered(OPERATOR, created.key.id, grace=timedelta(0))
+        assert client.keys.page().items  # answered with the successor
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_client_raises_key_rotated_while_openbao_still_holds_the_old_key(
+    server: ThreadServer, runtime: Runtime, rotation: RotationService, clock: ManualClock
+) -> None:
+    created, address = _delivered(rotation)
+    with Keyguard(load_key(address, clock=clock), base_url=server.url) as client:
+        # Rotated outside the delivery: the vault is never told of the successor.
+        runtime.keys.rotate(OPERATOR, created.key.id, grace=timedelta(0))
+        with pytest.raises(KeyRotated):
+            client.keys.page()

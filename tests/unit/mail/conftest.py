@@ -23,7 +23,7 @@ MakeCaller = Callable[..., Caller]
 @pytest.fixture
 def mail(runtime: Runtime) -> MailService:
     service = MailService(runtime.sessions, runtime.clock)
-    service.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
+    service.domains.add_domain(DEFAULT_TENANT, DOMAIN, OPERATOR.id)
     return service
 
 

@@ -198,7 +198,7 @@ def test_a_hard_bounce_kills_the_message_and_suppresses_the_address(
     with runtime.sessions() as session:
         [suppressed] = session.scalars(select(Suppression)).all()
     assert (suppressed.address, suppressed.reason) == ("gone@example.com", "bounce")
-    status = mail.get_message(Partition(DEFAULT_TENANT, "live"), message_id)
+    status = mail.messages.get(Partition(DEFAULT_TENANT, "live"), message_id)
     assert [e["type"] for e in status["events"]] == ["queued", "bounced", "dead"]
 
 
@@ -293,7 +293,7 @@ def test_queued_mail_of_a_key_revoked_before_delivery_is_held(
 def test_a_tenant_may_choose_to_deliver_mail_of_revoked_keys(
     runtime: Runtime, mail: MailService, make_caller: MakeCaller
 ) -> None:
-    mail.set_hold_revoked_mail(DEFAULT_TENANT, False, OPERATOR.id)
+    mail.domains.set_hold_revoked_mail(DEFAULT_TENANT, False, OPERATOR.id)
     caller = make_caller()
     [message_id] = queue(mail, lambda: caller, "a@example.com")
     runtime.keys.revoke(OPERATOR, caller.key.id)

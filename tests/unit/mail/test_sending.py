@@ -111,7 +111,7 @@ def test_policy_denials_queue_nothing_and_leave_a_usage_event(
 def test_a_suppressed_recipient_is_refused(
     runtime: Runtime, mail: MailService, make_caller: MakeCaller
 ) -> None:
-    mail.add_suppression(LIVE, SuppressionIn(address="A@Example.com"))
+    mail.suppressions.add(LIVE, SuppressionIn(address="A@Example.com"))
     outcome = mail.sending.send(make_caller(), message())
     assert refused_code(outcome) == "suppressed_recipient"
     assert usage(runtime) == [("denied_recipient", 400)]
@@ -120,7 +120,7 @@ def test_a_suppressed_recipient_is_refused(
 def test_a_suppressed_domain_covers_every_address_in_it(
     mail: MailService, make_caller: MakeCaller
 ) -> None:
-    mail.add_suppression(LIVE, SuppressionIn(address="@example.com"))
+    mail.suppressions.add(LIVE, SuppressionIn(address="@example.com"))
     assert refused_code(mail.sending.send(make_caller(), message())) == "suppressed_recipient"
 
 
@@ -209,7 +209,7 @@ def test_attachments_are_accepted_within_the_caps(
 def test_a_template_is_rendered_with_the_variables(
     runtime: Runtime, mail: MailService, make_caller: MakeCaller
 ) -> None:
-    mail.create_template(
+    mail.templates.create(
         LIVE,
         TemplateIn(name="welcome", subject="Hi {{name}}", html="<b>{{ name }}</b>", text=None),
     )
@@ -227,7 +227,7 @@ def test_a_template_is_rendered_with_the_variables(
 def test_a_template_variable_left_out_is_refused(
     mail: MailService, make_caller: MakeCaller
 ) -> None:
-    mail.create_template(LIVE, TemplateIn(name="welcome", subject="Hi {{name}}", text="x"))
+    mail.templates.create(LIVE, TemplateIn(name="welcome", subject="Hi {{name}}", text="x"))
     outcome = mail.sending.send(make_caller(), message(template="welcome", subject=None, text=None))
     assert refused_code(outcome) == "missing_variable"
 
@@ -235,7 +235,7 @@ def test_a_template_variable_left_out_is_refused(
 def test_a_template_of_another_environment_is_unknown(
     mail: MailService, make_caller: MakeCaller
 ) -> None:
-    mail.create_template(LIVE, TemplateIn(name="welcome", subject="Hi", text="x"))
+    mail.templates.create(LIVE, TemplateIn(name="welcome", subject="Hi", text="x"))
     outcome = mail.sending.send(
         make_caller(env="test"), message(template="welcome", subject=None, text=None)
     )
@@ -337,7 +337,7 @@ def test_idempotency_keys_are_per_environment(
 def test_test_mail_is_sandboxed_unless_the_recipient_is_internal(
     runtime: Runtime, mail: MailService, make_caller: MakeCaller
 ) -> None:
-    mail.add_internal(DEFAULT_TENANT, "qa@brand.example", OPERATOR.id)
+    mail.domains.add_internal(DEFAULT_TENANT, "qa@brand.example", OPERATOR.id)
     caller = make_caller(env="test")
     outside = mail.sending.send(caller, message())
     mixed = mail.sending.send(caller, message(to=["a@example.com", "qa@brand.example"]))
@@ -347,7 +347,7 @@ def test_test_mail_is_sandboxed_unless_the_recipient_is_internal(
         stored = session.get(Message, mixed.items[0].id)
         assert stored is not None
     assert (stored.rcpt, stored.sandboxed) == (["qa@brand.example"], True)
-    sandbox = mail.list_sandbox(Partition(DEFAULT_TENANT, "test"), limit=None, after=None)
+    sandbox = mail.sandbox.page(Partition(DEFAULT_TENANT, "test"), limit=None, after=None)
     assert {m["id"] for m in sandbox["data"]} == {outside.items[0].id, mixed.items[0].id}
 
 
@@ -355,11 +355,11 @@ def test_a_test_key_never_sees_live_messages(mail: MailService, make_caller: Mak
     live = mail.sending.send(make_caller(), message())
     message_id = live.items[0].id
     assert message_id is not None
-    assert mail.get_message(LIVE, message_id)["status"] == "queued"
+    assert mail.messages.get(LIVE, message_id)["status"] == "queued"
     with pytest.raises(NotFound):
-        mail.get_message(Partition(DEFAULT_TENANT, "test"), message_id)
+        mail.messages.get(Partition(DEFAULT_TENANT, "test"), message_id)
     with pytest.raises(NotFound):
-        mail.get_message(Partition("other", "live"), message_id)
+        mail.messages.get(Partition("other", "live"), message_id)
 
 
 def test_the_sandbox_shows_a_captured_message_readably(
@@ -368,7 +368,7 @@ def test_the_sandbox_shows_a_captured_message_readably(
     outcome = mail.sending.send(make_caller(env="dev"), message(html="<p>Hello</p>"))
     message_id = outcome.items[0].id
     assert message_id is not None
-    shown = mail.sandbox_message(Partition(DEFAULT_TENANT, "dev"), message_id)
+    shown = mail.sandbox.get(Partition(DEFAULT_TENANT, "dev"), message_id)
     assert (shown["text"].strip(), shown["html"].strip()) == ("Hello.", "<p>Hello</p>")
     assert ["Subject", "Hi"] in shown["headers"]
 

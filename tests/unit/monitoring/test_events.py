@@ -75,3 +75,28 @@ def test_client_family_and_endpoint_drop_versions_and_identifiers() -> None:
     assert client_family("PHPMailer 6.8") == "phpmailer"
     assert endpoint_of("/v1/contacts/8f3a2c?x=1") == "/v1/contacts/{id}"
     assert endpoint_of("/v1/mail/send") == "/v1/mail/send"
+
+
+def test_the_events_the_service_stores_are_read_as_written() -> None:
+    # The online detector and `keyguard monitor replay` read what keyguard.usage writes.
+    from datetime import UTC, datetime
+
+    from keyguard.monitoring import decode_event
+    from keyguard.usage import UsageEvent
+
+    stored = UsageEvent(
+        ts=datetime(2026, 11, 27, 10, 0, 0, 123000, tzinfo=UTC), key_id="k1", tenant_id="t1",
+        env="live", ip="203.0.113.7", user_agent="x/1", method="POST", path="/v1/mail/send",
+        scope="mail:send", outcome="revoked", status=401, recipients=None,
+        recipient_domains=None, sender=None, extra={"code": "key_rotated"}, request_id="r1",
+        key_last_used_at=datetime(2026, 11, 1, tzinfo=UTC), geo="DE", asn=64500,
+    )  # fmt: skip
+    event = decode_event(json.dumps(stored.to_json()))
+    assert (event.code, event.geo, event.asn, event.request_id) == (
+        "key_rotated",
+        "DE",
+        64500,
+        "r1",
+    )
+    assert event.key_last_used_at == datetime(2026, 11, 1, tzinfo=UTC)
+    assert event.ts == datetime(2026, 11, 27, 10, 0, 0, 123000, tzinfo=UTC)

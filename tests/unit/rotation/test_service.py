@@ -204,3 +204,29 @@ def test_a_vault_that_is_not_configured_fails_before_anything_is_written(
     with pytest.raises(KeyguardError, match="no OpenBao connection"):
         unconfigured.create_delivered(OPERATOR, SPEC, "openbao:secret/apps/x")
     assert _intents(runtime) == []
+
+
+@pytest.mark.parametrize("backend", ["openbao"], indirect=True)
+def test_a_new_key_and_a_successor_each_count_one_delivery_and_a_failed_stage_a_rollback(
+    service: RotationService, address: str
+) -> None:
+    created = service.create_delivered(OPERATOR, SPEC, address)
+    rotated = service.rotate_delivered(OPERATOR, created.key.id)
+    with pytest.raises(KeyguardError):  # a mount that does not exist: the stage write fails
+        service.rotate_delivered(OPERATOR, rotated.key.id, "openbao:no-such-mount/app")
+    assert service.outcomes == {"delivered": 2, "rolled_back": 1}
+
+
+@pytest.mark.parametrize("backend", ["openbao"], indirect=True)
+def test_a_key_the_database_refuses_is_taken_back_out_of_the_target(
+    runtime: Runtime, service: RotationService, targets: Targets, address: str
+) -> None:
+    with pytest.raises(KeyguardError):  # staged first, then refused: no such tenant
+        service.create_delivered(
+            OPERATOR, KeySpec("no-such-tenant", "live", ["mail:send"]), address
+        )
+    [intent] = _intents(runtime)
+    assert (intent.state, intent.detail) == ("rolled_back", "the key could not be created")
+    assert targets.open(address).pending(intent.id) is None
+    assert targets.open(address).current() is None
+    assert service.outcomes == {"rolled_back": 1}

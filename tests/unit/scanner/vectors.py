@@ -71,6 +71,11 @@ def positives(m: Maker) -> list[Vector]:
         Vector("resend", "resend-api-key", f'R = "re_{m.body(8, BASE58)}_{m.body(24, BASE58)}"'),
         Vector("hubspot pat", "hubspot-private-app-token", f'H = "pat-eu1-{m.uuid()}"'),
         Vector("klaviyo", "klaviyo-private-api-key", f'K = "pk_{m.body(34, HEX)}"'),
+        Vector(
+            "klaviyo company id form",
+            "klaviyo-private-api-key",
+            f'K = "pk_{m.body(6)}_{m.body(34, HEX)}"',
+        ),
         Vector("kit v4", "kit-api-key", f'KIT = "kit_{m.body(32, HEX)}"'),
         Vector(
             "mailgun webhook",
@@ -101,6 +106,11 @@ def positives(m: Maker) -> list[Vector]:
             "elastic-email-api-key",
             f'ELASTICEMAIL_API_KEY = "{m.body(96, HEX).upper()}"',
         ),
+        Vector(
+            "elastic email legacy guid",
+            "elastic-email-api-key",
+            f'ELASTICEMAIL_API_KEY = "{m.uuid().upper()}"',
+        ),
         Vector("sendpulse", "sendpulse-api-secret", f'SENDPULSE_SECRET = "{m.body(32, HEX)}"'),
         Vector(
             "getresponse",
@@ -129,6 +139,11 @@ def positives(m: Maker) -> list[Vector]:
             path=".env",
         ),
         Vector("ses smtp", "aws-ses-smtp-password", f'EMAIL_SMTP_PASSWORD = "{m.ses_password()}"'),
+        Vector(
+            "ses smtp before 2019",
+            "aws-ses-smtp-password",
+            f'SMTP_PASSWORD = "{m.ses_password(2)}"',
+        ),
         Vector("aws id", "aws-access-key-id", f"aws_access_key_id = {aws_id}"),
         Vector(
             "aws pair",
@@ -137,6 +152,11 @@ def positives(m: Maker) -> list[Vector]:
             path="credentials",
         ),
         Vector("twilio sid", "twilio-api-key-sid", f'SID = "SK{m.body(32, HEX)}"'),
+        Vector(
+            "twilio sid upper-case hex",
+            "twilio-api-key-sid",
+            f'SID = "SK{m.body(32, HEX).upper()}"',
+        ),
         Vector("twilio token", "twilio-auth-token", f'TWILIO_AUTH_TOKEN = "{m.body(32, HEX)}"'),
         Vector(
             "generic api key", "generic-high-entropy-secret", f'PAYMENTS_API_KEY = "{m.body(28)}"'
@@ -231,6 +251,9 @@ def negatives(m: Maker) -> list[Vector]:
         Vector(
             "ses wrong version", "aws-ses-smtp-password", f'SMTP_PASSWORD = "{m.ses_password(5)}"'
         ),
+        Vector(
+            "ses unknown version", "aws-ses-smtp-password", f'SMTP_PASSWORD = "{m.ses_password(3)}"'
+        ),
         Vector("keyguard short", "keyguard-api-key", f'K = "kg_live_{m.body(30)}"'),
         Vector(
             "keyguard allow",
@@ -272,6 +295,8 @@ def negatives(m: Maker) -> list[Vector]:
         Vector("mailgun-like cache key", "mailgun-api-key",
                f'cache_key = "key-{m.body(32, HEX)}"  # md5 of the url'),
         Vector("klaviyo wrong length", "klaviyo-private-api-key", f'K = "pk_{m.body(30, HEX)}"'),
+        Vector("klaviyo company id form, short", "klaviyo-private-api-key",
+               f'K = "pk_{m.body(6)}_{m.body(33, HEX)}"'),
         Vector("idempotency key next to postmark", "postmark-server-token",
                f'-H "X-Postmark-Server-Token: $TOKEN" \\\n  -H "Idempotency-Key: {m.uuid()}"',
                path="send.sh"),

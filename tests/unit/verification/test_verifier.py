@@ -179,3 +179,39 @@ def test_a_change_made_by_another_process_reaches_this_cache_through_the_feed(
         assert runtime.verifier.verify(created.key.reveal()).outcome == "revoked"
     finally:
         other.close()
+
+
+def test_an_allowed_use_reports_the_keys_previous_use(runtime: Runtime, clock: ManualClock) -> None:
+    created = create_key(runtime)
+    first = runtime.verifier.verify(created.key.reveal())
+    assert first.previous_use is None  # never used before
+    used_at = clock()
+    clock.advance(timedelta(minutes=5))
+    second = runtime.verifier.verify(created.key.reveal())
+    assert second.previous_use == used_at
+
+
+def test_a_refusal_reports_the_previous_use_without_counting_as_one(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    created = create_key(runtime)
+    runtime.verifier.verify(created.key.reveal())
+    used_at = clock()
+    clock.advance(timedelta(minutes=1))
+    refused = runtime.verifier.verify(created.key.reveal(), scope="keys:write")
+    assert not refused.allowed
+    assert refused.previous_use == used_at
+    clock.advance(timedelta(minutes=1))
+    assert runtime.verifier.verify(created.key.reveal()).previous_use == used_at
+
+
+def test_the_previous_use_survives_a_flush_and_a_new_process(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    created = create_key(runtime)
+    runtime.verifier.verify(created.key.reveal())
+    used_at = clock()
+    runtime.flush_last_used()
+    other = Verifier(runtime.sessions, runtime.peppers, clock, cache(clock))  # a new process
+    clock.advance(timedelta(days=30))
+    assert other.verify(created.key.reveal()).previous_use == used_at

@@ -61,7 +61,7 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/v1/audit")
+@router.get("/v1/audit", operation_id="audit_list")
 def list_audit(
     principal: Annotated[Principal, require_scope("audit:read")],
     runtime: RuntimeDep,

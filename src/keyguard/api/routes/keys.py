@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from keyguard.api.context import Principal, RuntimeDep
+from keyguard.api.documented import CONFLICT, JSON_BODY, NOT_FOUND
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.schemas import CreatedKeyOut, KeyOut
 from keyguard.errors import InvalidInput, NotFound
@@ -71,7 +72,7 @@ class KeyPage(BaseModel):
     next_cursor: str | None
 
 
-@router.post("/v1/keys", status_code=201)
+@router.post("/v1/keys", operation_id="keys_create", responses=JSON_BODY, status_code=201)
 def create_key(body: CreateKey, principal: Writer, runtime: RuntimeDep) -> CreatedKeyOut:
     """Create a key within the caller's powers. The key is in this answer and nowhere else."""
     spec = KeySpec(
@@ -85,7 +86,7 @@ def create_key(body: CreateKey, principal: Writer, runtime: RuntimeDep) -> Creat
     return _created(runtime.keys.create(principal.actor, spec))
 
 
-@router.get("/v1/keys")
+@router.get("/v1/keys", operation_id="keys_list")
 def list_keys(
     principal: Reader,
     runtime: RuntimeDep,
@@ -102,13 +103,18 @@ def list_keys(
     return KeyPage(keys=[KeyOut.of(v) for v in page], next_cursor=page[-1].id if more else None)
 
 
-@router.get("/v1/keys/{key_id}")
+@router.get("/v1/keys/{key_id}", operation_id="keys_get", responses=NOT_FOUND)
 def get_key(key_id: KeyId, principal: Reader, runtime: RuntimeDep) -> KeyOut:
     """One key's metadata."""
     return KeyOut.of(runtime.keys.show(principal.actor, key_id))
 
 
-@router.post("/v1/keys/{key_id}/rotate", status_code=201)
+@router.post(
+    "/v1/keys/{key_id}/rotate",
+    operation_id="keys_rotate",
+    responses={**NOT_FOUND, **CONFLICT, **JSON_BODY},
+    status_code=201,
+)
 def rotate_key(
     key_id: KeyId, principal: Writer, runtime: RuntimeDep, body: RotateKey | None = None
 ) -> CreatedKeyOut:
@@ -120,7 +126,11 @@ def rotate_key(
     )
 
 
-@router.post("/v1/keys/{key_id}/revoke")
+@router.post(
+    "/v1/keys/{key_id}/revoke",
+    operation_id="keys_revoke",
+    responses={**NOT_FOUND, **CONFLICT, **JSON_BODY},
+)
 def revoke_key(
     key_id: KeyId, principal: Writer, runtime: RuntimeDep, body: Reason | None = None
 ) -> KeyOut:
@@ -128,7 +138,11 @@ def revoke_key(
     return KeyOut.of(runtime.keys.revoke(principal.actor, key_id, body.reason if body else None))
 
 
-@router.post("/v1/keys/{key_id}/suspend")
+@router.post(
+    "/v1/keys/{key_id}/suspend",
+    operation_id="keys_suspend",
+    responses={**NOT_FOUND, **CONFLICT, **JSON_BODY},
+)
 def suspend_key(
     key_id: KeyId, principal: Writer, runtime: RuntimeDep, body: Reason | None = None
 ) -> KeyOut:
@@ -136,7 +150,9 @@ def suspend_key(
     return KeyOut.of(runtime.keys.suspend(principal.actor, key_id, body.reason if body else None))
 
 
-@router.post("/v1/keys/{key_id}/resume")
+@router.post(
+    "/v1/keys/{key_id}/resume", operation_id="keys_resume", responses={**NOT_FOUND, **CONFLICT}
+)
 def resume_key(key_id: KeyId, principal: Writer, runtime: RuntimeDep) -> KeyOut:
     """Resume a suspended key."""
     return KeyOut.of(runtime.keys.resume(principal.actor, key_id))

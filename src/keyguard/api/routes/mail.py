@@ -14,7 +14,8 @@ from pydantic import Discriminator, Tag
 from starlette.responses import JSONResponse
 
 from keyguard.api import problems
-from keyguard.api.context import Principal, RuntimeDep, context_of, mark_usage_recorded
+from keyguard.api.context import Principal, RuntimeDep, api_state, context_of, mark_usage_recorded
+from keyguard.api.documented import JSON_BODY, NOT_FOUND
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.errors import InvalidInput, RateLimited
 from keyguard.logging import scrub
@@ -27,6 +28,7 @@ from keyguard.mail import (
     Partition,
     SendOutcome,
 )
+from keyguard.usage import NOWHERE
 
 router = APIRouter(route_class=EnforcedRoute, tags=["mail"])
 
@@ -60,25 +62,39 @@ MessageStatus = Literal["queued", "sending", "sent", "deferred", "dead", "sandbo
 
 
 def caller_of(principal: Principal, request: Request, scope: str) -> Caller:
-    """The mail domain's view of an HTTP caller; HTTP statuses come from the problem table."""
+    """The mail domain's view of an HTTP caller; HTTP statuses come from the problem table.
+
+    The send writes its usage event in its own transaction, not through the usage writer, so
+    the address is located here (a cached lookup; this route runs in a thread)."""
+    ip = str(principal.ip) if principal.ip else None
+    context = context_of(request)
+    locator = api_state(request).runtime.locator
+    where = locator.locate(ip) if locator is not None and ip is not None else NOWHERE
     return Caller(
         principal.key,
-        ip=str(principal.ip) if principal.ip else None,
+        ip=ip,
         user_agent=principal.user_agent,
         method=request.method,
         path=request.url.path,
         scope=scope,
         accepted_status=202,
         status_of=problems.status_for,
-        request_id=context_of(request).request_id,
+        request_id=context.request_id,
+        key_last_used_at=context.key_last_used_at,
+        geo=where.geo,
+        asn=where.asn,
     )
 
 
 @router.post(
     "/v1/mail/send",
     status_code=202,
+    operation_id="mail_send",
     openapi_extra={"x-max-body-bytes": MAX_REQUEST_BYTES},
-    responses={202: {"description": 'Queued: `{"messages": [{"id", "status"}]}`.'}},
+    responses={
+        202: {"description": 'Queued: `{"messages": [{"id", "status"}]}`.'},
+        **JSON_BODY,
+    },
 )
 def send(
     body: SendBody,
@@ -144,7 +160,7 @@ def batch_problem(request: Request, outcome: SendOutcome) -> JSONResponse:
     )
 
 
-@router.get("/v1/mail/messages")
+@router.get("/v1/mail/messages", operation_id="messages_list")
 def list_messages(
     principal: StatsReader,
     runtime: RuntimeDep,
@@ -153,35 +169,37 @@ def list_messages(
     after: After = None,
 ) -> Json:
     """The caller's environment's messages, newest first; follow `next` with `after`."""
-    return runtime.mail.list_messages(
+    return runtime.mail.messages.page(
         Partition.of(principal.key), limit=limit, after=after, status=status
     )
 
 
-@router.get("/v1/mail/messages/{message_id}")
+@router.get("/v1/mail/messages/{message_id}", operation_id="messages_get", responses=NOT_FOUND)
 def get_message(message_id: MessageId, principal: StatsReader, runtime: RuntimeDep) -> Json:
     """A message's status and its delivery events, in order."""
-    return runtime.mail.get_message(Partition.of(principal.key), message_id)
+    return runtime.mail.messages.get(Partition.of(principal.key), message_id)
 
 
-@router.get("/v1/mail/messages/{message_id}/events")
+@router.get(
+    "/v1/mail/messages/{message_id}/events", operation_id="messages_events", responses=NOT_FOUND
+)
 def message_events(message_id: MessageId, principal: StatsReader, runtime: RuntimeDep) -> Json:
     """Only the delivery events of a message."""
-    found = runtime.mail.get_message(Partition.of(principal.key), message_id)
+    found = runtime.mail.messages.get(Partition.of(principal.key), message_id)
     return {"id": found["id"], "events": found["events"]}
 
 
-@router.get("/v1/sandbox/messages")
+@router.get("/v1/sandbox/messages", operation_id="sandbox_list")
 def list_sandbox(
     principal: SandboxReader, runtime: RuntimeDep, limit: Limit = None, after: After = None
 ) -> Json:
     """Mail that test and dev keys sent, captured instead of delivered; newest first."""
-    return runtime.mail.list_sandbox(Partition.of(principal.key), limit=limit, after=after)
+    return runtime.mail.sandbox.page(Partition.of(principal.key), limit=limit, after=after)
 
 
-@router.get("/v1/sandbox/messages/{message_id}")
+@router.get("/v1/sandbox/messages/{message_id}", operation_id="sandbox_get", responses=NOT_FOUND)
 def get_sandbox_message(
     message_id: MessageId, principal: SandboxReader, runtime: RuntimeDep
 ) -> Json:
     """One captured message: headers, text, HTML, attachment names and the raw MIME."""
-    return runtime.mail.sandbox_message(Partition.of(principal.key), message_id)
+    return runtime.mail.sandbox.get(Partition.of(principal.key), message_id)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from keyguard.api.context import api_state
+from keyguard.api.documented import UNAVAILABLE
 from keyguard.api.enforcement import EnforcedRoute
 from keyguard.api.metrics import CONTENT_TYPE
 from keyguard.errors import ConfigurationError
@@ -31,13 +32,13 @@ class Readiness(BaseModel):
     checks: dict[str, Check]
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="health_get")
 async def healthz() -> Health:
     """Liveness: the process answers."""
     return Health(status="ok")
 
 
-@router.get("/readyz")
+@router.get("/readyz", operation_id="readiness_get", responses=UNAVAILABLE)
 async def readyz(request: Request) -> Readiness:
     """Readiness: the database answers, and Redis when one is configured."""
     runtime = api_state(request).runtime
@@ -53,7 +54,7 @@ async def readyz(request: Request) -> Readiness:
     return Readiness(status="ready", checks=checks)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", operation_id="metrics_get", response_class=Response)
 async def metrics(request: Request) -> Response:
     """Prometheus text exposition."""
     body = await run_in_threadpool(api_state(request).metrics.render)

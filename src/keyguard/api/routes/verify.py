@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Request
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     IPvAnyAddress,
     SerializerFunctionWrapHandler,
     model_serializer,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from keyguard.api.context import Principal, api_state, context_of
+from keyguard.api.documented import JSON_BODY
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.schemas import KeyPublic
 from keyguard.errors import InvalidInput
@@ -47,11 +51,21 @@ class VerifyRequest(BaseModel):
 
 
 class VerifyAnswer(BaseModel):
-    valid: bool
-    outcome: str
+    """`{"valid": true, "outcome": "ok", "key": {…}}` or `{"valid": false, "outcome": "…"}`."""
+
+    valid: bool = Field(description="True only when `outcome` is `ok`.")
+    outcome: str = Field(
+        description="`ok`, `invalid_key`, `revoked`, `expired`, `suspended`, `denied_scope`, "
+        "`denied_ip`, `denied_env`, `rate_limited`, … (PRODUCT.md).",
+        examples=["ok"],
+    )
     code: str | None = Field(default=None, description="Set when it differs from `outcome`.")
-    key: KeyPublic | None = None
-    retry_after: int | None = None
+    key: KeyPublic | None = Field(
+        default=None, description="The key's public metadata; absent for an unknown key."
+    )
+    retry_after: int | None = Field(
+        default=None, description="Seconds, when `outcome` is `rate_limited`."
+    )
 
     @model_serializer(mode="wrap")
     def _without_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -59,8 +73,17 @@ class VerifyAnswer(BaseModel):
         exactly `{"valid": false, "outcome": "invalid_key"}`."""
         return {k: v for k, v in handler(self).items() if v is not None}
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The typed fields, as published in OpenAPI: the serializer above only leaves nulls
+        out, and would otherwise make the answer's schema a bare object."""
+        fields = {name: value for name, value in core_schema.items() if name != "serialization"}
+        return handler(cast(CoreSchema, fields))
 
-@router.post(PATH)
+
+@router.post(PATH, operation_id="keys_verify", responses=JSON_BODY)
 async def verify_key(
     body: VerifyRequest,
     request: Request,
@@ -131,4 +154,5 @@ def _event(
         scope=body.scope,
         request_id=request_id,
         extra=extra,
+        key_last_used_at=decision.previous_use if key is not None else None,
     )

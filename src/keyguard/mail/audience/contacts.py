@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from keyguard.errors import InvalidInput, NotFound
+from keyguard.errors import InvalidInput
 from keyguard.mail.addresses import parse_address, reject_injection
 from keyguard.mail.content.rendering import Scalar, check_values
-from keyguard.mail.ids import new_id
 from keyguard.mail.models import Contact
-from keyguard.mail.partition import Partition, page_size
+from keyguard.mail.partition import Page, Partition, PartitionedRows, flush_unique
 from keyguard.mail.schemas import ContactIn, ContactPatch
+
+ROWS: Final = PartitionedRows(Contact, "contact", id_prefix="con")
+get = ROWS.get
+delete = ROWS.delete
 
 
 def normalize_email(value: str, field: str = "email") -> str:
@@ -25,26 +26,16 @@ def normalize_email(value: str, field: str = "email") -> str:
 
 
 def create(session: Session, part: Partition, data: ContactIn, now: datetime) -> Contact:
-    row = Contact(
-        id=new_id("con", now),
-        tenant_id=part.tenant_id,
-        env=part.env,
+    row = ROWS.new(
+        session,
+        part,
+        now,
         email=normalize_email(data.email),
         first_name=_name(data.first_name, "first_name"),
         last_name=_name(data.last_name, "last_name"),
         attributes=checked_attributes(data.attributes),
-        created_at=now,
-        updated_at=now,
     )
-    session.add(row)
     _flush_unique(session, row.email)
-    return row
-
-
-def get(session: Session, part: Partition, contact_id: str) -> Contact:
-    row = session.get(Contact, contact_id)
-    if row is None or (row.tenant_id, row.env) != (part.tenant_id, part.env):
-        raise NotFound(f"no contact {contact_id!r}")  # other partitions look like absence
     return row
 
 
@@ -52,11 +43,7 @@ def find_by_emails(session: Session, part: Partition, emails: list[str]) -> dict
     found: dict[str, Contact] = {}
     for start in range(0, len(emails), 500):
         rows = session.scalars(
-            select(Contact).where(
-                Contact.tenant_id == part.tenant_id,
-                Contact.env == part.env,
-                Contact.email.in_(emails[start : start + 500]),
-            )
+            ROWS.select(part).where(Contact.email.in_(emails[start : start + 500]))
         )
         found.update({row.email: row for row in rows})
     return found
@@ -69,18 +56,9 @@ def page(
     limit: int | None = None,
     after: str | None = None,
     email: str | None = None,
-) -> list[Contact]:
-    query = (
-        select(Contact)
-        .where(Contact.tenant_id == part.tenant_id, Contact.env == part.env)
-        .order_by(Contact.id)
-        .limit(page_size(limit))
-    )
-    if after:
-        query = query.where(Contact.id > after)
-    if email:
-        query = query.where(Contact.email == normalize_email(email))
-    return list(session.scalars(query))
+) -> Page[Contact]:
+    where = [Contact.email == normalize_email(email)] if email else []
+    return ROWS.page(session, part, limit=limit, after=after, where=where)
 
 
 def update(
@@ -102,10 +80,6 @@ def update(
     return row
 
 
-def delete(session: Session, part: Partition, contact_id: str) -> None:
-    session.delete(get(session, part, contact_id))
-
-
 def checked_attributes(values: Mapping[str, Scalar]) -> dict[str, Any]:
     """Attributes become template variables, so they follow the same naming rules."""
     check_values(values)
@@ -120,9 +94,4 @@ def _name(value: str | None, field: str) -> str | None:
 
 
 def _flush_unique(session: Session, email: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError:  # the caller's transaction is rolled back as this propagates
-        raise InvalidInput(
-            f"a contact with email {email} already exists", code="already_exists", field="email"
-        ) from None
+    flush_unique(session, field="email", message=f"a contact with email {email} already exists")

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from keyguard.errors import InvalidInput, KeyguardError
 from keyguard.mail.addresses import reject_injection
 from keyguard.mail.audience import contacts, lists
-from keyguard.mail.ids import new_id
 from keyguard.mail.limits import MAX_CSV_BYTES, MAX_CSV_ROWS
 from keyguard.mail.models import Contact, ListMember
 from keyguard.mail.partition import Partition
@@ -178,18 +177,15 @@ def _upsert(
     summary: ImportSummary,
 ) -> str:
     if current is None:
-        current = Contact(
-            id=new_id("con", now),
-            tenant_id=part.tenant_id,
-            env=part.env,
+        current = contacts.ROWS.new(
+            session,
+            part,
+            now,
             email=row.email,
             first_name=row.first_name,
             last_name=row.last_name,
             attributes=row.attributes,
-            created_at=now,
-            updated_at=now,
         )
-        session.add(current)
         summary.created += 1
         return current.id
     current.first_name = row.first_name or current.first_name

@@ -4,53 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.mail.audience import contacts
-from keyguard.mail.ids import new_id
 from keyguard.mail.models import Campaign, Contact, ContactList, ListMember
-from keyguard.mail.partition import Partition, page_size
+from keyguard.mail.partition import (
+    Page,
+    Partition,
+    PartitionedRows,
+    flush_unique,
+    keyset_page,
+)
 from keyguard.mail.schemas import ListIn, ListPatch, MembersIn
+
+ROWS: Final = PartitionedRows(ContactList, "list", id_prefix="lst")
+get = ROWS.get
+page = ROWS.page
 
 
 def create(session: Session, part: Partition, data: ListIn, now: datetime) -> ContactList:
-    row = ContactList(
-        id=new_id("lst", now),
-        tenant_id=part.tenant_id,
-        env=part.env,
-        name=data.name.strip(),
-        description=data.description,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
+    row = ROWS.new(session, part, now, name=data.name.strip(), description=data.description)
     _flush_unique(session, row.name)
     return row
-
-
-def get(session: Session, part: Partition, list_id: str) -> ContactList:
-    row = session.get(ContactList, list_id)
-    if row is None or (row.tenant_id, row.env) != (part.tenant_id, part.env):
-        raise NotFound(f"no list {list_id!r}")
-    return row
-
-
-def page(
-    session: Session, part: Partition, *, limit: int | None = None, after: str | None = None
-) -> list[ContactList]:
-    query = (
-        select(ContactList)
-        .where(ContactList.tenant_id == part.tenant_id, ContactList.env == part.env)
-        .order_by(ContactList.id)
-        .limit(page_size(limit))
-    )
-    if after:
-        query = query.where(ContactList.id > after)
-    return list(session.scalars(query))
 
 
 def member_count(session: Session, list_id: str) -> int:
@@ -98,13 +77,7 @@ def add_members(
         raise NotFound(f"no contact with email {missing[0]}")
     wanted.update(c.id for c in by_email.values())
     found = set(
-        session.scalars(
-            select(Contact.id).where(
-                Contact.id.in_(wanted),
-                Contact.tenant_id == part.tenant_id,
-                Contact.env == part.env,
-            )
-        )
+        session.scalars(select(Contact.id).where(Contact.id.in_(wanted), part.owns(Contact)))
     )
     if wanted - found:
         raise NotFound(f"no contact {sorted(wanted - found)[0]!r}")
@@ -139,18 +112,14 @@ def members(
     *,
     limit: int | None = None,
     after: str | None = None,
-) -> list[Contact]:
+) -> Page[Contact]:
     row = get(session, part, list_id)
     query = (
         select(Contact)
         .join(ListMember, ListMember.contact_id == Contact.id)
         .where(ListMember.list_id == row.id)
-        .order_by(Contact.id)
-        .limit(page_size(limit))
     )
-    if after:
-        query = query.where(Contact.id > after)
-    return list(session.scalars(query))
+    return keyset_page(session, query, Contact.id, limit=limit, after=after)
 
 
 def all_members(session: Session, list_id: str, chunk: int = 1_000) -> Iterator[Contact]:
@@ -173,9 +142,4 @@ def all_members(session: Session, list_id: str, chunk: int = 1_000) -> Iterator[
 
 
 def _flush_unique(session: Session, name: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError:  # the caller's transaction is rolled back as this propagates
-        raise InvalidInput(
-            f"a list named {name!r} already exists", code="already_exists", field="name"
-        ) from None
+    flush_unique(session, field="name", message=f"a list named {name!r} already exists")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from keyguard.errors import NotFound
 from keyguard.mail.addresses import normalize_recipient_rule
 from keyguard.mail.models import Suppression
-from keyguard.mail.partition import Partition, page_size
+from keyguard.mail.partition import Page, Partition, keyset_page
 
 _CHUNK: Final = 500  # keeps IN lists well below every driver's parameter limit
 
@@ -27,8 +27,7 @@ def suppressed_among(
         found.update(
             session.scalars(
                 select(Suppression.address).where(
-                    Suppression.tenant_id == tenant_id,
-                    Suppression.env == env,
+                    Partition(tenant_id, env).owns(Suppression),
                     Suppression.address.in_(wanted[start : start + _CHUNK]),
                 )
             )
@@ -72,13 +71,7 @@ def remove(session: Session, part: Partition, address: str) -> None:
 
 def page(
     session: Session, part: Partition, *, limit: int | None = None, after: str | None = None
-) -> list[Suppression]:
-    query = (
-        select(Suppression)
-        .where(Suppression.tenant_id == part.tenant_id, Suppression.env == part.env)
-        .order_by(Suppression.address)
-        .limit(page_size(limit))
-    )
-    if after:
-        query = query.where(Suppression.address > after)
-    return list(session.scalars(query))
+) -> Page[Suppression]:
+    """In address order; the cursor is the last address."""
+    query = select(Suppression).where(part.owns(Suppression))
+    return keyset_page(session, query, Suppression.address, limit=limit, after=after)

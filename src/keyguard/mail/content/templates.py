@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.mail.addresses import reject_injection
 from keyguard.mail.content.prepare import TemplateContent
-from keyguard.mail.ids import new_id
 from keyguard.mail.models import Campaign, Template
-from keyguard.mail.partition import Partition, page_size
+from keyguard.mail.partition import Partition, PartitionedRows, flush_unique
 from keyguard.mail.schemas import TemplateIn, TemplatePatch
+
+ROWS: Final = PartitionedRows(Template, "template", id_prefix="tpl")
+page = ROWS.page
 
 
 def load_for_send(
@@ -26,10 +28,8 @@ def load_for_send(
     if not wanted:
         return {}
     rows = session.scalars(
-        select(Template).where(
-            Template.tenant_id == tenant_id,
-            Template.env == env,
-            or_(Template.id.in_(wanted), Template.name.in_(wanted)),
+        ROWS.select(Partition(tenant_id, env)).where(
+            or_(Template.id.in_(wanted), Template.name.in_(wanted))
         )
     )
     found: dict[str, TemplateContent] = {}
@@ -43,48 +43,26 @@ def load_for_send(
 
 def create(session: Session, part: Partition, data: TemplateIn, now: datetime) -> Template:
     _check(data.subject, data.text, data.html)
-    row = Template(
-        id=new_id("tpl", now),
-        tenant_id=part.tenant_id,
-        env=part.env,
+    row = ROWS.new(
+        session,
+        part,
+        now,
         name=data.name,
         subject=data.subject,
         text=data.text,
         html=data.html,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(row)
     _flush_unique(session, data.name)
     return row
 
 
 def get(session: Session, part: Partition, ref: str) -> Template:
     """By id or by name."""
-    row = session.scalars(
-        select(Template).where(
-            Template.tenant_id == part.tenant_id,
-            Template.env == part.env,
-            or_(Template.id == ref, Template.name == ref),
-        )
-    ).first()
+    query = ROWS.select(part).where(or_(Template.id == ref, Template.name == ref))
+    row = session.scalars(query).first()
     if row is None:
         raise NotFound(f"no template {ref!r}")
     return row
-
-
-def page(
-    session: Session, part: Partition, *, limit: int | None = None, after: str | None = None
-) -> list[Template]:
-    query = (
-        select(Template)
-        .where(Template.tenant_id == part.tenant_id, Template.env == part.env)
-        .order_by(Template.id)
-        .limit(page_size(limit))
-    )
-    if after:
-        query = query.where(Template.id > after)
-    return list(session.scalars(query))
 
 
 def update(
@@ -119,9 +97,4 @@ def _check(subject: str, text: str | None, html: str | None) -> None:
 
 
 def _flush_unique(session: Session, name: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError:  # the caller's transaction is rolled back as this propagates
-        raise InvalidInput(
-            f"a template named {name!r} already exists", code="already_exists", field="name"
-        ) from None
+    flush_unique(session, field="name", message=f"a template named {name!r} already exists")

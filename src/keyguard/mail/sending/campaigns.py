@@ -9,21 +9,20 @@ message is queued. Suppressed members are skipped and counted, as marketing mail
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from keyguard.errors import IllegalTransition, InvalidInput, KeyguardError, NotFound
+from keyguard.errors import IllegalTransition, InvalidInput, KeyguardError
 from keyguard.mail import domains
 from keyguard.mail.addresses import matches_rule, parse_address
 from keyguard.mail.audience import lists, suppressions
 from keyguard.mail.content import templates
 from keyguard.mail.content.prepare import Prepared, TemplateContent, prepare
-from keyguard.mail.ids import new_id
 from keyguard.mail.limits import MAX_CAMPAIGN_MEMBERS
 from keyguard.mail.models import Campaign, Contact
-from keyguard.mail.partition import Partition, page_size
+from keyguard.mail.partition import Partition, PartitionedRows
 from keyguard.mail.schemas import CampaignIn, CampaignPatch, MessageIn
 from keyguard.mail.sending import outbox, quota
 from keyguard.mail.sending.policy import TenantMailPolicy
@@ -32,46 +31,27 @@ from keyguard.mail.usage import Caller, event_for, store
 DRAFT = "draft"
 SENT = "sent"
 
+ROWS: Final = PartitionedRows(Campaign, "campaign", id_prefix="cmp")
+get = ROWS.get
+page = ROWS.page
+delete = ROWS.delete
+
 
 def create(session: Session, part: Partition, data: CampaignIn, now: datetime) -> Campaign:
     template = templates.get(session, part, data.template)
     target = lists.get(session, part, data.list_id)
-    row = Campaign(
-        id=new_id("cmp", now),
-        tenant_id=part.tenant_id,
-        env=part.env,
+    row = ROWS.new(
+        session,
+        part,
+        now,
         name=data.name,
         template_id=template.id,
         list_id=target.id,
         sender=parse_address(data.sender, "from").addr,
         state=DRAFT,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(row)
     session.flush()
     return row
-
-
-def get(session: Session, part: Partition, campaign_id: str) -> Campaign:
-    row = session.get(Campaign, campaign_id)
-    if row is None or (row.tenant_id, row.env) != (part.tenant_id, part.env):
-        raise NotFound(f"no campaign {campaign_id!r}")
-    return row
-
-
-def page(
-    session: Session, part: Partition, *, limit: int | None = None, after: str | None = None
-) -> list[Campaign]:
-    query = (
-        select(Campaign)
-        .where(Campaign.tenant_id == part.tenant_id, Campaign.env == part.env)
-        .order_by(Campaign.id)
-        .limit(page_size(limit))
-    )
-    if after:
-        query = query.where(Campaign.id > after)
-    return list(session.scalars(query))
 
 
 def update_draft(
@@ -91,10 +71,6 @@ def update_draft(
         row.sender = parse_address(changes["sender"], "from").addr
     row.updated_at = now
     return row
-
-
-def delete(session: Session, part: Partition, campaign_id: str) -> None:
-    session.delete(get(session, part, campaign_id))
 
 
 def send(session: Session, caller: Caller, campaign_id: str, now: datetime) -> Campaign:
@@ -124,10 +100,7 @@ def send(session: Session, caller: Caller, campaign_id: str, now: datetime) -> C
         _prepare(caller, row, contact=c, content=content, tenant=tenant, now=now) for c in sendable
     ]
     recipients = [r for p in prepared for r in p.recipients]
-    if key.restrictions.daily_quota is not None:
-        window = quota.open_window(session, key.id, key.restrictions.daily_quota, now)
-        window.take(len(recipients))
-        quota.commit_window(session, window)
+    quota.spend(session, key.id, key.restrictions.daily_quota, len(recipients), now)
     queued = outbox.enqueue(
         session,
         tenant_id=key.tenant_id,

@@ -61,6 +61,15 @@ def open_window(session: Session, key_id: str, limit: int, now: datetime) -> Quo
     return QuotaWindow(key_id, day, limit, used, (midnight - now).total_seconds())
 
 
+def spend(session: Session, key_id: str, limit: int | None, recipients: int, now: datetime) -> None:
+    """Spend `recipients` at once from today's quota, or raise (no limit: nothing counted)."""
+    if limit is None:
+        return
+    window = open_window(session, key_id, limit, now)
+    window.take(recipients)
+    commit_window(session, window)
+
+
 def commit_window(session: Session, window: QuotaWindow) -> None:
     """Add what was spent to the counter (still inside the caller's transaction)."""
     if window.spent:

@@ -181,10 +181,7 @@ class SendingService:
                 blocked = suppressions.suppressed_among(session, key.tenant_id, key.env, rules)
                 for recipient in recipients:
                     policy.check_not_suppressed(recipient, blocked)
-                if key.restrictions.daily_quota is not None:
-                    window = quota.open_window(session, key.id, key.restrictions.daily_quota, now)
-                    window.take(len(recipients))
-                    quota.commit_window(session, window)
+                quota.spend(session, key.id, key.restrictions.daily_quota, len(recipients), now)
                 [queued] = outbox.enqueue(
                     session,
                     tenant_id=key.tenant_id,

@@ -1,0 +1,105 @@
+"""Every API operation the client calls: its OpenAPI operationId, method and path.
+
+Each resource method is tagged with the operation it calls (`@calls(...)`); a test checks
+that every operation of the server's /openapi.json has one here, with the same method and
+path, and that every one of them is reachable through a method of both clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, TypeVar
+from urllib.parse import quote
+
+F = TypeVar("F", bound=Callable[..., object])
+
+TAG: Final = "__keyguard_operation__"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    id: str
+    method: str
+    path: str
+
+    def url(self, **params: str) -> str:
+        """The path with its parameters filled in, each one percent-encoded whole."""
+        return self.path.format(**{name: quote(value, safe="") for name, value in params.items()})
+
+
+OPERATIONS: Final[dict[str, Operation]] = {}
+
+
+def _op(operation_id: str, method: str, path: str) -> Operation:
+    operation = Operation(operation_id, method, path)
+    OPERATIONS[operation_id] = operation
+    return operation
+
+
+def calls(operation: Operation) -> Callable[[F], F]:
+    """Tag a method with the operation it calls."""
+
+    def tag(function: F) -> F:
+        setattr(function, TAG, operation.id)
+        return function
+
+    return tag
+
+
+HEALTH_GET = _op("health_get", "GET", "/healthz")
+READINESS_GET = _op("readiness_get", "GET", "/readyz")
+METRICS_GET = _op("metrics_get", "GET", "/metrics")
+
+KEYS_VERIFY = _op("keys_verify", "POST", "/v1/keys/verify")
+KEYS_CREATE = _op("keys_create", "POST", "/v1/keys")
+KEYS_LIST = _op("keys_list", "GET", "/v1/keys")
+KEYS_GET = _op("keys_get", "GET", "/v1/keys/{key_id}")
+KEYS_ROTATE = _op("keys_rotate", "POST", "/v1/keys/{key_id}/rotate")
+KEYS_REVOKE = _op("keys_revoke", "POST", "/v1/keys/{key_id}/revoke")
+KEYS_SUSPEND = _op("keys_suspend", "POST", "/v1/keys/{key_id}/suspend")
+KEYS_RESUME = _op("keys_resume", "POST", "/v1/keys/{key_id}/resume")
+
+AUDIT_LIST = _op("audit_list", "GET", "/v1/audit")
+
+MAIL_SEND = _op("mail_send", "POST", "/v1/mail/send")
+MESSAGES_LIST = _op("messages_list", "GET", "/v1/mail/messages")
+MESSAGES_GET = _op("messages_get", "GET", "/v1/mail/messages/{message_id}")
+MESSAGES_EVENTS = _op("messages_events", "GET", "/v1/mail/messages/{message_id}/events")
+SANDBOX_LIST = _op("sandbox_list", "GET", "/v1/sandbox/messages")
+SANDBOX_GET = _op("sandbox_get", "GET", "/v1/sandbox/messages/{message_id}")
+
+CONTACTS_LIST = _op("contacts_list", "GET", "/v1/contacts")
+CONTACTS_CREATE = _op("contacts_create", "POST", "/v1/contacts")
+CONTACTS_IMPORT = _op("contacts_import", "POST", "/v1/contacts/import")
+CONTACTS_GET = _op("contacts_get", "GET", "/v1/contacts/{contact_id}")
+CONTACTS_UPDATE = _op("contacts_update", "PATCH", "/v1/contacts/{contact_id}")
+CONTACTS_DELETE = _op("contacts_delete", "DELETE", "/v1/contacts/{contact_id}")
+
+LISTS_LIST = _op("lists_list", "GET", "/v1/lists")
+LISTS_CREATE = _op("lists_create", "POST", "/v1/lists")
+LISTS_GET = _op("lists_get", "GET", "/v1/lists/{list_id}")
+LISTS_UPDATE = _op("lists_update", "PATCH", "/v1/lists/{list_id}")
+LISTS_DELETE = _op("lists_delete", "DELETE", "/v1/lists/{list_id}")
+LISTS_MEMBERS_LIST = _op("lists_members_list", "GET", "/v1/lists/{list_id}/members")
+LISTS_MEMBERS_ADD = _op("lists_members_add", "POST", "/v1/lists/{list_id}/members")
+LISTS_MEMBERS_REMOVE = _op(
+    "lists_members_remove", "DELETE", "/v1/lists/{list_id}/members/{contact_id}"
+)
+
+TEMPLATES_LIST = _op("templates_list", "GET", "/v1/templates")
+TEMPLATES_CREATE = _op("templates_create", "POST", "/v1/templates")
+TEMPLATES_GET = _op("templates_get", "GET", "/v1/templates/{ref}")
+TEMPLATES_UPDATE = _op("templates_update", "PATCH", "/v1/templates/{ref}")
+TEMPLATES_DELETE = _op("templates_delete", "DELETE", "/v1/templates/{ref}")
+
+CAMPAIGNS_LIST = _op("campaigns_list", "GET", "/v1/campaigns")
+CAMPAIGNS_CREATE = _op("campaigns_create", "POST", "/v1/campaigns")
+CAMPAIGNS_GET = _op("campaigns_get", "GET", "/v1/campaigns/{campaign_id}")
+CAMPAIGNS_UPDATE = _op("campaigns_update", "PATCH", "/v1/campaigns/{campaign_id}")
+CAMPAIGNS_DELETE = _op("campaigns_delete", "DELETE", "/v1/campaigns/{campaign_id}")
+CAMPAIGNS_SEND = _op("campaigns_send", "POST", "/v1/campaigns/{campaign_id}/send")
+
+SUPPRESSIONS_LIST = _op("suppressions_list", "GET", "/v1/suppressions")
+SUPPRESSIONS_CREATE = _op("suppressions_create", "POST", "/v1/suppressions")
+SUPPRESSIONS_DELETE = _op("suppressions_delete", "DELETE", "/v1/suppressions/{address}")

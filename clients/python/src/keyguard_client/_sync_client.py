@@ -1,0 +1,680 @@
+"""Keyguard, the synchronous client, and its resources.
+
+Written by scripts/unasync.py from `_async_client.py`: do not edit; edit that file and run
+the script (a test fails when the two differ).
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Iterator, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Self, TypeVar, Unpack
+
+import httpx
+
+from keyguard_client import _operations as ops
+from keyguard_client._base import (
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    PageFetch,
+    Sleep,
+    sync_blocking,
+    sync_sleep,
+    body_of,
+    model_of,
+    new_idempotency_key,
+    page_of,
+    query,
+    resolve_base_url,
+    resolve_key,
+)
+from keyguard_client._operations import calls
+from keyguard_client.credentials import DEFAULT_MAX_AGE, ClientKey, load_key
+from keyguard_client.errors import KeyRotated, TransportError, error_for
+from keyguard_client.models import (
+    AuditEvent,
+    Campaign,
+    CampaignChanges,
+    Contact,
+    ContactChanges,
+    ContactList,
+    CreatedKey,
+    Health,
+    ImportResult,
+    Key,
+    ListChanges,
+    MembersAdded,
+    Message,
+    MessageEvents,
+    Page,
+    Readiness,
+    Restrictions,
+    SandboxMessage,
+    SendResult,
+    SentMessage,
+    SentMessageDetail,
+    Suppression,
+    Template,
+    TemplateChanges,
+    Verification,
+)
+from keyguard_client.retries import Retries, is_safe
+
+T = TypeVar("T")
+Json = dict[str, Any]
+
+
+class Keyguard:
+    """A Keyguard API client: `client.mail.send({...})`, `client.keys.list()`, …
+
+    The key is `key` (text, or a `ClientKey` from `load_key`), else KEYGUARD_API_KEY, else the
+    source in KEYGUARD_API_KEY_SOURCE; the server is `base_url`, else KEYGUARD_BASE_URL, else
+    http://127.0.0.1:8080. Every request has a timeout; failures are retried as `Retries`
+    says; a `key_rotated` answer makes the client read its key's source again and retry once.
+    `transport` is httpx's, for tests (`httpx.MockTransport`); `sleep` and `random` are
+    injectable so that tests never wait.
+    """
+
+    def __init__(
+        self,
+        key: str | ClientKey | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retries: Retries = Retries(),  # noqa: B008 - frozen dataclass, safe to share
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Sleep | None = None,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self._key = resolve_key(key)
+        self.base_url = resolve_base_url(base_url)
+        self.retries = retries
+        self._sleep = sleep or sync_sleep
+        self._random = random
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+        )
+        self.keys = Keys(self)
+        self.audit = Audit(self)
+        self.mail = Mail(self)
+        self.messages = Messages(self)
+        self.sandbox = Sandbox(self)
+        self.contacts = Contacts(self)
+        self.lists = Lists(self)
+        self.templates = Templates(self)
+        self.campaigns = Campaigns(self)
+        self.suppressions = Suppressions(self)
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retries: Retries = Retries(),  # noqa: B008 - frozen dataclass, safe to share
+        transport: httpx.BaseTransport | None = None,
+    ) -> Self:
+        """KEYGUARD_API_KEY (or KEYGUARD_API_KEY_SOURCE) and KEYGUARD_BASE_URL."""
+        return cls(timeout=timeout, retries=retries, transport=transport)
+
+    @classmethod
+    def from_source(
+        cls,
+        source: str,
+        *,
+        base_url: str | None = None,
+        max_age: timedelta | None = DEFAULT_MAX_AGE,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retries: Retries = Retries(),  # noqa: B008 - frozen dataclass, safe to share
+        transport: httpx.BaseTransport | None = None,
+    ) -> Self:
+        """A client whose key is read from `source` (env:, file:, openbao:, aws:) and re-read
+        after a rotation; see `keyguard_client.credentials`."""
+        key = load_key(source, max_age=max_age)
+        return cls(key, base_url=base_url, timeout=timeout, retries=retries, transport=transport)
+
+    @property
+    def key_source(self) -> str:
+        """Where the key came from (never the key)."""
+        return self._key.source
+
+    @calls(ops.HEALTH_GET)
+    def health(self) -> Health:
+        """Liveness: the server answers."""
+        return model_of(self._request(ops.HEALTH_GET), Health)
+
+    @calls(ops.READINESS_GET)
+    def ready(self) -> Readiness:
+        """Readiness; raises ServiceUnavailable when a backend is down."""
+        return model_of(self._request(ops.READINESS_GET), Readiness)
+
+    @calls(ops.METRICS_GET)
+    def metrics(self) -> str:
+        """The Prometheus text exposition."""
+        return (self._request(ops.METRICS_GET)).text
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, key={self._key!r})"
+
+    def _request(
+        self,
+        operation: ops.Operation,
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One API call, with its retries and at most one key refresh."""
+        request_headers = httpx.Headers(headers or {})
+        safe = is_safe(operation.method, request_headers)
+        url = operation.url(**(path or {}))
+        attempt, refreshed = 0, False
+        while True:
+            request_headers["Authorization"] = self._authorization()
+            try:
+                response = self._http.request(
+                    operation.method,
+                    url,
+                    params=params,
+                    json=json,
+                    content=content,
+                    headers=request_headers,
+                )
+            except httpx.TransportError as exc:
+                delay = self.retries.after_failure(attempt, exc, safe=safe, random=self._random)
+                if delay is None:
+                    raise TransportError(
+                        f"{operation.method} {operation.path} got no answer: {type(exc).__name__}"
+                    ) from exc
+                self._sleep(delay)
+                attempt += 1
+                continue
+            if response.is_success:
+                return response
+            error = error_for(response)
+            if isinstance(error, KeyRotated) and not refreshed:
+                refreshed = True
+                if sync_blocking(self._key.refresh):
+                    continue  # the source holds the successor: the same request with it
+                raise error
+            delay = self.retries.after_answer(attempt, response, safe=safe, random=self._random)
+            if delay is None:
+                raise error
+            self._sleep(delay)
+            attempt += 1
+
+    def _authorization(self) -> str:
+        if self._key.due():
+            sync_blocking(self._key.reveal)  # may read a vault: not on the event loop
+        return f"Bearer {self._key.reveal()}"
+
+
+def _iterate(fetch: PageFetch[T]) -> Iterator[T]:
+    """Every item of every page, fetching the next page when the previous one is used up."""
+
+    def items() -> Iterator[T]:
+        cursor: str | None = None
+        while True:
+            page = fetch(cursor)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    return items()
+
+
+class _Resource:
+    def __init__(self, client: Keyguard) -> None:
+        self._client = client
+
+
+class Keys(_Resource):
+    """/v1/keys: the lifecycle (keys:read, keys:write) and verification (keys:verify)."""
+
+    @calls(ops.KEYS_CREATE)
+    def create(
+        self,
+        *,
+        scopes: Sequence[str],
+        env: str | None = None,
+        name: str | None = None,
+        expires_in: str | None = None,
+        restrictions: Restrictions | Mapping[str, Any] | None = None,
+    ) -> CreatedKey:
+        """A new key within the caller's powers; its text is in this answer only."""
+        body: Json = {"scopes": [*scopes]}
+        optional = {"env": env, "name": name, "expires_in": expires_in}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        if restrictions is not None:
+            body["restrictions"] = body_of(restrictions)
+        return model_of(self._client._request(ops.KEYS_CREATE, json=body), CreatedKey)
+
+    @calls(ops.KEYS_LIST)
+    def page(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Key]:
+        response = self._client._request(ops.KEYS_LIST, params=query(limit=limit, cursor=cursor))
+        return page_of(response, Key, "keys", "next_cursor")
+
+    @calls(ops.KEYS_LIST)
+    def list(self, *, limit: int | None = None) -> Iterator[Key]:
+        """Every key of the caller's tenant and environment, oldest first."""
+        return _iterate(lambda cursor: self.page(limit=limit, cursor=cursor))
+
+    @calls(ops.KEYS_GET)
+    def get(self, key_id: str) -> Key:
+        response = self._client._request(ops.KEYS_GET, path={"key_id": key_id})
+        return model_of(response, Key)
+
+    @calls(ops.KEYS_ROTATE)
+    def rotate(self, key_id: str, *, grace: str | None = None) -> CreatedKey:
+        """A successor (its text in this answer only); the old key works for `grace` (24h)."""
+        body = {"grace": grace} if grace is not None else {}
+        response = self._client._request(ops.KEYS_ROTATE, path={"key_id": key_id}, json=body)
+        return model_of(response, CreatedKey)
+
+    @calls(ops.KEYS_REVOKE)
+    def revoke(self, key_id: str, *, reason: str | None = None) -> Key:
+        return self._change(ops.KEYS_REVOKE, key_id, {"reason": reason})
+
+    @calls(ops.KEYS_SUSPEND)
+    def suspend(self, key_id: str, *, reason: str | None = None) -> Key:
+        return self._change(ops.KEYS_SUSPEND, key_id, {"reason": reason})
+
+    @calls(ops.KEYS_RESUME)
+    def resume(self, key_id: str) -> Key:
+        return self._change(ops.KEYS_RESUME, key_id, None)
+
+    @calls(ops.KEYS_VERIFY)
+    def verify(
+        self,
+        key: str,
+        *,
+        scope: str | None = None,
+        ip: str | None = None,
+        env: str | None = None,
+    ) -> Verification:
+        """May `key` (presented by a client of yours) do `scope` from `ip`? Needs keys:verify."""
+        body: Json = {"key": key}
+        body.update({k: v for k, v in {"scope": scope, "ip": ip, "env": env}.items() if v})
+        return model_of(self._client._request(ops.KEYS_VERIFY, json=body), Verification)
+
+    def _change(self, operation: ops.Operation, key_id: str, body: Json | None) -> Key:
+        response = self._client._request(operation, path={"key_id": key_id}, json=body)
+        return model_of(response, Key)
+
+
+class Audit(_Resource):
+    """/v1/audit: the hash-chained audit events of the caller's tenant, newest first."""
+
+    @calls(ops.AUDIT_LIST)
+    def page(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page[AuditEvent]:
+        params = query(
+            limit=limit,
+            cursor=cursor,
+            action=action,
+            actor=actor,
+            target=target,
+            since=since,
+            until=until,
+        )
+        response = self._client._request(ops.AUDIT_LIST, params=params)
+        return page_of(response, AuditEvent, "events", "next_cursor")
+
+    @calls(ops.AUDIT_LIST)
+    def list(
+        self,
+        *,
+        limit: int | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[AuditEvent]:
+        return _iterate(
+            lambda cursor: self.page(
+                limit=limit,
+                cursor=cursor,
+                action=action,
+                actor=actor,
+                target=target,
+                since=since,
+                until=until,
+            )
+        )
+
+
+class Mail(_Resource):
+    """POST /v1/mail/send (mail:send). Every send carries an Idempotency-Key, made here when
+    not given, so that a retry after a lost answer never sends the mail twice."""
+
+    @calls(ops.MAIL_SEND)
+    def send(
+        self, message: Message | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> SendResult:
+        """Queue one message: a `Message`, or a dict of the sending shape (`"from"`, `"to"`…)."""
+        return self._send(body_of(message), idempotency_key)
+
+    @calls(ops.MAIL_SEND)
+    def send_batch(
+        self,
+        messages: Sequence[Message | Mapping[str, Any]],
+        *,
+        partial: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """Queue up to 1,000 messages: all or none, or with `partial` each on its own."""
+        body: Json = {"messages": [body_of(m) for m in messages]}
+        if partial:
+            body["partial"] = True
+        return self._send(body, idempotency_key)
+
+    def _send(self, body: Json, idempotency_key: str | None) -> SendResult:
+        headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
+        response = self._client._request(ops.MAIL_SEND, json=body, headers=headers)
+        replayed = response.headers.get("Idempotent-Replayed") == "true"
+        return model_of(response, SendResult, replayed=replayed)
+
+
+class Messages(_Resource):
+    """/v1/mail/messages (stats:read): what was sent, newest first, and its delivery events."""
+
+    @calls(ops.MESSAGES_LIST)
+    def page(
+        self, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> Page[SentMessage]:
+        params = query(status=status, limit=limit, after=cursor)
+        response = self._client._request(ops.MESSAGES_LIST, params=params)
+        return page_of(response, SentMessage, "data", "next")
+
+    @calls(ops.MESSAGES_LIST)
+    def list(self, *, status: str | None = None, limit: int | None = None) -> Iterator[SentMessage]:
+        return _iterate(lambda cursor: self.page(status=status, limit=limit, cursor=cursor))
+
+    @calls(ops.MESSAGES_GET)
+    def get(self, message_id: str) -> SentMessageDetail:
+        response = self._client._request(ops.MESSAGES_GET, path={"message_id": message_id})
+        return model_of(response, SentMessageDetail)
+
+    @calls(ops.MESSAGES_EVENTS)
+    def events(self, message_id: str) -> MessageEvents:
+        response = self._client._request(ops.MESSAGES_EVENTS, path={"message_id": message_id})
+        return model_of(response, MessageEvents)
+
+
+class Sandbox(_Resource):
+    """/v1/sandbox/messages (sandbox:read): mail of test and dev keys, captured."""
+
+    @calls(ops.SANDBOX_LIST)
+    def page(self, *, limit: int | None = None, cursor: str | None = None) -> Page[SentMessage]:
+        params = query(limit=limit, after=cursor)
+        response = self._client._request(ops.SANDBOX_LIST, params=params)
+        return page_of(response, SentMessage, "data", "next")
+
+    @calls(ops.SANDBOX_LIST)
+    def list(self, *, limit: int | None = None) -> Iterator[SentMessage]:
+        return _iterate(lambda cursor: self.page(limit=limit, cursor=cursor))
+
+    @calls(ops.SANDBOX_GET)
+    def get(self, message_id: str) -> SandboxMessage:
+        response = self._client._request(ops.SANDBOX_GET, path={"message_id": message_id})
+        return model_of(response, SandboxMessage)
+
+
+class Contacts(_Resource):
+    """/v1/contacts (contacts:read, contacts:write)."""
+
+    @calls(ops.CONTACTS_LIST)
+    def page(
+        self, *, limit: int | None = None, cursor: str | None = None, email: str | None = None
+    ) -> Page[Contact]:
+        params = query(limit=limit, after=cursor, email=email)
+        response = self._client._request(ops.CONTACTS_LIST, params=params)
+        return page_of(response, Contact, "data", "next")
+
+    @calls(ops.CONTACTS_LIST)
+    def list(self, *, limit: int | None = None, email: str | None = None) -> Iterator[Contact]:
+        return _iterate(lambda cursor: self.page(limit=limit, cursor=cursor, email=email))
+
+    @calls(ops.CONTACTS_CREATE)
+    def create(
+        self,
+        email: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Contact:
+        body: Json = {"email": email, "attributes": dict(attributes or {})}
+        body.update(
+            {k: v for k, v in {"first_name": first_name, "last_name": last_name}.items() if v}
+        )
+        return model_of(self._client._request(ops.CONTACTS_CREATE, json=body), Contact)
+
+    @calls(ops.CONTACTS_IMPORT)
+    def import_csv(self, data: bytes | str, *, list_id: str | None = None) -> ImportResult:
+        """CSV with a header row and an `email` column; bad rows come back with their line."""
+        content = data.encode() if isinstance(data, str) else data
+        response = self._client._request(
+            ops.CONTACTS_IMPORT,
+            params=query(list_id=list_id),
+            content=content,
+            headers={"Content-Type": "text/csv"},
+        )
+        return model_of(response, ImportResult)
+
+    @calls(ops.CONTACTS_GET)
+    def get(self, contact_id: str) -> Contact:
+        response = self._client._request(ops.CONTACTS_GET, path={"contact_id": contact_id})
+        return model_of(response, Contact)
+
+    @calls(ops.CONTACTS_UPDATE)
+    def update(self, contact_id: str, **changes: Unpack[ContactChanges]) -> Contact:
+        response = self._client._request(
+            ops.CONTACTS_UPDATE, path={"contact_id": contact_id}, json=dict(changes)
+        )
+        return model_of(response, Contact)
+
+    @calls(ops.CONTACTS_DELETE)
+    def delete(self, contact_id: str) -> None:
+        self._client._request(ops.CONTACTS_DELETE, path={"contact_id": contact_id})
+
+
+class Lists(_Resource):
+    """/v1/lists and their members (lists:read, lists:write)."""
+
+    @calls(ops.LISTS_LIST)
+    def page(self, *, limit: int | None = None, cursor: str | None = None) -> Page[ContactList]:
+        params = query(limit=limit, after=cursor)
+        response = self._client._request(ops.LISTS_LIST, params=params)
+        return page_of(response, ContactList, "data", "next")
+
+    @calls(ops.LISTS_LIST)
+    def list(self, *, limit: int | None = None) -> Iterator[ContactList]:
+        return _iterate(lambda cursor: self.page(limit=limit, cursor=cursor))
+
+    @calls(ops.LISTS_CREATE)
+    def create(self, name: str, *, description: str | None = None) -> ContactList:
+        body: Json = {"name": name}
+        if description is not None:
+            body["description"] = description
+        return model_of(self._client._request(ops.LISTS_CREATE, json=body), ContactList)
+
+    @calls(ops.LISTS_GET)
+    def get(self, list_id: str) -> ContactList:
+        response = self._client._request(ops.LISTS_GET, path={"list_id": list_id})
+        return model_of(response, ContactList)
+
+    @calls(ops.LISTS_UPDATE)
+    def update(self, list_id: str, **changes: Unpack[ListChanges]) -> ContactList:
+        response = self._client._request(
+            ops.LISTS_UPDATE, path={"list_id": list_id}, json=dict(changes)
+        )
+        return model_of(response, ContactList)
+
+    @calls(ops.LISTS_DELETE)
+    def delete(self, list_id: str) -> None:
+        self._client._request(ops.LISTS_DELETE, path={"list_id": list_id})
+
+    @calls(ops.LISTS_MEMBERS_LIST)
+    def members_page(
+        self, list_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Contact]:
+        response = self._client._request(
+            ops.LISTS_MEMBERS_LIST,
+            path={"list_id": list_id},
+            params=query(limit=limit, after=cursor),
+        )
+        return page_of(response, Contact, "data", "next")
+
+    @calls(ops.LISTS_MEMBERS_LIST)
+    def members(self, list_id: str, *, limit: int | None = None) -> Iterator[Contact]:
+        return _iterate(lambda cursor: self.members_page(list_id, limit=limit, cursor=cursor))
+
+    @calls(ops.LISTS_MEMBERS_ADD)
+    def add_members(
+        self, list_id: str, *, contact_ids: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> MembersAdded:
+        """Add existing contacts, by id or by email."""
+        body = {"contact_ids": [*contact_ids], "emails": [*emails]}
+        response = self._client._request(
+            ops.LISTS_MEMBERS_ADD, path={"list_id": list_id}, json=body
+        )
+        return model_of(response, MembersAdded)
+
+    @calls(ops.LISTS_MEMBERS_REMOVE)
+    def remove_member(self, list_id: str, contact_id: str) -> None:
+        self._client._request(
+            ops.LISTS_MEMBERS_REMOVE, path={"list_id": list_id, "contact_id": contact_id}
+        )
+
+
+class Templates(_Resource):
+    """/v1/templates (templates:read, templates:write); `ref` is an id or a name."""
+
+    @calls(ops.TEMPLATES_LIST)
+    def page(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Template]:
+        params = query(limit=limit, after=cursor)
+        response = self._client._request(ops.TEMPLATES_LIST, params=params)
+        return page_of(response, Template, "data", "next")
+
+    @calls(ops.TEMPLATES_LIST)
+    def list(self, *, limit: int | None = None) -> Iterator[Template]:
+        return _iterate(lambda cursor: self.page(limit=limit, cursor=cursor))
+
+    @calls(ops.TEMPLATES_CREATE)
+    def create(
+        self, name: str, *, subject: str, text: str | None = None, html: str | None = None
+    ) -> Template:
+        """Subject, text and/or HTML with `{{ variables }}`; names are unique per environment."""
+        body: Json = {"name": name, "subject": subject}
+        body.update({k: v for k, v in {"text": text, "html": html}.items() if v is not None})
+        return model_of(self._client._request(ops.TEMPLATES_CREATE, json=body), Template)
+
+    @calls(ops.TEMPLATES_GET)
+    def get(self, ref: str) -> Template:
+        return model_of(self._client._request(ops.TEMPLATES_GET, path={"ref": ref}), Template)
+
+    @calls(ops.TEMPLATES_UPDATE)
+    def update(self, ref: str, **changes: Unpack[TemplateChanges]) -> Template:
+        response = self._client._request(
+            ops.TEMPLATES_UPDATE, path={"ref": ref}, json=dict(changes)
+        )
+        return model_of(response, Template)
+
+    @calls(ops.TEMPLATES_DELETE)
+    def delete(self, ref: str) -> None:
+        self._client._request(ops.TEMPLATES_DELETE, path={"ref": ref})
+
+
+class Campaigns(_Resource):
+    """/v1/campaigns (campaigns:read, campaigns:write, campaigns:send)."""
+
+    @calls(ops.CAMPAIGNS_LIST)
+    def page(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Campaign]:
+        params = query(limit=limit, after=cursor)
+        response = self._client._request(ops.CAMPAIGNS_LIST, params=params)
+        return page_of(response, Campaign, "data", "next")
+
+    @calls(ops.CAMPAIGNS_LIST)
+    def list(self, *, limit: int | None = None) -> Iterator[Campaign]:
+        return _iterate(lambda cursor: self.page(limit=limit, cursor=cursor))
+
+    @calls(ops.CAMPAIGNS_CREATE)
+    def create(self, name: str, *, template: str, list_id: str, sender: str) -> Campaign:
+        """A draft: a template (id or name), a list and a sender."""
+        body = {"name": name, "template": template, "list_id": list_id, "from": sender}
+        return model_of(self._client._request(ops.CAMPAIGNS_CREATE, json=body), Campaign)
+
+    @calls(ops.CAMPAIGNS_GET)
+    def get(self, campaign_id: str) -> Campaign:
+        response = self._client._request(ops.CAMPAIGNS_GET, path={"campaign_id": campaign_id})
+        return model_of(response, Campaign)
+
+    @calls(ops.CAMPAIGNS_UPDATE)
+    def update(self, campaign_id: str, **changes: Unpack[CampaignChanges]) -> Campaign:
+        body: Json = {("from" if k == "sender" else k): v for k, v in changes.items()}
+        response = self._client._request(
+            ops.CAMPAIGNS_UPDATE, path={"campaign_id": campaign_id}, json=body
+        )
+        return model_of(response, Campaign)
+
+    @calls(ops.CAMPAIGNS_DELETE)
+    def delete(self, campaign_id: str) -> None:
+        self._client._request(ops.CAMPAIGNS_DELETE, path={"campaign_id": campaign_id})
+
+    @calls(ops.CAMPAIGNS_SEND)
+    def send(self, campaign_id: str) -> Campaign:
+        """Queue the campaign to its list, once; all or nothing."""
+        response = self._client._request(ops.CAMPAIGNS_SEND, path={"campaign_id": campaign_id})
+        return model_of(response, Campaign)
+
+
+class Suppressions(_Resource):
+    """/v1/suppressions (suppressions:read, suppressions:write)."""
+
+    @calls(ops.SUPPRESSIONS_LIST)
+    def page(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Suppression]:
+        params = query(limit=limit, after=cursor)
+        response = self._client._request(ops.SUPPRESSIONS_LIST, params=params)
+        return page_of(response, Suppression, "data", "next")
+
+    @calls(ops.SUPPRESSIONS_LIST)
+    def list(self, *, limit: int | None = None) -> Iterator[Suppression]:
+        return _iterate(lambda cursor: self.page(limit=limit, cursor=cursor))
+
+    @calls(ops.SUPPRESSIONS_CREATE)
+    def add(self, address: str, *, reason: str = "manual") -> Suppression:
+        """Never send to this address (or `@domain`) again from this environment."""
+        body = {"address": address, "reason": reason}
+        return model_of(self._client._request(ops.SUPPRESSIONS_CREATE, json=body), Suppression)
+
+    @calls(ops.SUPPRESSIONS_DELETE)
+    def remove(self, address: str) -> None:
+        self._client._request(ops.SUPPRESSIONS_DELETE, path={"address": address})

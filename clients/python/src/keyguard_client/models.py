@@ -1,0 +1,363 @@
+"""Pydantic models of what the client sends and what the server answers.
+
+Answers accept fields this version does not know yet (a newer server adds some), and are
+frozen. Requests refuse unknown fields, as the server does. A created key's text is a
+`SecretStr`: it shows as `**********` in repr and logs; `key.get_secret_value()` reveals it.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any, Generic, TypedDict, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = [
+    "Attachment",
+    "AuditEvent",
+    "Campaign",
+    "CampaignChanges",
+    "Contact",
+    "ContactChanges",
+    "ContactList",
+    "CreatedKey",
+    "DeliveryEvent",
+    "Health",
+    "ImportResult",
+    "ImportRowError",
+    "Key",
+    "KeyPublic",
+    "ListChanges",
+    "MembersAdded",
+    "Message",
+    "MessageEvents",
+    "Page",
+    "Readiness",
+    "Restrictions",
+    "SandboxAttachment",
+    "SandboxMessage",
+    "SendItem",
+    "SendResult",
+    "SentMessage",
+    "SentMessageDetail",
+    "Suppression",
+    "Template",
+    "TemplateChanges",
+    "Verification",
+]
+
+T = TypeVar("T")
+
+Scalar = str | int | float | bool | None
+
+# `from` is a Python keyword: the attribute is `sender`, the JSON field `from`.
+_FROM = AliasChoices("from", "sender")
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class Attachment(_Request):
+    filename: str
+    content: str = Field(description="Base64 of the attachment's bytes.")
+    content_type: str = "application/octet-stream"
+
+    @classmethod
+    def of(
+        cls, filename: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> Attachment:
+        """An attachment from raw bytes (base64-encoded here)."""
+        return cls(
+            filename=filename, content=base64.b64encode(data).decode(), content_type=content_type
+        )
+
+
+class Message(_Request):
+    """One message: `subject` with `text` and/or `html`, or a stored `template`."""
+
+    sender: str = Field(validation_alias=_FROM, serialization_alias="from")
+    to: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
+    bcc: list[str] = Field(default_factory=list)
+    reply_to: str | None = None
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    template: str | None = None
+    variables: dict[str, Scalar] = Field(default_factory=dict)
+    attachments: list[Attachment] = Field(default_factory=list)
+
+
+class Restrictions(BaseModel):
+    """A key's restrictions: in a create request, and in every key answer."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    allowed_cidrs: list[str] = Field(default_factory=list)
+    sender_domains: list[str] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list)
+    daily_quota: int | None = None
+    rate_limit_per_minute: int | None = None
+
+
+# -- keys and verification ---------------------------------------------------------------------
+
+
+class Key(_Answer):
+    """A key's metadata; never its text or digest."""
+
+    id: str
+    tenant: str
+    name: str | None = None
+    env: str
+    prefix: str
+    scopes: list[str]
+    restrictions: Restrictions
+    state: str = Field(description="active, rotating, suspended, revoked or expired.")
+    state_reason: str | None = None
+    created_at: datetime
+    expires_at: datetime
+    grace_until: datetime | None = None
+    last_used_at: datetime | None = None
+    created_by: str
+    parent_id: str | None = None
+
+
+class CreatedKey(Key):
+    """Answered once, by create and rotate: `key` is shown nowhere else, ever."""
+
+    key: SecretStr
+
+
+class KeyPublic(_Answer):
+    """What a gateway learns about a verified key."""
+
+    id: str
+    tenant: str
+    env: str
+    name: str | None = None
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime
+    restrictions: Restrictions
+
+
+class Verification(_Answer):
+    """The answer of `keys.verify`: `valid`, the PRODUCT.md `outcome`, and the key when known."""
+
+    valid: bool
+    outcome: str
+    code: str | None = None
+    key: KeyPublic | None = None
+    retry_after: int | None = None
+
+
+class AuditEvent(_Answer):
+    seq: int
+    ts: datetime
+    tenant: str | None = None
+    actor: str
+    action: str
+    target: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+# -- mail --------------------------------------------------------------------------------------
+
+
+class SendItem(_Answer):
+    """One message's result: queued (`id`, `status`) or, in a partial batch, rejected."""
+
+    id: str | None = None
+    status: str
+    index: int | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+class SendResult(_Answer):
+    messages: list[SendItem]
+    replayed: bool = Field(
+        default=False, description="The server answered a retry with the first answer."
+    )
+
+
+class DeliveryEvent(_Answer):
+    ts: datetime
+    type: str
+    recipient: str | None = None
+    smtp_code: int | None = None
+    detail: str | None = None
+
+
+class SentMessage(_Answer):
+    id: str
+    status: str
+    sender: str = Field(validation_alias=_FROM, serialization_alias="from")
+    recipients: list[str] = Field(default_factory=list)
+    subject: str | None = None
+    size: int | None = None
+    sandboxed: bool = False
+    attempts: int = 0
+    campaign_id: str | None = None
+    key_id: str | None = None
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+class SentMessageDetail(SentMessage):
+    events: list[DeliveryEvent] = Field(default_factory=list)
+
+
+class MessageEvents(_Answer):
+    id: str
+    events: list[DeliveryEvent]
+
+
+class SandboxAttachment(_Answer):
+    filename: str | None = None
+    content_type: str
+
+
+class SandboxMessage(SentMessage):
+    """A captured message, as the recipient would have seen it."""
+
+    headers: list[tuple[str, str]] = Field(default_factory=list)
+    text: str | None = None
+    html: str | None = None
+    attachments: list[SandboxAttachment] = Field(default_factory=list)
+    raw: str = ""
+
+
+# -- audience and content ----------------------------------------------------------------------
+
+
+class Contact(_Answer):
+    id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+class ImportRowError(_Answer):
+    line: int
+    code: str
+    message: str
+
+
+class ImportResult(_Answer):
+    rows: int
+    created: int
+    updated: int
+    failed: int
+    errors: list[ImportRowError] = Field(default_factory=list)
+    errors_truncated: bool = False
+
+
+class ContactList(_Answer):
+    id: str
+    name: str
+    description: str | None = None
+    members: int | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+class MembersAdded(_Answer):
+    added: int
+
+
+class Template(_Answer):
+    id: str
+    name: str
+    subject: str
+    text: str | None = None
+    html: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+class Campaign(_Answer):
+    id: str
+    name: str
+    template_id: str
+    list_id: str
+    sender: str = Field(validation_alias=_FROM, serialization_alias="from")
+    state: str
+    summary: dict[str, Any] | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+class Suppression(_Answer):
+    address: str
+    reason: str
+    created_at: datetime
+
+
+# -- operations and pages ----------------------------------------------------------------------
+
+
+class Health(_Answer):
+    status: str
+
+
+class Readiness(_Answer):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass `next_cursor` back to get the next (None: the last page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+# -- changes: what `update` takes; a field left out is left alone, None clears it --------------
+
+
+class ContactChanges(TypedDict, total=False):
+    email: str
+    first_name: str | None
+    last_name: str | None
+    attributes: dict[str, Scalar]
+
+
+class ListChanges(TypedDict, total=False):
+    name: str
+    description: str | None
+
+
+class TemplateChanges(TypedDict, total=False):
+    name: str
+    subject: str
+    text: str | None
+    html: str | None
+
+
+class CampaignChanges(TypedDict, total=False):
+    name: str
+    template: str
+    list_id: str
+    sender: str
