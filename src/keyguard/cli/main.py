@@ -86,6 +86,9 @@ def _register() -> None:
     from keyguard.cli import usage  # usage history (docs/usage.md)
 
     app.command("usage")(usage.usage)
+    from keyguard.cli import monitor  # detection rules over usage events (docs/monitoring.md)
+
+    app.add_typer(monitor.app, name="monitor")
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")
