@@ -6,7 +6,7 @@ Caches are told about a change only after the commit, through the `on_change` ca
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -316,16 +316,87 @@ class KeyService:
     def _set_state(
         self, actor: Actor, key_id: str, action: Action, state: str, reason: str | None
     ) -> KeyView:
-        reason = _scrubbed(reason)  # a reason is kept for ever in the append-only audit log
         now = self._clock()
         with self._sessions.begin() as session:
-            row = self._changeable(session, actor, key_id, action, now)
-            row.state, row.state_reason = state, reason
-            event = f"key.{state}" if action != "resume" else "key.resumed"
-            _record(session, now, actor, event, row, **({"reason": reason} if reason else {}))
-            view = to_view(row, now)
+            view = self._apply(session, actor, key_id, action, state, reason, now)
         self._notify(key_id)
         return view
+
+    def _apply(  # noqa: PLR0917 - the arguments of _set_state, plus its transaction and time
+        self,
+        session: Session,
+        actor: Actor,
+        key_id: str,
+        action: Action,
+        state: str,
+        reason: str | None,
+        now: datetime,
+    ) -> KeyView:
+        reason = _scrubbed(reason)  # a reason is kept for ever in the append-only audit log
+        row = self._changeable(session, actor, key_id, action, now)
+        row.state, row.state_reason = state, reason
+        event = f"key.{state}" if action != "resume" else "key.resumed"
+        _record(session, now, actor, event, row, **({"reason": reason} if reason else {}))
+        return to_view(row, now)
+
+    # -- inside a caller's transaction (keyguard.incidents) ------------------------------
+
+    def stop_in(
+        self,
+        session: Session,
+        actor: Actor,
+        key_id: str,
+        *,
+        quarantine: bool = False,
+        reason: str | None = None,
+        now: datetime,
+    ) -> KeyView:
+        """Revoke (or, with `quarantine`, suspend) a key in the caller's transaction, with its
+        audit event. A key already revoked (or, for a quarantine, already stopped) is left as
+        it is. After the commit the caller calls `changed`: this process's caches drop the
+        key at once, the others read the audit event from the change feed within a second."""
+        row = self._key(session, actor, key_id, for_update=True)
+        state = effective_state(
+            row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
+        )
+        if state == "revoked" or (quarantine and state in ("suspended", "expired")):
+            return to_view(row, now)
+        if quarantine:
+            return self._apply(session, actor, key_id, "suspend", "suspended", reason, now)
+        return self._apply(
+            session, actor, key_id, "revoke", "revoked", reason or "revoked by " + actor.id, now
+        )
+
+    def resume_in(self, session: Session, actor: Actor, key_id: str, *, now: datetime) -> KeyView:
+        """Resume a suspended key in the caller's transaction (then `changed`)."""
+        return self._apply(session, actor, key_id, "resume", "active", None, now)
+
+    def find_in(self, session: Session, actor: Actor, key_id: str) -> KeyView:
+        """A key as `actor` may see it, read in the caller's transaction (NotFound otherwise)."""
+        return to_view(self._key(session, actor, key_id), self._clock())
+
+    def changed(self, key_ids: Iterable[str]) -> None:
+        """Tell this process's caches that keys changed in a transaction that has committed."""
+        for key_id in key_ids:
+            self._notify(key_id)
+
+    def reissue(
+        self,
+        actor: Actor,
+        key_id: str,
+        *,
+        raw: RawKey | None = None,
+        successor_id: str | None = None,
+    ) -> CreatedKey:
+        """A successor of a key in any state (a compromised one, revoked or suspended) with
+        the same scopes, restrictions, environment and name; the old key is left as it is.
+        `raw` and `successor_id` come from a vault delivery, as for `create`."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            old = self._key(session, actor, key_id, for_update=True)
+            new, raw = self._successor(session, actor, old, now, raw=raw, successor_id=successor_id)
+            _record(session, now, actor, "key.created", new, **_created(new), parent_id=old.id)
+            return CreatedKey(view=to_view(new, now), key=raw)
 
     def _changeable(
         self, session: Session, actor: Actor, key_id: str, action: Action, now: datetime

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock, system_clock
+from keyguard.incidents import IncidentService, TenantResponse
 from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService
@@ -39,6 +40,9 @@ class Runtime:
     rotation: RotationService
     scheduler: Scheduler
     closed: bool = field(default=False)
+    # Compromise response (docs/incidents.md): built after the services it uses.
+    incidents: IncidentService = field(init=False)
+    tenant_response: TenantResponse = field(init=False)
 
     @classmethod
     def build(
@@ -69,7 +73,7 @@ class Runtime:
             sessions, keys, peppers, clock, Targets.from_settings(settings.secrets)
         )
         scheduler = Scheduler(rotation, sessions, clock)
-        return cls(
+        runtime = cls(
             settings,
             engine,
             sessions,
@@ -85,6 +89,9 @@ class Runtime:
             rotation,
             scheduler,
         )
+        runtime.incidents = IncidentService(sessions, keys, rotation, clock)
+        runtime.tenant_response = TenantResponse(sessions, keys, rotation, clock)
+        return runtime
 
     def flush_last_used(self) -> None:
         """Write the last-used times (and pending re-hashes) verification noted in memory."""
