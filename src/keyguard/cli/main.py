@@ -69,6 +69,9 @@ def _register() -> None:
     from keyguard.cli import secrets  # providers, peppers, rewrap (docs/secrets.md)
 
     app.add_typer(secrets.app, name="secrets")
+    from keyguard.cli import incident  # compromise response (docs/incidents.md)
+
+    app.add_typer(incident.app, name="incident")
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")
