@@ -5,6 +5,8 @@ Caches are told about a change only after the commit, through the `on_change` ca
 
 from __future__ import annotations
 
+import builtins
+import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -374,6 +376,31 @@ class KeyService:
     def find_in(self, session: Session, actor: Actor, key_id: str) -> KeyView:
         """A key as `actor` may see it, read in the caller's transaction (NotFound otherwise)."""
         return to_view(self._key(session, actor, key_id), self._clock())
+
+    def identify(self, raws: Sequence[RawKey]) -> builtins.list[KeyView | None]:
+        """The key each raw key is (None for one that is not ours), looked up by its digest
+        under every loaded pepper in one query and compared in constant time. A leak report
+        is not a use: nothing is cached, touched or counted."""
+        wanted: dict[str, tuple[int, str]] = {}
+        for index, raw in enumerate(raws):
+            for pepper in self._peppers:
+                wanted[digest_key(pepper, raw)] = (index, pepper.version)
+        found: builtins.list[KeyView | None] = [None] * len(raws)
+        if not wanted:
+            return found
+        now = self._clock()
+        with self._sessions() as session:
+            rows = session.scalars(select(ApiKey).where(ApiKey.digest.in_(list(wanted))))
+            for row in rows:
+                # The dict is keyed by HMACs the caller cannot steer (as the verifier's cache
+                # is), so the lookup's timing tells nothing; the match is confirmed in
+                # constant time, under the pepper the row was hashed with.
+                index, version = wanted.get(row.digest, (-1, ""))
+                if version == row.pepper_version and hmac.compare_digest(
+                    digest_key(self._peppers.get(version), raws[index]), row.digest
+                ):
+                    found[index] = to_view(row, now)
+        return found
 
     def changed(self, key_ids: Iterable[str]) -> None:
         """Tell this process's caches that keys changed in a transaction that has committed."""

@@ -10,7 +10,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock, system_clock
-from keyguard.incidents import IncidentService, TenantResponse
+from keyguard.incidents import (
+    GitHubKeys,
+    IncidentService,
+    LeakIntake,
+    TenantResponse,
+    from_file,
+    from_url,
+)
 from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService
@@ -43,6 +50,8 @@ class Runtime:
     # Compromise response (docs/incidents.md): built after the services it uses.
     incidents: IncidentService = field(init=False)
     tenant_response: TenantResponse = field(init=False)
+    leaks: LeakIntake = field(init=False)
+    github_keys: GitHubKeys | None = field(init=False)
 
     @classmethod
     def build(
@@ -91,6 +100,8 @@ class Runtime:
         )
         runtime.incidents = IncidentService(sessions, keys, rotation, clock)
         runtime.tenant_response = TenantResponse(sessions, keys, rotation, clock)
+        runtime.leaks = LeakIntake(keys, runtime.incidents)
+        runtime.github_keys = _github_keys(settings, clock)
         return runtime
 
     def flush_last_used(self) -> None:
@@ -106,3 +117,12 @@ class Runtime:
         self.limits.backend.close()
         self.engine.dispose()
         self.closed = True
+
+
+def _github_keys(settings: Settings, clock: Clock) -> GitHubKeys | None:
+    """GitHub's secret scanning keys, when leak intake from GitHub is configured."""
+    if settings.github_keys_file is not None:
+        return GitHubKeys(from_file(settings.github_keys_file), clock)
+    if settings.github_keys_url is not None:
+        return GitHubKeys(from_url(settings.github_keys_url), clock)
+    return None
