@@ -381,10 +381,11 @@ class KeyService:
         """The key each raw key is (None for one that is not ours), looked up by its digest
         under every loaded pepper in one query and compared in constant time. A leak report
         is not a use: nothing is cached, touched or counted."""
-        wanted: dict[str, tuple[int, str]] = {}
+        wanted: dict[str, tuple[str, builtins.list[int]]] = {}
         for index, raw in enumerate(raws):
             for pepper in self._peppers:
-                wanted[digest_key(pepper, raw)] = (index, pepper.version)
+                digest = digest_key(pepper, raw)
+                wanted.setdefault(digest, (pepper.version, []))[1].append(index)
         found: builtins.list[KeyView | None] = [None] * len(raws)
         if not wanted:
             return found
@@ -395,11 +396,13 @@ class KeyService:
                 # The dict is keyed by HMACs the caller cannot steer (as the verifier's cache
                 # is), so the lookup's timing tells nothing; the match is confirmed in
                 # constant time, under the pepper the row was hashed with.
-                index, version = wanted.get(row.digest, (-1, ""))
-                if version == row.pepper_version and hmac.compare_digest(
-                    digest_key(self._peppers.get(version), raws[index]), row.digest
-                ):
-                    found[index] = to_view(row, now)
+                version, indices = wanted.get(row.digest, ("", []))
+                if version != row.pepper_version or not indices:
+                    continue
+                digest = digest_key(self._peppers.get(version), raws[indices[0]])
+                if hmac.compare_digest(digest, row.digest):
+                    for index in indices:
+                        found[index] = to_view(row, now)
         return found
 
     def changed(self, key_ids: Iterable[str]) -> None:
