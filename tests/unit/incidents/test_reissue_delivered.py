@@ -12,13 +12,6 @@ from keyguard.lifecycle.views import OPERATOR
 from keyguard.rotation.delivery import Targets
 from keyguard.rotation.service import RotationService
 from keyguard.runtime import Runtime
-from tests.unit.rotation.conftest import address, backend, service, targets  # noqa: F401
-from tests.unit.secrets.conftest import (  # noqa: F401 - fixtures are found by name
-    aws_env,
-    bao,
-    moto_server,
-    openbao_server,
-)
 
 SPEC = KeySpec(tenant_id=DEFAULT_TENANT, env="live", scopes=["mail:send"], name="mailer")
 
