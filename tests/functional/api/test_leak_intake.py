@@ -16,6 +16,7 @@ from keyguard.keys import generate_key
 from keyguard.lifecycle.views import OPERATOR, CreatedKey
 from keyguard.runtime import Runtime
 from tests.functional.api.conftest import Api, StartApi
+from tests.functional.test_scan_cli import keyguard
 from tests.unit.incidents.github_keys import Signer, publish
 
 URL = "https://github.com/acme/app/blob/0123abc/config/settings.py"
@@ -189,3 +190,32 @@ def test_the_public_endpoint_is_rate_limited_per_client(start_api: StartApi) -> 
         anyone.post("/v1/leaks/revoke", json={"keys": ["garbage"]}).status_code for _ in range(3)
     ]
     assert codes == [202, 202, 429]
+
+
+def test_scan_report_to_revokes_the_keys_it_finds_and_sends_only_their_location(
+    api: Api, tmp_path: Path
+) -> None:
+    found = api.key("mail:send")
+    clean = api.key("mail:send")
+    (tmp_path / "settings.py").write_text(
+        "# configuration\nSECRET_NOTE = 'do not ship'\nKEY = '" + found.key.reveal() + "'\n"
+    )
+    reporter = api.key("leaks:report")
+    done = keyguard(
+        "--format", "json", "--report-to", f"{api.url}/v1/leaks/report", ".",
+        cwd=tmp_path, env={"KEYGUARD_API_KEY": reporter.key.reveal()},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert found.key.reveal() not in done.stdout + done.stderr
+    assert api.runtime.keys.show(OPERATOR, found.view.id).state == "revoked"
+    assert api.runtime.keys.show(OPERATOR, clean.view.id).state == "active"
+    (incident,) = api.runtime.incidents.list(OPERATOR)
+    detail = api.runtime.incidents.show(OPERATOR, incident.id)
+    assert incident.source == "report" and "settings.py:3:" in detail.reason
+    assert "do not ship" not in str(detail.to_json())
+
+
+def test_scan_report_to_needs_tls_except_to_loopback(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("nothing\n")
+    done = keyguard("--report-to", "http://keyguard.example/v1/leaks/report", ".", cwd=tmp_path)
+    assert done.returncode == 2 and "https" in done.stderr

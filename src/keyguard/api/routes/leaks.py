@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,9 +88,12 @@ class Found(BaseModel):
 class Report(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reports: list[Found] = Field(min_length=1, max_length=MAX_BATCH)
+    reports: list[Found] = Field(default_factory=list, max_length=MAX_BATCH)
+    # `keyguard scan --report-to` also posts its redacted findings (no secrets, any provider)
+    # here; they are accepted and not kept: only the keys in `reports` can be acted on.
     tool: str | None = Field(default=None, max_length=40)
     version: str | None = Field(default=None, max_length=40)
+    findings: list[dict[str, Any]] = Field(default_factory=list, max_length=100_000)
 
 
 class ReportResult(BaseModel):
@@ -174,6 +177,8 @@ def report_leaks(
 ) -> ReportAnswer:
     """Keys a tenant's scanner found: the tenant's real ones are revoked, with incidents."""
     owner = (principal.key.tenant_id, principal.key.env)
+    if not body.reports:
+        return ReportAnswer(results=[])
     verdicts = runtime.leaks.intake(
         [found.leak() for found in body.reports],
         source="report",
