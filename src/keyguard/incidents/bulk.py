@@ -130,7 +130,8 @@ class TenantResponse:
             try:
                 planned = [
                     Planned(
-                        self._keys.stop_in(session, actor, key_id, reason=why, now=now), "revoke"
+                        self._keys.stop_in(session, actor, key_id, reason=why, now=now)[1],
+                        "revoke",
                     )
                     for key_id in self._matching(session, actor, selector)
                 ]

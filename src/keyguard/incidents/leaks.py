@@ -88,7 +88,7 @@ class LeakIntake:
                 )
         # An operator-like actor: holding the key proves the right to have it revoked.
         actor = Actor(id=f"leaks:{source}")
-        opened = self._incidents.open_many(actor, list(requests.values()))
+        opened = self._incidents.open_many(actor, list(requests.values()), timelines=False)
         incident_of = {o.incident.key_id: o.incident.id for o in opened}
         verdicts = [
             self._verdict(leak, key, incident_of, show=owner is not None or source == "github")

@@ -92,14 +92,23 @@ class IncidentService:
         successor, error = self._reissue(actor, opened.incident, request.deliver)
         return Opened(self.show(actor, opened.incident.id), opened.stopped, successor, error)
 
-    def open_many(self, actor: Actor, requests: Sequence[OpenRequest]) -> list[Opened]:
-        """One incident per request, every key stopped in one transaction (leak intake)."""
+    def open_many(
+        self, actor: Actor, requests: Sequence[OpenRequest], *, timelines: bool = True
+    ) -> list[Opened]:
+        """One incident per request, every key stopped in one transaction (leak intake);
+        without `timelines` the answers leave the steps out (one query less per incident)."""
         for request in requests:
             _check(request)
         now = self._clock()
         with self._sessions.begin() as session:
-            done = [self._open_in(session, actor, request, now) for request in requests]
-            results = [Opened(self._view(session, row), tuple(stopped)) for row, stopped in done]
+            # Reads here are of keys, never of the rows this loop adds: no flush before each
+            # (the audit appends flush; a batch of 1,000 leaks is then a third faster).
+            with session.no_autoflush:
+                done = [self._open_in(session, actor, request, now) for request in requests]
+            results = [
+                Opened(self._view(session, row) if timelines else IncidentView.of(row), tuple(s))
+                for row, s in done
+            ]
         self._keys.changed(k for opened in results for k in opened.stopped)
         for opened in results:
             self._announce("incident.opened", opened.incident, opened.stopped)
@@ -124,7 +133,7 @@ class IncidentService:
             opened_at=now,
         )
         session.add(row)
-        session.flush()
+        radius = descendants(session, key.tenant_id, key.id)
         self._step(
             session,
             row,
@@ -136,12 +145,13 @@ class IncidentService:
             response=row.response,
             source=row.source,
             source_url=row.source_url,
+            blast_radius=radius,
         )
         if row.owner:
             self._step(session, row, now, actor, "owner.assigned", None, owner=row.owner)
         stopped = self._stop(session, actor, row, [key.id], now, quarantine=request.quarantine)
-        radius = descendants(session, key.tenant_id, key.id)
-        self._step(session, row, now, actor, "blast_radius", key.id, keys=radius)
+        # Its own entry on the timeline; its audit record is the incident.opened event's.
+        self._step(session, row, now, actor, "blast_radius", key.id, audited=False, keys=radius)
         if request.cascade:
             stopped += self._stop(session, actor, row, radius, now, cascade=True)
         return row, stopped
@@ -161,10 +171,10 @@ class IncidentService:
         changed = []
         why = f"incident {row.id}" + (f": made by compromised key {row.key_id}" if cascade else "")
         for key_id in key_ids:
-            before = self._keys.find_in(session, actor, key_id).state
-            after = self._keys.stop_in(
+            before, view = self._keys.stop_in(
                 session, actor, key_id, quarantine=quarantine, reason=why, now=now
-            ).state
+            )
+            after = view.state
             kind = ("cascade." if cascade else "key.") + after
             if before == after:
                 self._step(session, row, now, actor, "key.unchanged", key_id, state=after)

@@ -29,7 +29,13 @@ from keyguard.keys import (
     generate_key,
 )
 from keyguard.lifecycle.models import ApiKey, Tenant
-from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
+from keyguard.lifecycle.states import (
+    ROTATED_REASON,
+    Action,
+    State,
+    check_transition,
+    effective_state,
+)
 from keyguard.lifecycle.tenants import get_tenant
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
 from keyguard.logging import scrub
@@ -320,24 +326,25 @@ class KeyService:
     ) -> KeyView:
         now = self._clock()
         with self._sessions.begin() as session:
-            view = self._apply(session, actor, key_id, action, state, reason, now)
+            row = self._changeable(session, actor, key_id, action, now)
+            view = self._apply(session, actor, row, state, reason=reason, now=now)
         self._notify(key_id)
         return view
 
-    def _apply(  # noqa: PLR0917 - the arguments of _set_state, plus its transaction and time
-        self,
+    @staticmethod
+    def _apply(
         session: Session,
         actor: Actor,
-        key_id: str,
-        action: Action,
+        row: ApiKey,
         state: str,
+        *,
         reason: str | None,
         now: datetime,
     ) -> KeyView:
+        """Write a checked state change and its audit event in the session's transaction."""
         reason = _scrubbed(reason)  # a reason is kept for ever in the append-only audit log
-        row = self._changeable(session, actor, key_id, action, now)
         row.state, row.state_reason = state, reason
-        event = f"key.{state}" if action != "resume" else "key.resumed"
+        event = f"key.{state}" if state != "active" else "key.resumed"
         _record(session, now, actor, event, row, **({"reason": reason} if reason else {}))
         return to_view(row, now)
 
@@ -352,26 +359,30 @@ class KeyService:
         quarantine: bool = False,
         reason: str | None = None,
         now: datetime,
-    ) -> KeyView:
+    ) -> tuple[State, KeyView]:
         """Revoke (or, with `quarantine`, suspend) a key in the caller's transaction, with its
-        audit event. A key already revoked (or, for a quarantine, already stopped) is left as
-        it is. After the commit the caller calls `changed`: this process's caches drop the
-        key at once, the others read the audit event from the change feed within a second."""
+        audit event; return the state it was in and what it is now. A key already revoked (or,
+        for a quarantine, already stopped) is left as it is. After the commit the caller calls
+        `changed`: this process's caches drop the key at once, and the other processes read
+        the audit event from the change feed within a second."""
         row = self._key(session, actor, key_id, for_update=True)
         state = effective_state(
             row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
         )
         if state == "revoked" or (quarantine and state in ("suspended", "expired")):
-            return to_view(row, now)
+            return state, to_view(row, now)
+        action: Action = "suspend" if quarantine else "revoke"
+        self._may_change(actor, row, action, state)
         if quarantine:
-            return self._apply(session, actor, key_id, "suspend", "suspended", reason, now)
-        return self._apply(
-            session, actor, key_id, "revoke", "revoked", reason or "revoked by " + actor.id, now
+            return state, self._apply(session, actor, row, "suspended", reason=reason, now=now)
+        return state, self._apply(
+            session, actor, row, "revoked", reason=reason or "revoked by " + actor.id, now=now
         )
 
     def resume_in(self, session: Session, actor: Actor, key_id: str, *, now: datetime) -> KeyView:
         """Resume a suspended key in the caller's transaction (then `changed`)."""
-        return self._apply(session, actor, key_id, "resume", "active", None, now)
+        row = self._changeable(session, actor, key_id, "resume", now)
+        return self._apply(session, actor, row, "active", reason=None, now=now)
 
     def find_in(self, session: Session, actor: Actor, key_id: str) -> KeyView:
         """A key as `actor` may see it, read in the caller's transaction (NotFound otherwise)."""
@@ -435,7 +446,13 @@ class KeyService:
         state = effective_state(
             row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
         )
-        check_transition(action, state, key_id)
+        self._may_change(actor, row, action, state)
+        return row
+
+    @staticmethod
+    def _may_change(actor: Actor, row: ApiKey, action: Action, state: State) -> None:
+        """Raise unless `actor` may do `action` to the key `row`, which is in `state`."""
+        check_transition(action, state, row.id)
         if actor.id != f"key:{row.id}":
             # Acting on another key needs powers at least as broad as that key's: otherwise a
             # keys:write key could suspend the tenant's admin key (and then not resume it),
@@ -450,7 +467,6 @@ class KeyService:
                 # extend a key's life (a successor is capped at its maker's expiry).
                 row.expires_at if action in ("suspend", "resume") else None,
             )
-        return row
 
     # -- lookups -------------------------------------------------------------------------
 

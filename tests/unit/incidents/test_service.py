@@ -69,7 +69,7 @@ def test_opening_records_the_timeline_and_audit_events_at_the_clock_time(
         actions = session.scalars(
             select(AuditEvent.action).where(AuditEvent.seq > 0).order_by(AuditEvent.seq)
         ).all()
-    assert actions[-3:] == ["incident.opened", "key.revoked", "incident.blast_radius"]
+    assert actions[-2:] == ["incident.opened", "key.revoked"]
 
 
 def test_the_change_feed_carries_the_revocation_to_other_processes(runtime: Runtime) -> None:
