@@ -132,9 +132,7 @@ class _Worker:
 _WORKER: _Worker | None = None
 
 
-def _init_worker(
-    engine: EngineName, max_file_size: int, check: CheckFn | None = None
-) -> _Worker:
+def _init_worker(engine: EngineName, max_file_size: int, check: CheckFn | None = None) -> _Worker:
     global _WORKER  # noqa: PLW0603 - one engine per worker process, built once
     same = _WORKER is not None and _WORKER.key == (engine, max_file_size, id(check))
     if _WORKER is None or not same:
