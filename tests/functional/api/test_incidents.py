@@ -28,6 +28,7 @@ def test_opening_an_incident_refuses_the_key_and_returns_its_successor_once(
     refused = api.client(victim).get("/v1/keys")
     assert (refused.status_code, refused.json()["code"]) == (401, "revoked")
     successor = body["successor"]
+    assert set(successor) == {"id", "key"}
     assert api.client(successor["key"]).get("/v1/keys").status_code == 200
     shown = admin.get(f"/v1/incidents/{body['id']}").json()
     assert successor["key"] not in str(shown)

@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from keyguard.api.context import Principal, RuntimeDep
 from keyguard.api.enforcement import EnforcedRoute, require_scope
@@ -97,6 +104,11 @@ class SuccessorOut(BaseModel):
     id: str
     delivered_to: str | None = None
     key: str | None = Field(default=None, description="Shown once; absent when delivered.")
+
+    @model_serializer(mode="wrap")
+    def _without_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`key` absent, not null, for a successor delivered into a vault (PRODUCT.md)."""
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class OpenedOut(IncidentOut):
