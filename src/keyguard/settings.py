@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     mail_retry_base_seconds: float = Field(default=30.0, gt=0)
     mail_max_attempts: int = Field(default=8, ge=1)
 
+    # Leak intake (docs/incidents.md). GitHub's secret scanning public keys, from a URL
+    # (GitHub's: keyguard.incidents.GITHUB_KEYS_URL) or a file; neither: POST /v1/leaks/github
+    # is off. The public revocation endpoint's requests per minute from one client address.
+    github_keys_url: str | None = None
+    github_keys_file: Path | None = None
+    public_revoke_per_minute: int = Field(default=10, ge=1, le=10_000)
+
     # Where Keyguard's own secrets live (docs/secrets.md): the `[secrets]` block.
     secrets: SecretsSettings = SecretsSettings()
 

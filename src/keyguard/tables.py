@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # Each import registers that package's tables on Base.metadata.
 from keyguard.audit import models as audit_models  # noqa: F401 - registers the tables
+from keyguard.incidents import models as incident_models  # noqa: F401 - registers the tables
 from keyguard.lifecycle import models as lifecycle_models  # noqa: F401 - registers the tables
 from keyguard.mail import models as mail_models  # noqa: F401 - registers the tables
 from keyguard.rotation import models as rotation_models  # noqa: F401 - registers the tables

@@ -28,10 +28,10 @@ from starlette.concurrency import run_in_threadpool
 
 from keyguard.api import problems
 from keyguard.api.auth import TrustedProxies
-from keyguard.api.enforcement import SCOPE_EXTRA, EnforcedRoute, required_scope
+from keyguard.api.enforcement import PUBLIC_EXTRA, SCOPE_EXTRA, EnforcedRoute, required_scope
 from keyguard.api.metrics import Metrics
 from keyguard.api.middleware import KeyguardMiddleware
-from keyguard.api.routes import audit, keys, mail, mail_data, ops, usage, verify
+from keyguard.api.routes import audit, incidents, keys, leaks, mail, mail_data, ops, usage, verify
 from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
 from keyguard.logging import make_logger
@@ -45,6 +45,7 @@ from keyguard.smtp import MailTasks
 ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, keys.router, audit.router]
 ROUTERS.extend([mail.router, mail_data.router])  # the email service (docs/mail.md)
 ROUTERS.append(usage.router)  # usage history (docs/usage.md)
+ROUTERS.extend([incidents.router, leaks.router])  # compromise response (docs/incidents.md)
 
 SECURITY_SCHEMES: Final = {
     "bearer": {
@@ -118,7 +119,8 @@ def _check_router(router: APIRouter) -> None:
         scope = required_scope(route.dependant)
         if scope is not None and not isinstance(route, EnforcedRoute):
             raise ConfigurationError(f"{route.path} declares a scope but is not an EnforcedRoute")
-        if scope is None and route.path.startswith("/v1/"):
+        public = bool((route.openapi_extra or {}).get(PUBLIC_EXTRA))
+        if scope is None and route.path.startswith("/v1/") and not public:
             raise ConfigurationError(f"{route.path} must declare its scope with require_scope()")
 
 

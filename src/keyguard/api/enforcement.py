@@ -40,6 +40,8 @@ DENIAL_DETAIL: Final[dict[str, str]] = {
     "suspended": "this key is suspended",
 }
 MAX_BODY_EXTRA: Final = "x-max-body-bytes"
+# A /v1 route that takes no key on purpose says why: `openapi_extra={PUBLIC_EXTRA: "…"}`.
+PUBLIC_EXTRA: Final = "x-public"
 SCOPE_EXTRA: Final = "x-required-scope"
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from keyguard.cli import rotation
+from keyguard.cli import rotation, tenant_response
 from keyguard.cli.context import state
 from keyguard.cli.output import EXIT_DENIED, errors_as_exit, fail, print_json, stdout
 from keyguard.cli.secretfile import write_secret_file
@@ -195,12 +195,35 @@ def rotate(
         bool,
         typer.Option("--take-over", help="With --reconcile: do not wait for leases to run out."),
     ] = False,
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant-wide: rotate the active keys the filters choose.")
+    ] = None,
+    all_keys: tenant_response.AllFlag = False,
+    env: tenant_response.EnvFilter = None,
+    created_before: tenant_response.CreatedBefore = None,
+    scope: tenant_response.ScopeFilter = None,
+    dry_run: tenant_response.DryRun = False,
+    yes: tenant_response.Yes = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Issue a successor key; the old one works until the grace window ends.
 
     A key delivered into a vault is rotated there, staged, and the new key is not shown.
+    With --tenant, every active key the filters choose, each as it was issued (listed first).
     """
+    if tenant is not None:
+        if key_id is not None or due or reconcile:
+            fail("--tenant excludes a key id, --due and --reconcile")
+        runtime = state(ctx).runtime
+        with errors_as_exit():
+            chosen = tenant_response.selector(
+                runtime, tenant, every=all_keys, env=env, created_before=created_before, scope=scope
+            )
+            bulk_grace = parse_duration(grace, field="grace") if grace else DEFAULT_GRACE
+            tenant_response.rotate(
+                runtime, chosen, grace=bulk_grace, dry_run=dry_run, yes=yes, json=json_output
+            )
+        return
     if (key_id is None) != (due or reconcile):
         fail("give a key id, or --due, or --reconcile")
     if deliver is not None and out is not None:
@@ -235,13 +258,35 @@ def rotate(
 @app.command()
 def revoke(
     ctx: typer.Context,
-    key_id: KeyId,
+    key_id: Annotated[
+        str | None, typer.Argument(help="The key's public id (key_…); not with --tenant.")
+    ] = None,
     reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant-wide: revoke the keys the filters choose.")
+    ] = None,
+    all_keys: tenant_response.AllFlag = False,
+    env: tenant_response.EnvFilter = None,
+    created_before: tenant_response.CreatedBefore = None,
+    scope: tenant_response.ScopeFilter = None,
+    dry_run: tenant_response.DryRun = False,
+    yes: tenant_response.Yes = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """Revoke a key at once."""
+    """Revoke a key at once; with --tenant, every key the filters choose (listed first)."""
+    if (key_id is None) == (tenant is None):
+        fail("give a key id, or --tenant with --all, --env, --created-before or --scope")
     runtime = state(ctx).runtime
     with errors_as_exit():
+        if tenant is not None:
+            chosen = tenant_response.selector(
+                runtime, tenant, every=all_keys, env=env, created_before=created_before, scope=scope
+            )
+            tenant_response.revoke(
+                runtime, chosen, reason=reason, dry_run=dry_run, yes=yes, json=json_output
+            )
+            return
+        assert key_id is not None  # noqa: S101 - checked above
         view = runtime.keys.revoke(OPERATOR, key_id, reason)
     _print_view(view, json_output)
 

@@ -19,6 +19,8 @@ from rich.console import Console
 
 from keyguard.errors import InvalidInput, KeyguardError
 from keyguard.scanner import (
+    KeyChecker,
+    KeyReporter,
     RichProgress,
     ScanRequest,
     ScanResult,
@@ -31,6 +33,7 @@ from keyguard.scanner import (
     parse_size,
     post_findings,
     render_text,
+    reporter_from_env,
     run_scan,
     to_json,
     to_sarif,
@@ -124,7 +127,12 @@ def scan(
     ] = "10M",
     report_to: Annotated[
         str | None,
-        typer.Option("--report-to", help="POST findings (redacted, fingerprints) to this URL."),
+        typer.Option(
+            "--report-to",
+            help="POST findings (redacted) to this URL, and each of our keys found with its "
+            "location, to be revoked (a Keyguard /v1/leaks/report URL; https, or http to "
+            "loopback; the leaks:report key in KEYGUARD_API_KEY).",
+        ),
     ] = None,
     since_commit: Annotated[
         str | None,
@@ -234,7 +242,7 @@ def _scan(
         include_invalid=include_invalid,
         since_commit=since_commit,
         log_opts=log_opts,
-        check=checker_from_env(dict(os.environ)) if check else None,
+        check=_hook(check, report_to),
     )
     result = _run(request, output_format, err)
     result.findings, result.stats.baselined = apply_baseline(result.findings, accepted)
@@ -244,5 +252,15 @@ def _scan(
         return EXIT_CLEAN
     _emit(result, output_format, out, request)
     if report_to is not None:
-        post_findings(report_to, result.findings)
+        headers = request.check.headers if isinstance(request.check, KeyReporter) else None
+        post_findings(report_to, result.findings, headers=headers)
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def _hook(check: bool, report_to: str | None) -> KeyChecker | KeyReporter | None:
+    """What runs in the worker for each of our keys: --check asks the service about it,
+    --report-to sends it there with its location (keyguard.scanner.report_keys)."""
+    checker = checker_from_env(dict(os.environ)) if check else None
+    if report_to is None:
+        return checker
+    return reporter_from_env(report_to, dict(os.environ), checker)

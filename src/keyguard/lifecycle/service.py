@@ -5,8 +5,10 @@ Caches are told about a change only after the commit, through the `on_change` ca
 
 from __future__ import annotations
 
+import builtins
+import hmac
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -27,7 +29,13 @@ from keyguard.keys import (
     generate_key,
 )
 from keyguard.lifecycle.models import ApiKey, Tenant
-from keyguard.lifecycle.states import ROTATED_REASON, Action, check_transition, effective_state
+from keyguard.lifecycle.states import (
+    ROTATED_REASON,
+    Action,
+    State,
+    check_transition,
+    effective_state,
+)
 from keyguard.lifecycle.tenants import get_tenant
 from keyguard.lifecycle.views import Actor, CreatedKey, KeyView
 from keyguard.logging import scrub
@@ -316,16 +324,120 @@ class KeyService:
     def _set_state(
         self, actor: Actor, key_id: str, action: Action, state: str, reason: str | None
     ) -> KeyView:
-        reason = _scrubbed(reason)  # a reason is kept for ever in the append-only audit log
         now = self._clock()
         with self._sessions.begin() as session:
             row = self._changeable(session, actor, key_id, action, now)
-            row.state, row.state_reason = state, reason
-            event = f"key.{state}" if action != "resume" else "key.resumed"
-            _record(session, now, actor, event, row, **({"reason": reason} if reason else {}))
-            view = to_view(row, now)
+            view = self._apply(session, actor, row, state, reason=reason, now=now)
         self._notify(key_id)
         return view
+
+    @staticmethod
+    def _apply(
+        session: Session,
+        actor: Actor,
+        row: ApiKey,
+        state: str,
+        *,
+        reason: str | None,
+        now: datetime,
+    ) -> KeyView:
+        """Write a checked state change and its audit event in the session's transaction."""
+        reason = _scrubbed(reason)  # a reason is kept for ever in the append-only audit log
+        row.state, row.state_reason = state, reason
+        event = f"key.{state}" if state != "active" else "key.resumed"
+        _record(session, now, actor, event, row, **({"reason": reason} if reason else {}))
+        return to_view(row, now)
+
+    # -- inside a caller's transaction (keyguard.incidents) ------------------------------
+
+    def stop_in(
+        self,
+        session: Session,
+        actor: Actor,
+        key_id: str,
+        *,
+        quarantine: bool = False,
+        reason: str | None = None,
+        now: datetime,
+    ) -> tuple[State, KeyView]:
+        """Revoke (or, with `quarantine`, suspend) a key in the caller's transaction, with its
+        audit event; return the state it was in and what it is now. A key already revoked (or,
+        for a quarantine, already stopped) is left as it is. After the commit the caller calls
+        `changed`: this process's caches drop the key at once, and the other processes read
+        the audit event from the change feed within a second."""
+        row = self._key(session, actor, key_id, for_update=True)
+        state = effective_state(
+            row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
+        )
+        if state == "revoked" or (quarantine and state in ("suspended", "expired")):
+            return state, to_view(row, now)
+        action: Action = "suspend" if quarantine else "revoke"
+        self._may_change(actor, row, action, state)
+        if quarantine:
+            return state, self._apply(session, actor, row, "suspended", reason=reason, now=now)
+        return state, self._apply(
+            session, actor, row, "revoked", reason=reason or "revoked by " + actor.id, now=now
+        )
+
+    def resume_in(self, session: Session, actor: Actor, key_id: str, *, now: datetime) -> KeyView:
+        """Resume a suspended key in the caller's transaction (then `changed`)."""
+        row = self._changeable(session, actor, key_id, "resume", now)
+        return self._apply(session, actor, row, "active", reason=None, now=now)
+
+    def find_in(self, session: Session, actor: Actor, key_id: str) -> KeyView:
+        """A key as `actor` may see it, read in the caller's transaction (NotFound otherwise)."""
+        return to_view(self._key(session, actor, key_id), self._clock())
+
+    def identify(self, raws: Sequence[RawKey]) -> builtins.list[KeyView | None]:
+        """The key each raw key is (None for one that is not ours), looked up by its digest
+        under every loaded pepper in one query and compared in constant time. A leak report
+        is not a use: nothing is cached, touched or counted."""
+        wanted: dict[str, tuple[str, builtins.list[int]]] = {}
+        for index, raw in enumerate(raws):
+            for pepper in self._peppers:
+                digest = digest_key(pepper, raw)
+                wanted.setdefault(digest, (pepper.version, []))[1].append(index)
+        found: builtins.list[KeyView | None] = [None] * len(raws)
+        if not wanted:
+            return found
+        now = self._clock()
+        with self._sessions() as session:
+            rows = session.scalars(select(ApiKey).where(ApiKey.digest.in_(list(wanted))))
+            for row in rows:
+                # The dict is keyed by HMACs the caller cannot steer (as the verifier's cache
+                # is), so the lookup's timing tells nothing; the match is confirmed in
+                # constant time, under the pepper the row was hashed with.
+                version, indices = wanted.get(row.digest, ("", []))
+                if version != row.pepper_version or not indices:
+                    continue
+                digest = digest_key(self._peppers.get(version), raws[indices[0]])
+                if hmac.compare_digest(digest, row.digest):
+                    for index in indices:
+                        found[index] = to_view(row, now)
+        return found
+
+    def changed(self, key_ids: Iterable[str]) -> None:
+        """Tell this process's caches that keys changed in a transaction that has committed."""
+        for key_id in key_ids:
+            self._notify(key_id)
+
+    def reissue(
+        self,
+        actor: Actor,
+        key_id: str,
+        *,
+        raw: RawKey | None = None,
+        successor_id: str | None = None,
+    ) -> CreatedKey:
+        """A successor of a key in any state (a compromised one, revoked or suspended) with
+        the same scopes, restrictions, environment and name; the old key is left as it is.
+        `raw` and `successor_id` come from a vault delivery, as for `create`."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            old = self._key(session, actor, key_id, for_update=True)
+            new, raw = self._successor(session, actor, old, now, raw=raw, successor_id=successor_id)
+            _record(session, now, actor, "key.created", new, **_created(new), parent_id=old.id)
+            return CreatedKey(view=to_view(new, now), key=raw)
 
     def _changeable(
         self, session: Session, actor: Actor, key_id: str, action: Action, now: datetime
@@ -334,7 +446,13 @@ class KeyService:
         state = effective_state(
             row.state, expires_at=row.expires_at, grace_until=row.grace_until, now=now
         )
-        check_transition(action, state, key_id)
+        self._may_change(actor, row, action, state)
+        return row
+
+    @staticmethod
+    def _may_change(actor: Actor, row: ApiKey, action: Action, state: State) -> None:
+        """Raise unless `actor` may do `action` to the key `row`, which is in `state`."""
+        check_transition(action, state, row.id)
         if actor.id != f"key:{row.id}":
             # Acting on another key needs powers at least as broad as that key's: otherwise a
             # keys:write key could suspend the tenant's admin key (and then not resume it),
@@ -349,7 +467,6 @@ class KeyService:
                 # extend a key's life (a successor is capped at its maker's expiry).
                 row.expires_at if action in ("suspend", "resume") else None,
             )
-        return row
 
     # -- lookups -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ SCOPES: Final[frozenset[str]] = frozenset(
         "keys:write",
         "keys:verify",
         "audit:read",
+        "leaks:report",  # a tenant's own scanners report keys they found (docs/incidents.md)
     }
 )
 RESOURCES: Final[frozenset[str]] = frozenset(s.split(":", 1)[0] for s in SCOPES)

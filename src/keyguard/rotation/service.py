@@ -199,6 +199,32 @@ class RotationService:
             self._keys.show(actor, intent.new_key_id), intent.target, self._keys.show(actor, key_id)
         )
 
+    def reissue_delivered(self, actor: Actor, key_id: str, target: str | None = None) -> Delivered:
+        """A successor of a compromised key (revoked or suspended, keyguard.incidents) written
+        into `target` (default: where the old key was delivered), nobody seeing it. The old
+        key is stopped already, so no grace window starts: this is a new key with the old
+        one's powers, name and rotation policy, and the old key as its parent."""
+        old = self._keys.show(actor, key_id)  # the caller's view: NotFound across tenants
+        binding = self.delivery_of(key_id)
+        if target is None and binding is None:
+            raise InvalidInput(
+                f"key {key_id} was not delivered anywhere: name a target with --deliver",
+                code="no_delivery_target",
+                field="deliver",
+            )
+        grace = timedelta(seconds=binding.grace_seconds) if binding else DEFAULT_GRACE
+        every = binding.rotate_every_seconds if binding else None
+        rotate_every = timedelta(seconds=every) if every else None
+        box = self._targets.open(target or (binding.target if binding else ""))
+        intent, created = self._deliver(
+            actor,
+            box,
+            _Plan("create", old.tenant_id, old.env, None, grace, rotate_every),
+            lambda raw, new_id: self._keys.reissue(actor, key_id, raw=raw, successor_id=new_id),
+            failure="the successor could not be issued",
+        )
+        return Delivered(created.view, intent.target, old)
+
     def _deliver(
         self,
         actor: Actor,

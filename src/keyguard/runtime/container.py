@@ -11,6 +11,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock, system_clock
+from keyguard.incidents import (
+    GitHubKeys,
+    IncidentService,
+    LeakIntake,
+    TenantResponse,
+    from_file,
+    from_url,
+)
 from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService
@@ -44,6 +52,11 @@ class Runtime:
     history: UsageHistory
     retention: UsageRetention
     closed: bool = field(default=False)
+    # Compromise response (docs/incidents.md): built after the services it uses.
+    incidents: IncidentService = field(init=False)
+    tenant_response: TenantResponse = field(init=False)
+    leaks: LeakIntake = field(init=False)
+    github_keys: GitHubKeys | None = field(init=False)
 
     @classmethod
     def build(
@@ -77,7 +90,7 @@ class Runtime:
             sessions, keys, peppers, clock, Targets.from_settings(settings.secrets)
         )
         scheduler = Scheduler(rotation, sessions, clock)
-        return cls(
+        runtime = cls(
             settings,
             engine,
             sessions,
@@ -101,6 +114,11 @@ class Runtime:
                 rollup_retention=timedelta(days=settings.usage_rollup_retention_days),
             ),
         )
+        runtime.incidents = IncidentService(sessions, keys, rotation, clock)
+        runtime.tenant_response = TenantResponse(sessions, keys, rotation, clock)
+        runtime.leaks = LeakIntake(keys, runtime.incidents)
+        runtime.github_keys = _github_keys(settings, clock)
+        return runtime
 
     def flush_last_used(self) -> None:
         """Write the last-used times (and pending re-hashes) verification noted in memory."""
@@ -117,3 +135,12 @@ class Runtime:
             self.locator.close()
         self.engine.dispose()
         self.closed = True
+
+
+def _github_keys(settings: Settings, clock: Clock) -> GitHubKeys | None:
+    """GitHub's secret scanning keys, when leak intake from GitHub is configured."""
+    if settings.github_keys_file is not None:
+        return GitHubKeys(from_file(settings.github_keys_file), clock)
+    if settings.github_keys_url is not None:
+        return GitHubKeys(from_url(settings.github_keys_url), clock)
+    return None

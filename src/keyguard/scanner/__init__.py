@@ -8,11 +8,12 @@ Public surface::
 """
 
 from keyguard.scanner.baseline import apply_baseline, load_baseline, write_baseline
-from keyguard.scanner.check import checker_from_env
+from keyguard.scanner.check import KeyChecker, checker_from_env
 from keyguard.scanner.findings import Finding
 from keyguard.scanner.providers import default_rules
 from keyguard.scanner.remote import post_findings
 from keyguard.scanner.report import RichProgress, render_text, to_json
+from keyguard.scanner.report_keys import KeyReporter, reporter_from_env
 from keyguard.scanner.rules import Rule
 from keyguard.scanner.sarif import files_root, to_sarif
 from keyguard.scanner.service import ScanRequest, ScanResult, ScanStats, Source, run_scan
@@ -20,6 +21,8 @@ from keyguard.scanner.sources import parse_size
 
 __all__ = [
     "Finding",
+    "KeyChecker",
+    "KeyReporter",
     "RichProgress",
     "Rule",
     "ScanRequest",
@@ -34,6 +37,7 @@ __all__ = [
     "parse_size",
     "post_findings",
     "render_text",
+    "reporter_from_env",
     "run_scan",
     "to_json",
     "to_sarif",

@@ -22,7 +22,7 @@ from typing import Final, Literal
 import httpx
 
 from keyguard.errors import InvalidInput, KeyguardError
-from keyguard.scanner.findings import fingerprint
+from keyguard.scanner.findings import Finding, fingerprint
 
 CheckStatus = Literal["live", "revoked", "unknown"]
 CheckFn = Callable[[str], CheckStatus]
@@ -53,7 +53,7 @@ class KeyChecker:
     transport: httpx.BaseTransport | None = None
     _seen: dict[str, CheckStatus] = field(default_factory=dict, repr=False)
 
-    def __call__(self, key: str) -> CheckStatus:
+    def __call__(self, key: str, finding: Finding | None = None) -> CheckStatus:
         digest = fingerprint(key)
         if digest not in self._seen:
             self._seen[digest] = self._ask(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from keyguard.scanner import precision
 from keyguard.scanner.decoding import Decoded, base64_candidates, is_config, percent_candidates
@@ -173,7 +173,9 @@ def _rejection(rule: Rule, buffer: bytes, match: Match, where: Located) -> str |
     return reason
 
 
-CheckFn = Callable[[str], str]
+# Called in the worker with one of our keys and its finding (--check, --report-to); what it
+# returns becomes the finding's `check`.
+CheckFn = Callable[[str, Finding], str | None]
 
 
 def _finding(
@@ -185,9 +187,7 @@ def _finding(
         line = where.line_numbers[line - 1]
     column = len(buffer[line_start : match.origin].decode("utf-8", "replace")) + 1
     checksum_ok = rule.checksum(match.secret) if rule.checksum else None
-    # Only a key whose checksum holds can be one of ours; the rest is never sent anywhere.
-    status = check(match.secret) if check is not None and checksum_ok else None
-    return Finding(
+    finding = Finding(
         path=where.path,
         line=line,
         column=column,
@@ -201,8 +201,11 @@ def _finding(
         confidence=rule.confidence,
         author_date=where.author_date,
         encoding=match.encoding,
-        check=status,
     )
+    if check is None or not checksum_ok:
+        # Only a key whose checksum holds can be one of ours; the rest is never sent anywhere.
+        return finding
+    return replace(finding, check=check(match.secret, finding))
 
 
 def decoded_matches(rules: Sequence[Rule], decoded: Iterable[Decoded], fire: FireFn) -> list[Match]:

@@ -28,14 +28,19 @@ def report_payload(findings: Sequence[Finding]) -> dict[str, object]:
 
 
 def post_findings(
-    url: str, findings: Sequence[Finding], *, transport: httpx.BaseTransport | None = None
+    url: str,
+    findings: Sequence[Finding],
+    *,
+    transport: httpx.BaseTransport | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
-    """POST the findings; a refused, failed or non-2xx delivery is an error."""
+    """POST the findings; a refused, failed or non-2xx delivery is an error. `headers`
+    authenticate to a Keyguard service (`--report-to`, keyguard.scanner.report_keys)."""
     if not url.startswith(("http://", "https://")):
         raise InvalidInput(f"--report-to needs an http(s) URL, got {url!r}", code="invalid_url")
     try:
         with httpx.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client:
-            response = client.post(url, json=report_payload(findings))
+            response = client.post(url, json=report_payload(findings), headers=headers)
     except httpx.HTTPError as error:
         raise KeyguardError(f"report to {url} failed: {error}", code="report_failed") from None
     if not response.is_success:

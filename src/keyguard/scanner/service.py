@@ -18,8 +18,7 @@ from itertools import chain, islice
 from typing import Final, Literal, Protocol, TypeVar
 
 from keyguard.scanner import git
-from keyguard.scanner.check import KeyChecker
-from keyguard.scanner.detect import Located
+from keyguard.scanner.detect import CheckFn, Located
 from keyguard.scanner.engine import EngineName, Scanner, build_engine, hyperscan_available
 from keyguard.scanner.findings import Finding
 from keyguard.scanner.providers import default_rules
@@ -57,7 +56,7 @@ class ScanRequest:
     include_invalid: bool = False
     since_commit: str | None = None
     log_opts: str | None = None
-    check: KeyChecker | None = None
+    check: CheckFn | None = None
 
 
 @dataclass(slots=True)
@@ -99,7 +98,7 @@ class Progress(Protocol):
 
 class _Worker:
     def __init__(
-        self, engine: EngineName, max_file_size: int, check: KeyChecker | None = None
+        self, engine: EngineName, max_file_size: int, check: CheckFn | None = None
     ) -> None:
         rules = default_rules()
         self.scanner = Scanner(rules, build_engine(rules, engine), check)
@@ -133,9 +132,7 @@ class _Worker:
 _WORKER: _Worker | None = None
 
 
-def _init_worker(
-    engine: EngineName, max_file_size: int, check: KeyChecker | None = None
-) -> _Worker:
+def _init_worker(engine: EngineName, max_file_size: int, check: CheckFn | None = None) -> _Worker:
     global _WORKER  # noqa: PLW0603 - one engine per worker process, built once
     same = _WORKER is not None and _WORKER.key == (engine, max_file_size, id(check))
     if _WORKER is None or not same:
