@@ -71,6 +71,18 @@ def test_replay_writes_valid_alerts_to_the_out_file_and_a_summary_to_stderr(
     assert "key_guessing" in result.stderr
 
 
+def test_replay_with_json_writes_the_summary_as_one_json_object(
+    cli: Cli, events_file: Path
+) -> None:
+    result = cli.run("monitor", "replay", str(events_file), "--json")
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    summary = json.loads(line)
+    assert (summary["events"], summary["alerts"]) == (7 * 48 + 30, 2)
+    assert summary["by_severity"] == {"high": 2}
+    assert summary["by_rule"] == {"key_guessing": 1, "new_network": 1}
+    assert [a["rule"] for a in _alerts(result.stdout)] == ["new_network", "key_guessing"]
+
+
 def test_replay_without_out_writes_alerts_to_stdout(cli: Cli, events_file: Path) -> None:
     result = cli.run("monitor", "replay", str(events_file))
     assert [a["rule"] for a in _alerts(result.stdout)] == ["new_network", "key_guessing"]

@@ -7,6 +7,7 @@ naming it and exit 2; never a traceback.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -30,8 +31,13 @@ def replay_command(
     out: Annotated[
         str | None, typer.Option("--out", help="Where alerts go (JSON lines); default stdout.")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The summary on stderr as one JSON object.")
+    ] = False,
 ) -> None:
-    """Run the detection rules over EVENTS (in time order) and write the alerts they raise."""
+    """Run the detection rules over EVENTS (in time order) and write the alerts they raise.
+
+    The alerts are JSON lines whatever the flag; `--json` makes the summary machine-readable."""
     with ExitStack() as stack:
         source = _open(stack, events, "rb", sys.stdin.buffer)
         sink = _open(stack, out or "-", "wb", sys.stdout.buffer)
@@ -40,7 +46,11 @@ def replay_command(
         with errors_as_exit():
             summary = replay(_lines(source), lambda alert: write(encode_alert(alert)))
         sink.flush()
-    _print_summary(summary, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if as_json:
+        _print_summary_json(summary, seconds)
+    else:
+        _print_summary(summary, seconds)
 
 
 def _open(stack: ExitStack, name: str, mode: str, standard: IO[bytes]) -> IO[bytes]:
@@ -71,3 +81,16 @@ def _print_summary(summary: ReplaySummary, seconds: float) -> None:
         stderr.print("by severity: " + ", ".join(severities), markup=False)
     for rule, count in sorted(summary.by_rule.items(), key=lambda item: (-item[1], item[0])):
         stderr.print(f"  {rule:<24} {count}", markup=False)
+
+
+def _print_summary_json(summary: ReplaySummary, seconds: float) -> None:
+    rate = summary.events / seconds if seconds > 0 else 0.0
+    document = {
+        "events": summary.events,
+        "alerts": summary.alerts,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(rate),
+        "by_severity": {s: summary.by_severity[s] for s in SEVERITIES if summary.by_severity[s]},
+        "by_rule": dict(sorted(summary.by_rule.items())),
+    }
+    sys.stderr.write(json.dumps(document) + "\n")
