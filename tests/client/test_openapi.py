@@ -102,6 +102,16 @@ def test_the_verify_answer_is_typed(document: dict[str, Any]) -> None:
         ("keys_usage", {"404", "422"}),
         ("keys_usage_sources", {"404", "422"}),
         ("usage_events_list", {"422"}),
+        ("incidents_open", {"400", "404", "409"}),
+        ("incidents_get", {"404"}),
+        ("incidents_contain", {"404", "409"}),
+        ("incidents_resolve", {"404", "409"}),
+        ("incidents_note", {"404", "413"}),
+        ("incidents_assign", {"404", "409"}),
+        ("tenant_keys_revoke", {"400", "415"}),
+        ("leaks_github", {"400", "401", "404", "503"}),
+        ("leaks_report", {"400", "413"}),
+        ("leaks_revoke", {"400", "429"}),
     ],
 )
 def test_errors_are_documented_where_they_occur(
