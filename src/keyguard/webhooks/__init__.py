@@ -1,0 +1,1 @@
+"""Webhooks and security contacts: per-tenant endpoints, a durable outbox, signed delivery."""
