@@ -131,7 +131,7 @@ class WebhookDeliverer:
         )
         claimed = []
         with self._sessions.begin() as session:
-            for message, endpoint in session.execute(query).tuples():
+            for message, endpoint in session.execute(query):
                 message.next_attempt_at = now + lease
                 secret = self._service.signing_secret(session, endpoint.id, endpoint.tenant_id)
                 claimed.append(
