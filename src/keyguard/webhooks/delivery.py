@@ -125,7 +125,7 @@ class WebhookDeliverer:
             select(WebhookMessage, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
             .where(WebhookMessage.state == "pending", WebhookMessage.next_attempt_at <= now)
-            .order_by(WebhookMessage.next_attempt_at, WebhookMessage.id)
+            .order_by(WebhookMessage.next_attempt_at, WebhookMessage.created_at, WebhookMessage.id)
             .limit(self._batch)
             .with_for_update(skip_locked=True, of=WebhookMessage)
         )

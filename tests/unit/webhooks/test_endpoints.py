@@ -22,7 +22,12 @@ OTHER_TENANT = Actor(id="key:key_other", tenant_id="other", scopes=frozenset({"w
 
 @pytest.mark.parametrize(
     "url",
-    ["https://hooks.example.com/in", "http://127.0.0.1:8080/in", "http://[::1]/x", "http://localhost/"],
+    [
+        "https://hooks.example.com/in",
+        "http://127.0.0.1:8080/in",
+        "http://[::1]/x",
+        "http://localhost/",
+    ],
 )
 def test_https_urls_and_loopback_http_are_accepted(url: str) -> None:
     assert check_url(url) == url
