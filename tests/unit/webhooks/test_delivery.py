@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import structlog
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -179,8 +180,6 @@ def test_the_expiry_scan_emits_key_expiring_once_per_key(
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
     """Everything logged meanwhile, through the stdlib root logger and structlog."""
-    import structlog  # noqa: PLC0415 - only this fixture
-
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     root = logging.getLogger()

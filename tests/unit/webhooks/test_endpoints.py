@@ -15,6 +15,7 @@ from keyguard.secrets import SecretValue
 from keyguard.tables import target_metadata
 from keyguard.webhooks import check_url, new_signing_secret
 from keyguard.webhooks.models import WebhookEndpoint
+from tests.conftest import create_key
 
 URL = "https://hooks.example.com/keyguard"
 OTHER_TENANT = Actor(id="key:key_other", tenant_id="other", scopes=frozenset({"webhooks:write"}))
@@ -108,8 +109,6 @@ def test_unknown_event_types_are_refused(runtime: Runtime) -> None:
 
 
 def test_a_key_pasted_into_the_description_is_masked(runtime: Runtime) -> None:
-    from tests.conftest import create_key  # noqa: PLC0415 - the factory, only here
-
     raw = create_key(runtime).key.reveal()
     runtime.webhooks.create(OPERATOR, "default", URL, ["key.created"], description=f"x {raw}")
     with runtime.sessions() as session:
