@@ -107,3 +107,11 @@ CAMPAIGNS_SEND = _op("campaigns_send", "POST", "/v1/campaigns/{campaign_id}/send
 SUPPRESSIONS_LIST = _op("suppressions_list", "GET", "/v1/suppressions")
 SUPPRESSIONS_CREATE = _op("suppressions_create", "POST", "/v1/suppressions")
 SUPPRESSIONS_DELETE = _op("suppressions_delete", "DELETE", "/v1/suppressions/{address}")
+
+WEBHOOKS_CREATE = _op("webhooks_create", "POST", "/v1/webhooks")
+WEBHOOKS_LIST = _op("webhooks_list", "GET", "/v1/webhooks")
+WEBHOOKS_DELETE = _op("webhooks_delete", "DELETE", "/v1/webhooks/{webhook_id}")
+WEBHOOKS_ROTATE_SECRET = _op(
+    "webhooks_rotate_secret", "POST", "/v1/webhooks/{webhook_id}/rotate-secret"
+)
+WEBHOOKS_DELIVERIES = _op("webhooks_deliveries", "GET", "/v1/webhooks/{webhook_id}/deliveries")
