@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=10, ge=1, le=50)
     webhook_max_age_hours: int = Field(default=72, ge=1, le=24 * 30)
     webhook_expiring_days: int = Field(default=7, ge=1, le=365)
+    # The sender of the plain-text event mail to tenants' security contacts.
+    security_mail_from: str = "Keyguard <security@keyguard.invalid>"
 
     # Email (docs/mail.md). The relay is `smtp_relay`; its credentials are secrets.
     smtp_username: str | None = None

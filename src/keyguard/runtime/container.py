@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.clock import Clock, system_clock
 from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
-from keyguard.mail import MailService
+from keyguard.mail import MailService, enqueue_notice, parse_address
 from keyguard.ratelimit import RateLimits, build_limits
 from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.peppers import load_runtime_peppers
@@ -23,7 +23,7 @@ from keyguard.settings import Settings
 from keyguard.storage import make_engine, make_session_factory
 from keyguard.usage import IpLocator, UsageHistory, UsageRetention, UsageWriter
 from keyguard.verification import ChangeFeed, Gate, SnapshotCache, Verifier
-from keyguard.webhooks import Backoff, ExpiryScan, WebhookDeliverer, WebhookService, emit
+from keyguard.webhooks import Backoff, ExpiryScan, Notifier, WebhookDeliverer, WebhookService
 
 
 @dataclass
@@ -66,7 +66,10 @@ class Runtime:
         verifier = Verifier(
             sessions, peppers, clock, SnapshotCache(settings.cache_ttl_seconds, monotonic=monotonic)
         )
-        keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate, events=emit)
+        # Key events go to the tenant's webhooks and, through the mail outbox, its contacts.
+        parse_address(settings.security_mail_from, "security_mail_from")  # refused at start
+        events = Notifier(functools.partial(enqueue_notice, sender=settings.security_mail_from))
+        keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate, events=events)
         # The key wrapper is built on first use: processes that never touch a webhook secret
         # do not need the wrapping backend (Transit, KMS) reachable.
         webhooks = WebhookService(
@@ -123,7 +126,9 @@ class Runtime:
                 ),
                 timeout=settings.webhook_timeout_seconds,
             ),
-            expiry_scan=ExpiryScan(sessions, clock, days=settings.webhook_expiring_days),
+            expiry_scan=ExpiryScan(
+                sessions, clock, days=settings.webhook_expiring_days, events=events
+            ),
         )
 
     def flush_last_used(self) -> None:

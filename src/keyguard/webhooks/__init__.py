@@ -3,6 +3,7 @@
 Public surface::
 
     emit(session, now, tenant_id, event_type, data)   # outbox rows, in the caller's transaction
+    Notifier(mail)      emit + plain-text mail to the security contacts (the lifecycle's events)
     WebhookService      endpoints (create / list / remove / rotate_secret / deliveries), contacts
     WebhookDeliverer    the delivery worker's round (run), its outcomes counter
     ExpiryScan          key.expiring, once per key, N days before expiry
@@ -22,6 +23,7 @@ from keyguard.webhooks.endpoints import (
 )
 from keyguard.webhooks.events import EVENT_TYPES, emit
 from keyguard.webhooks.expiring import ExpiryScan
+from keyguard.webhooks.notifier import NoticeOutbox, Notifier, render_notice
 from keyguard.webhooks.urls import check_url
 
 __all__ = [
@@ -33,11 +35,14 @@ __all__ = [
     "DeliveryView",
     "EndpointView",
     "ExpiryScan",
+    "NoticeOutbox",
+    "Notifier",
     "WebhookDeliverer",
     "WebhookService",
     "body_of",
     "check_url",
     "emit",
     "new_signing_secret",
+    "render_notice",
     "signed_headers",
 ]

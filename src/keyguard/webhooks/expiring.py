@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
-from keyguard.lifecycle import ApiKey
+from keyguard.lifecycle import ApiKey, EventSink
 from keyguard.webhooks.events import emit
 from keyguard.webhooks.models import ExpiryNotice
 
@@ -16,9 +16,17 @@ MAX_PER_SCAN = 1000
 
 
 class ExpiryScan:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, *, days: int = 7) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        *,
+        days: int = 7,
+        events: EventSink = emit,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._events = events
         self.window = timedelta(days=days)
 
     def run(self) -> int:
@@ -39,7 +47,7 @@ class ExpiryScan:
         with self._sessions.begin() as session:
             keys = list(session.scalars(query))
             for key in keys:
-                emit(session, now, key.tenant_id, "key.expiring", expiring(key))
+                self._events(session, now, key.tenant_id, "key.expiring", expiring(key))
                 session.add(ExpiryNotice(key_id=key.id, emitted_at=now))
         return len(keys)
 
