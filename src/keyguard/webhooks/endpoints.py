@@ -33,7 +33,7 @@ from keyguard.webhooks.models import (
 )
 from keyguard.webhooks.urls import check_url
 
-SECRET_PURPOSE: Final = "webhook"
+SECRET_PURPOSE: Final = "webhook_secret"
 SECRET_BYTES: Final = 24
 MAX_ENDPOINTS: Final = 20
 MAX_CONTACTS: Final = 20

@@ -12,8 +12,8 @@ from keyguard.storage import AutoBigInt, Base, PortableJSON, UTCDateTime
 
 
 class WebhookEndpoint(Base):
-    """A tenant's receiver. Its signing secret is a stored secret (purpose `webhook`, name =
-    this id), envelope-encrypted; this row never holds it."""
+    """A tenant's receiver. Its signing secret is a stored secret (purpose `webhook_secret`,
+    name = this id), envelope-encrypted; this row never holds it."""
 
     __tablename__ = "webhook_endpoints"
 

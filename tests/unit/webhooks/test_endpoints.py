@@ -88,7 +88,7 @@ def test_removing_an_endpoint_removes_its_secret(runtime: Runtime) -> None:
     assert runtime.webhooks.endpoints(OPERATOR, "default") == []
     with runtime.sessions() as session:
         count = session.execute(
-            text("SELECT count(*) FROM stored_secrets WHERE purpose = 'webhook'")
+            text("SELECT count(*) FROM stored_secrets WHERE purpose = 'webhook_secret'")
         ).scalar_one()
     assert count == 0
 

@@ -4,7 +4,7 @@ security contacts
 Revision ID: 0830
 Revises: 0800
 
-Endpoints' signing secrets are stored secrets (purpose `webhook`), never in these tables.
+Endpoints' signing secrets are stored secrets (purpose `webhook_secret`), never in these tables.
 """
 
 from __future__ import annotations
