@@ -15,7 +15,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -45,7 +45,7 @@ class _Claimed:
     url: str
     body: str
     attempt: int
-    secret: SecretValue = field(repr=False)
+    secrets: tuple[SecretValue, ...] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +65,15 @@ def body_of(payload: dict[str, Any]) -> str:
 
 
 def signed_headers(
-    secret: SecretValue, message_id: str, now: datetime, body: str
+    secrets: Sequence[SecretValue], message_id: str, now: datetime, body: str
 ) -> dict[str, str]:
-    """The Standard Webhooks headers of one attempt (the timestamp is the attempt's)."""
+    """The Standard Webhooks headers of one attempt (the timestamp is the attempt's); one
+    signature per secret, space-separated, as the specification allows during a rotation."""
+    signatures = [Webhook(s.reveal()).sign(message_id, now, body) for s in secrets]
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret.reveal()).sign(message_id, now, body),
+        "webhook-signature": " ".join(signatures),
     }
 
 
@@ -133,7 +135,7 @@ class WebhookDeliverer:
         with self._sessions.begin() as session:
             for message, endpoint in session.execute(query):
                 message.next_attempt_at = now + lease
-                secret = self._service.signing_secret(session, endpoint.id, endpoint.tenant_id)
+                secrets = self._service.signing_secrets(session, endpoint, now)
                 claimed.append(
                     _Claimed(
                         message.id,
@@ -141,13 +143,13 @@ class WebhookDeliverer:
                         endpoint.url,
                         body_of(message.payload),
                         message.attempts + 1,
-                        secret,
+                        tuple(secrets),
                     )
                 )
         return claimed
 
     def _post(self, client: httpx.Client, item: _Claimed, now: datetime) -> Result:
-        headers = signed_headers(item.secret, item.message_id, now, item.body)
+        headers = signed_headers(item.secrets, item.message_id, now, item.body)
         started = self._monotonic()
         try:
             response = client.post(item.url, content=item.body.encode("utf-8"), headers=headers)

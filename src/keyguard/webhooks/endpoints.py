@@ -12,7 +12,7 @@ import base64
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import Select, delete, select
@@ -35,6 +35,8 @@ from keyguard.webhooks.urls import check_url
 
 SECRET_PURPOSE: Final = "webhook_secret"
 SECRET_BYTES: Final = 24
+# How long the previous secret keeps signing beside a rotated one.
+SECRET_OVERLAP: Final = timedelta(hours=24)
 MAX_ENDPOINTS: Final = 20
 MAX_CONTACTS: Final = 20
 WrapperFactory = Callable[[], KeyWrapper]
@@ -170,7 +172,8 @@ class WebhookService:
             )
 
     def rotate_secret(self, actor: Actor, tenant_id: str, endpoint_id: str) -> CreatedEndpoint:
-        """A new signing secret, used from the next attempt on; the old one stops signing."""
+        """A new signing secret, used from the next attempt on; the previous one signs beside
+        it for SECRET_OVERLAP, then stops."""
         now = self._clock()
         with self._sessions.begin() as session:
             row = self._endpoint(session, actor, tenant_id, endpoint_id)
@@ -204,6 +207,26 @@ class WebhookService:
         return read_secret(
             session, self._wrapper(), tenant_id=tenant_id, purpose=SECRET_PURPOSE, name=endpoint_id
         )
+
+    def signing_secrets(
+        self, session: Session, endpoint: WebhookEndpoint, now: datetime
+    ) -> list[SecretValue]:
+        """The secrets a delivery is signed with: the current one and, for SECRET_OVERLAP
+        after a rotation, the previous one too (Standard Webhooks lists both signatures), so
+        that a receiver can switch to the new secret without dropping a delivery."""
+        current = self.signing_secret(session, endpoint.id, endpoint.tenant_id)
+        version = int(current.version or 1)
+        if version == 1 or now - endpoint.secret_rotated_at >= SECRET_OVERLAP:
+            return [current]
+        previous = read_secret(
+            session,
+            self._wrapper(),
+            tenant_id=endpoint.tenant_id,
+            purpose=SECRET_PURPOSE,
+            name=endpoint.id,
+            version=version - 1,
+        )
+        return [current, previous]
 
     # -- security contacts ---------------------------------------------------------------
 

@@ -73,7 +73,7 @@ def test_a_signature_verifies_with_the_standard_webhooks_library() -> None:
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     # The library checks the timestamp against the real time, so the attempt is stamped now.
     now = datetime.now(UTC)
-    headers = signed_headers(SecretValue(secret), "msg_1", now, '{"a":1}')
+    headers = signed_headers([SecretValue(secret)], "msg_1", now, '{"a":1}')
     assert Webhook(secret).verify('{"a":1}', headers) == {"a": 1}
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify('{"a":2}', headers)
@@ -95,6 +95,35 @@ def test_a_delivery_is_signed_with_the_endpoints_secret(
     assert key.key.reveal() not in body
     message = _message(runtime)
     assert (message.state, message.attempts) == ("delivered", 1)
+
+
+def test_after_a_rotation_both_secrets_sign_for_a_day(
+    runtime: Runtime, clock: ManualClock, secret: str
+) -> None:
+    receiver = Receiver(204)
+    deliverer = _deliverer(runtime, clock, receiver)
+    endpoint_id = runtime.webhooks.endpoints(OPERATOR, "default")[0].id
+    new = runtime.webhooks.rotate_secret(OPERATOR, "default", endpoint_id).secret.reveal()
+    create_key(runtime)
+    deliverer.run()
+    clock.advance(timedelta(hours=24))
+    create_key(runtime)
+    deliverer.run()
+    during, after = (_signatures(r) for r in receiver.requests)
+    assert during == [
+        _signature(new, receiver.requests[0]),
+        _signature(secret, receiver.requests[0]),
+    ]
+    assert after == [_signature(new, receiver.requests[1])]
+
+
+def _signatures(request: httpx.Request) -> list[str]:
+    return request.headers["webhook-signature"].split(" ")
+
+
+def _signature(secret: str, request: httpx.Request) -> str:
+    timestamp = datetime.fromtimestamp(int(request.headers["webhook-timestamp"]), UTC)
+    return Webhook(secret).sign(request.headers["webhook-id"], timestamp, request.content.decode())
 
 
 def test_a_failing_receiver_is_retried_on_the_schedule_then_given_up(
