@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -165,6 +167,46 @@ def test_suppressions_are_added_listed_and_removed(admin: Keyguard) -> None:
     admin.suppressions.remove("gone@example.com")
     with pytest.raises(NotFound):
         admin.suppressions.remove("gone@example.com")
+
+
+def test_webhooks_are_created_delivered_rotated_and_deleted(
+    admin: Keyguard, served: Served
+) -> None:
+    received: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            received.append(dict(self.headers))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/in"
+        created = admin.webhooks.create(url, event_types=["key.created"], description="ci")
+        assert created.secret.get_secret_value().startswith("whsec_")
+        assert created.secret.get_secret_value() not in repr(created)
+        webhook_id = created.webhook.id
+        assert webhook_id in [w.id for w in admin.webhooks.list()]
+        admin.keys.create(scopes=["mail:send"])
+        served.runtime.deliveries.run()  # the worker's round, on the served database
+        (delivery,) = admin.webhooks.deliveries(webhook_id, limit=5)
+        assert (delivery.event_type, delivery.state) == ("key.created", "delivered")
+        assert delivery.log[0].status_code == 204
+        assert received[0]["webhook-id"] == delivery.id
+        rotated = admin.webhooks.rotate_secret(webhook_id)
+        assert rotated.secret.get_secret_value() != created.secret.get_secret_value()
+        admin.webhooks.delete(webhook_id)
+        with pytest.raises(NotFound):
+            admin.webhooks.delete(webhook_id)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
 
 
 def test_the_audit_log_lists_what_the_client_did(admin: Keyguard) -> None:

@@ -4,7 +4,8 @@
 hold of revoked keys' mail), so each follows the change feed — another process's revoke
 reaches this one's cache within CHANGE_FEED_SECONDS — flushes last-used times and batched
 usage events, and sweeps expired rate-limit counters. The worker's process also rolls usage up
-by the hour and purges what is past its retention. On exit it writes what is left.
+by the hour and purges what is past its retention, delivers webhooks from their outbox and
+scans for keys about to expire (keyguard.webhooks). On exit it writes what is left.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from keyguard.runtime.container import Runtime
 # second, poll included; on SQLite and PostgreSQL each poll is one indexed range scan.
 CHANGE_FEED_SECONDS: Final = 0.5
 SWEEP_SECONDS: Final = 60.0
+# key.expiring is days ahead: a scan every five minutes is punctual enough.
+EXPIRY_SCAN_SECONDS: Final = 300.0
 
 
 @asynccontextmanager
@@ -38,6 +41,8 @@ async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncI
     ]
     if maintenance:
         jobs.append((runtime.settings.usage_maintenance_seconds, runtime.retention.run))
+        jobs.append((runtime.settings.webhook_delivery_seconds, runtime.deliveries.run))
+        jobs.append((EXPIRY_SCAN_SECONDS, runtime.expiry_scan.run))
     tasks = [asyncio.create_task(every(seconds, job)) for seconds, job in jobs]
     try:
         yield

@@ -41,6 +41,7 @@ from keyguard_client.models import (
     ContactChanges,
     ContactList,
     CreatedKey,
+    CreatedWebhook,
     FoundKey,
     GitHubLabel,
     Health,
@@ -69,6 +70,8 @@ from keyguard_client.models import (
     UsageSeries,
     UsageSources,
     Verification,
+    Webhook,
+    WebhookDelivery,
 )
 from keyguard_client.retries import Retries, is_safe
 
@@ -123,6 +126,7 @@ class AsyncKeyguard:
         self.suppressions = AsyncSuppressions(self)
         self.incidents = AsyncIncidents(self)
         self.leaks = AsyncLeaks(self)
+        self.webhooks = AsyncWebhooks(self)
 
     @classmethod
     def from_env(
@@ -983,3 +987,45 @@ class AsyncLeaks(_AsyncResource):
         }
         response = await self._client._request(ops.LEAKS_GITHUB, content=payload, headers=headers)
         return [GitHubLabel.model_validate(item) for item in response.json()]
+
+
+class AsyncWebhooks(_AsyncResource):
+    """/v1/webhooks (webhooks:write): endpoints signed per Standard Webhooks, delivery logs."""
+
+    @calls(ops.WEBHOOKS_CREATE)
+    async def create(
+        self, url: str, *, event_types: Sequence[str], description: str | None = None
+    ) -> CreatedWebhook:
+        """A new endpoint; its signing secret is in this answer only."""
+        body: Json = {"url": url, "event_types": [*event_types]}
+        if description is not None:
+            body["description"] = description
+        response = await self._client._request(ops.WEBHOOKS_CREATE, json=body)
+        return model_of(response, CreatedWebhook)
+
+    @calls(ops.WEBHOOKS_LIST)
+    async def list(self) -> Sequence[Webhook]:
+        response = await self._client._request(ops.WEBHOOKS_LIST)
+        return [Webhook.model_validate(item) for item in response.json()["webhooks"]]
+
+    @calls(ops.WEBHOOKS_DELETE)
+    async def delete(self, webhook_id: str) -> None:
+        await self._client._request(ops.WEBHOOKS_DELETE, path={"webhook_id": webhook_id})
+
+    @calls(ops.WEBHOOKS_ROTATE_SECRET)
+    async def rotate_secret(self, webhook_id: str) -> CreatedWebhook:
+        """A new signing secret, used from the next delivery on; in this answer only."""
+        response = await self._client._request(
+            ops.WEBHOOKS_ROTATE_SECRET, path={"webhook_id": webhook_id}
+        )
+        return model_of(response, CreatedWebhook)
+
+    @calls(ops.WEBHOOKS_DELIVERIES)
+    async def deliveries(
+        self, webhook_id: str, *, limit: int | None = None
+    ) -> Sequence[WebhookDelivery]:
+        """The endpoint's latest messages, newest first, each with its delivery log."""
+        response = await self._client._request(
+            ops.WEBHOOKS_DELIVERIES, path={"webhook_id": webhook_id}, params=query(limit=limit)
+        )
+        return [WebhookDelivery.model_validate(item) for item in response.json()["deliveries"]]

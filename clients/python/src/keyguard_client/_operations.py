@@ -121,3 +121,10 @@ TENANT_KEYS_ROTATE = _op("tenant_keys_rotate", "POST", "/v1/tenant/keys/rotate")
 LEAKS_GITHUB = _op("leaks_github", "POST", "/v1/leaks/github")
 LEAKS_REPORT = _op("leaks_report", "POST", "/v1/leaks/report")
 LEAKS_REVOKE = _op("leaks_revoke", "POST", "/v1/leaks/revoke")
+WEBHOOKS_CREATE = _op("webhooks_create", "POST", "/v1/webhooks")
+WEBHOOKS_LIST = _op("webhooks_list", "GET", "/v1/webhooks")
+WEBHOOKS_DELETE = _op("webhooks_delete", "DELETE", "/v1/webhooks/{webhook_id}")
+WEBHOOKS_ROTATE_SECRET = _op(
+    "webhooks_rotate_secret", "POST", "/v1/webhooks/{webhook_id}/rotate-secret"
+)
+WEBHOOKS_DELIVERIES = _op("webhooks_deliveries", "GET", "/v1/webhooks/{webhook_id}/deliveries")

@@ -22,6 +22,7 @@ __all__ = [
     "ContactChanges",
     "ContactList",
     "CreatedKey",
+    "CreatedWebhook",
     "DeliveryEvent",
     "FoundKey",
     "GitHubLabel",
@@ -62,6 +63,9 @@ __all__ = [
     "UsageSource",
     "UsageSources",
     "Verification",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]
 
 T = TypeVar("T")
@@ -312,6 +316,49 @@ class Received(_Answer):
     """The public revocation's answer: always `received`, whatever was submitted."""
 
     status: str
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+class Webhook(_Answer):
+    """A webhook endpoint of the caller's tenant (its signing secret is never in it)."""
+
+    id: str
+    url: str
+    event_types: list[str]
+    description: str | None = None
+    enabled: bool
+    created_at: datetime
+    secret_rotated_at: datetime
+
+
+class CreatedWebhook(_Answer):
+    """Answered by create and rotate-secret: `secret` (``whsec_…``) is shown nowhere else."""
+
+    webhook: Webhook
+    secret: SecretStr
+
+
+class WebhookAttempt(_Answer):
+    attempt: int
+    at: datetime
+    status_code: int | None = None
+    latency_ms: int
+    error: str | None = None
+
+
+class WebhookDelivery(_Answer):
+    """One message to an endpoint (`id` is its `webhook-id`) and its delivery log."""
+
+    id: str
+    event_type: str
+    state: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    finished_at: datetime | None = None
+    log: list[WebhookAttempt]
 
 
 # -- usage history -----------------------------------------------------------------------------
