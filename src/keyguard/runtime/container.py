@@ -14,6 +14,7 @@ from keyguard.clock import Clock, system_clock
 from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService
+from keyguard.monitoring import AlertService, Detector, Responder
 from keyguard.ratelimit import RateLimits, build_limits
 from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.peppers import load_runtime_peppers
@@ -43,6 +44,9 @@ class Runtime:
     locator: IpLocator | None
     history: UsageHistory
     retention: UsageRetention
+    # Online detection (docs/monitoring.md): the worker's process polls the detector.
+    detector: Detector
+    alerts: AlertService
     closed: bool = field(default=False)
 
     @classmethod
@@ -77,6 +81,7 @@ class Runtime:
             sessions, keys, peppers, clock, Targets.from_settings(settings.secrets)
         )
         scheduler = Scheduler(rotation, sessions, clock)
+        responder = Responder(sessions, clock, keys)
         return cls(
             settings,
             engine,
@@ -100,6 +105,8 @@ class Runtime:
                 raw_retention=raw_retention,
                 rollup_retention=timedelta(days=settings.usage_rollup_retention_days),
             ),
+            detector=Detector(sessions, clock, responder),
+            alerts=AlertService(sessions, clock, responder),
         )
 
     def flush_last_used(self) -> None:
