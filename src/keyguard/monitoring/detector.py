@@ -111,8 +111,8 @@ class Detector:
         if self._engine is None:
             self._warm_up()
         try:
+            self._learn_false_positives()  # before the events that follow the vouching
             fed = self._step()
-            self._learn_false_positives()
         except Exception:
             self._engine = None  # the engine may be ahead of the cursor: rebuild it
             raise
