@@ -31,7 +31,7 @@ from keyguard.api.auth import TrustedProxies
 from keyguard.api.enforcement import SCOPE_EXTRA, EnforcedRoute, required_scope
 from keyguard.api.metrics import Metrics
 from keyguard.api.middleware import KeyguardMiddleware
-from keyguard.api.routes import audit, keys, mail, mail_data, ops, usage, verify
+from keyguard.api.routes import alerts, audit, keys, mail, mail_data, ops, usage, verify
 from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
 from keyguard.logging import make_logger
@@ -45,6 +45,7 @@ from keyguard.smtp import MailTasks
 ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, keys.router, audit.router]
 ROUTERS.extend([mail.router, mail_data.router])  # the email service (docs/mail.md)
 ROUTERS.append(usage.router)  # usage history (docs/usage.md)
+ROUTERS.append(alerts.router)  # online detection's alerts (docs/monitoring.md)
 
 SECURITY_SCHEMES: Final = {
     "bearer": {

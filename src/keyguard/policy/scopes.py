@@ -28,6 +28,8 @@ SCOPES: Final[frozenset[str]] = frozenset(
         "keys:write",
         "keys:verify",
         "audit:read",
+        "alerts:read",
+        "alerts:write",
     }
 )
 RESOURCES: Final[frozenset[str]] = frozenset(s.split(":", 1)[0] for s in SCOPES)
