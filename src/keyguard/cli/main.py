@@ -89,6 +89,9 @@ def _register() -> None:
     from keyguard.cli import monitor  # detection rules over usage events (docs/monitoring.md)
 
     app.add_typer(monitor.app, name="monitor")
+    from keyguard.cli import alerts  # the online detector's alerts (docs/monitoring.md)
+
+    app.add_typer(alerts.app, name="alerts")
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")

@@ -100,12 +100,14 @@ class Detector:
         self._cursor = 0
         self._hole: _Hole | None = None
         self.stats = DetectorStats()
+        self.leading = False  # held the lease at the last poll
 
     # -- one round ---------------------------------------------------------------------------
 
     def poll(self) -> int:
         """Process what is ready; the number of events fed (0 when another node leads)."""
-        if not self._hold_lease():
+        self.leading = self._hold_lease()
+        if not self.leading:
             self._engine = None  # another detector leads: our state goes stale
             return 0
         if self._engine is None:

@@ -14,7 +14,7 @@ from keyguard.clock import Clock, system_clock
 from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService
-from keyguard.monitoring import AlertService, Detector, Responder
+from keyguard.monitoring import AlertService, Detector, DetectorConfig, Responder
 from keyguard.ratelimit import RateLimits, build_limits
 from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.peppers import load_runtime_peppers
@@ -105,7 +105,12 @@ class Runtime:
                 raw_retention=raw_retention,
                 rollup_retention=timedelta(days=settings.usage_rollup_retention_days),
             ),
-            detector=Detector(sessions, clock, responder),
+            detector=Detector(
+                sessions,
+                clock,
+                responder,
+                config=DetectorConfig(lease=timedelta(seconds=settings.detector_lease_seconds)),
+            ),
             alerts=AlertService(sessions, clock, responder),
         )
 
