@@ -8,6 +8,7 @@ from keyguard.monitoring.engine import Engine
 from keyguard.monitoring.errors import InvalidEvent
 from keyguard.monitoring.events import OUTCOMES, Event, decode_event, read_events
 from keyguard.monitoring.interfaces import NoNotifier, Notifier
+from keyguard.monitoring.metrics import MonitoringCollector
 from keyguard.monitoring.models import DetectorCursor, ResponsePolicy, StoredAlert
 from keyguard.monitoring.policy import (
     ACTIONS,
@@ -44,6 +45,7 @@ __all__ = [
     "Event",
     "InvalidEvent",
     "NoNotifier",
+    "MonitoringCollector",
     "Notifier",
     "Policy",
     "ReplaySummary",

@@ -103,3 +103,12 @@ def test_requests_through_the_gate_reach_an_alert(api: Api) -> None:
     (alert,) = api.runtime.alerts.list(OPERATOR, AlertFilter(rule="key_guessing"))
     assert (alert["key_id"], alert["tenant"]) == (None, None)
     assert api.client(api.key("alerts:read")).get("/v1/alerts").json()["alerts"] == []
+
+
+def test_metrics_count_alerts_actions_and_the_detectors_lag(api: Api, watched: str) -> None:
+    text = httpx.get(f"{api.url}/metrics").text
+    assert 'keyguard_alerts_total{rule="new_network",severity="high"} 1.0' in text
+    assert 'keyguard_alert_actions{action="notify",state="done"} 3.0' in text
+    assert f"keyguard_detector_events_total {len(trace()):.1f}" in text
+    lag = next(line for line in text.splitlines() if line.startswith("keyguard_detector_lag"))
+    assert float(lag.split()[-1]) > 0
