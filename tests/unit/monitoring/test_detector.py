@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
-from keyguard.clock import ManualClock
+from keyguard.clock import ManualClock, system_clock
 from keyguard.monitoring import Detector, DetectorConfig, DetectorCursor, StoredAlert
-from keyguard.runtime import Runtime
+from keyguard.runtime import Runtime, housekeeping
+from keyguard.settings import Settings
 from keyguard.usage import UsageEvent
 from tests.unit.monitoring.online import record_of, replayed, store, stored, trace
 
@@ -153,3 +158,69 @@ def test_alerts_are_stored_open_and_monitor_only_by_default(runtime: Runtime) ->
         guessing = [r for r in rows if r.key_id is None]
         assert guessing
         assert {r.tenant_id for r in guessing} == {None}
+
+
+def test_detectors_racing_for_a_short_lease_process_each_event_once(runtime: Runtime) -> None:
+    """Threads taking the lease from each other all the time (1 ms, on the real clock):
+    whichever interleaving, the fenced cursor makes every event count once."""
+    store(runtime, trace())
+    total = len(trace())
+    config = DetectorConfig(batch=40, lease=timedelta(milliseconds=1))
+    racers = [
+        Detector(runtime.sessions, system_clock, runtime.detector.responder, config=config)
+        for _ in range(3)
+    ]
+    errors: list[BaseException] = []
+
+    def race(detector: Detector) -> None:
+        deadline = time.monotonic() + 60
+        while _processed(runtime) < total and time.monotonic() < deadline:
+            try:
+                detector.poll()
+            except OperationalError:  # SQLite: the other writer held the lock; retry
+                continue
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+                return
+
+    threads = [threading.Thread(target=race, args=(d,)) for d in racers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert errors == []
+    assert _processed(runtime) == total
+    assert stored(runtime) == replayed(runtime)
+
+
+def _processed(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        cursor = session.get(DetectorCursor, "usage")
+        return 0 if cursor is None else cursor.events
+
+
+def test_the_workers_housekeeping_raises_alerts_within_five_seconds(
+    runtime: Runtime, settings: Settings, clock: ManualClock
+) -> None:
+    store(runtime, trace())
+    worker = Runtime.build(settings, clock)
+    fed = threading.Event()
+    catch_up = worker.detector.catch_up
+
+    def signalling() -> int:
+        count = catch_up()
+        if count:
+            fed.set()
+        return count
+
+    worker.detector.catch_up = signalling  # type: ignore[method-assign] - the wiring is tested
+
+    async def main() -> bool:
+        async with housekeeping(worker, maintenance=True):
+            return await asyncio.to_thread(fed.wait, 5)
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        worker.close()
+    assert stored(runtime) == replayed(runtime)
