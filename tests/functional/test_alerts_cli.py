@@ -40,8 +40,8 @@ def service(cli: Cli) -> Iterator[Runtime]:
 
 
 def _created(cli: Cli) -> str:
-    created = json.loads(cli.run("keys", "create", "--env", "live", "--scope", "mail:send", "--json").stdout)
-    return str(created["id"])
+    created = cli.run("keys", "create", "--env", "live", "--scope", "mail:send", "--json")
+    return str(json.loads(created.stdout)["id"])
 
 
 def test_alerts_are_listed_and_answered(cli: Cli, service: Runtime) -> None:

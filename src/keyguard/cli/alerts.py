@@ -58,7 +58,9 @@ def alerts(
 def _table(found: list[dict[str, Any]]) -> Table:
     table = Table("id", "ts", "key", "rule", "severity", "state", "action", "summary")
     for a in found:
-        action = a["action"] if a["action_state"] == "done" else f"{a['action']} ({a['action_state']})"
+        action = a["action"]
+        if a["action_state"] != "done":
+            action += f" ({a['action_state']})"
         table.add_row(
             str(a["id"]), a["ts"], a["key_id"] or "-", a["rule"], a["severity"], a["state"],
             action, str(a["evidence"].get("summary", "")),

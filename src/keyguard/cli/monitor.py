@@ -83,7 +83,9 @@ def _print_summary(summary: ReplaySummary, seconds: float) -> None:
         stderr.print(f"  {rule:<24} {count}", markup=False)
 
 
-policy_app = typer.Typer(help="A tenant's response policy (severity → action).", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="A tenant's response policy (severity → action).", no_args_is_help=True
+)
 app.add_typer(policy_app, name="policy")
 Tenant = Annotated[str, typer.Argument(help="The tenant's id.")]
 
@@ -104,7 +106,7 @@ def policy_show(
 
 
 @policy_app.command("set")
-def policy_set(  # noqa: PLR0913, PLR0917 - one option per policy field
+def policy_set(
     ctx: typer.Context,
     tenant: Tenant,
     mode: Annotated[

@@ -191,7 +191,8 @@ class Detector:
 
     def _step(self) -> int:
         engine = self._engine
-        assert engine is not None  # set by _warm_up
+        if engine is None:  # dropped by a failed round: the next poll warms up again
+            return 0
         now = self._clock()
         with self._sessions.begin() as session:
             cursor = session.get(DetectorCursor, STREAM, with_for_update=True)

@@ -40,9 +40,7 @@ class AlertFilter:
 
 
 class AlertService:
-    def __init__(
-        self, sessions: sessionmaker[Session], clock: Clock, responder: Responder
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, responder: Responder) -> None:
         self._sessions = sessions
         self._clock = clock
         self._responder = responder

@@ -3,10 +3,10 @@
 `keyguard serve`, `keyguard smtp` and `keyguard worker` all verify keys (HTTP, SMTP AUTH, the
 hold of revoked keys' mail), so each follows the change feed — another process's revoke
 reaches this one's cache within CHANGE_FEED_SECONDS — flushes last-used times and batched
-usage events, and sweeps expired rate-limit counters, and reloads the live throttles (rate overrides the
-detector set). The worker's process also rolls usage up by the hour, purges what is past its
-retention and runs the online detector (one among all nodes holds its lease). On exit it
-writes what is left.
+usage events, sweeps expired rate-limit counters and reloads the live throttles (the rate
+overrides the detector set). The worker's process also rolls usage up by the hour, purges
+what is past its retention and runs the online detector (one among all nodes holds its
+lease). On exit it writes what is left.
 """
 
 from __future__ import annotations

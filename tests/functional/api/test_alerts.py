@@ -31,9 +31,7 @@ def test_alerts_list_the_partitions_alerts_with_filters(api: Api, watched: str) 
     assert [a["severity"] for a in only["alerts"]] == ["high"]
     first = reader.get("/v1/alerts", params={"limit": 1}).json()
     rest = reader.get("/v1/alerts", params={"cursor": first["next_cursor"]}).json()
-    assert [a["id"] for a in first["alerts"] + rest["alerts"]] == [
-        a["id"] for a in body["alerts"]
-    ]
+    assert [a["id"] for a in first["alerts"] + rest["alerts"]] == [a["id"] for a in body["alerts"]]
 
 
 def test_another_partition_sees_nothing(api: Api, watched: str) -> None:

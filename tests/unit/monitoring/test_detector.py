@@ -85,9 +85,7 @@ def _insert(runtime: Runtime, ids: list[int], clock: ManualClock) -> None:
             session.add(UsageEvent(id=i, **columns))
 
 
-def test_a_hole_in_the_ids_waits_for_the_late_commit(
-    runtime: Runtime, clock: ManualClock
-) -> None:
+def test_a_hole_in_the_ids_waits_for_the_late_commit(runtime: Runtime, clock: ManualClock) -> None:
     _insert(runtime, [1, 2, 4], clock)
     detector = runtime.detector
     assert detector.poll() == 2  # 3 is taken by a transaction not yet committed
@@ -179,7 +177,7 @@ def test_detectors_racing_for_a_short_lease_process_each_event_once(runtime: Run
                 detector.poll()
             except OperationalError:  # SQLite: the other writer held the lock; retry
                 continue
-            except BaseException as error:  # noqa: BLE001 - reported below
+            except BaseException as error:
                 errors.append(error)
                 return
 

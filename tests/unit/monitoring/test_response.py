@@ -32,9 +32,7 @@ def _raise(runtime: Runtime) -> tuple[str, StoredAlert]:
     store(runtime, trace(key.id, key.tenant_id))
     runtime.detector.drain()
     with runtime.sessions() as session:
-        alert = session.scalars(
-            select(StoredAlert).where(StoredAlert.rule == "new_network")
-        ).one()
+        alert = session.scalars(select(StoredAlert).where(StoredAlert.rule == "new_network")).one()
         session.expunge(alert)
     return key.id, alert
 
@@ -155,5 +153,3 @@ def test_a_policy_is_checked_and_its_change_audited(runtime: Runtime) -> None:
         assert load_policy(session, "default").throttle_per_minute == 7
         assert load_policy(session, "other") == DEFAULT_POLICY
     assert len(_audited(runtime, "monitor.policy_set")) == 1
-
-

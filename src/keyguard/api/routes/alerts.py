@@ -99,9 +99,7 @@ def ack_alert(alert_id: AlertId, principal: Writer, runtime: RuntimeDep) -> Aler
     return AlertOut.model_validate(runtime.alerts.move(principal.actor, alert_id, "acknowledged"))
 
 
-@router.post(
-    "/v1/alerts/{alert_id}/resolve", operation_id="alerts_resolve", responses=NOT_FOUND
-)
+@router.post("/v1/alerts/{alert_id}/resolve", operation_id="alerts_resolve", responses=NOT_FOUND)
 def resolve_alert(alert_id: AlertId, principal: Writer, runtime: RuntimeDep) -> AlertOut:
     """Resolve an alert (open or acknowledged)."""
     return AlertOut.model_validate(runtime.alerts.move(principal.actor, alert_id, "resolved"))
