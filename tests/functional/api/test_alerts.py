@@ -110,3 +110,18 @@ def test_metrics_count_alerts_actions_and_the_detectors_lag(api: Api, watched: s
     assert f"keyguard_detector_events_total {len(trace()):.1f}" in text
     lag = next(line for line in text.splitlines() if line.startswith("keyguard_detector_lag"))
     assert float(lag.split()[-1]) > 0
+
+
+def test_a_throttled_key_is_held_to_the_lower_rate_at_the_gate(api: Api) -> None:
+    policy = updated(
+        DEFAULT_POLICY, mode="enforce", by_severity={"high": "notify"},
+        by_rule={"new_network": "throttle"}, throttle_per_minute=2,
+    )  # fmt: skip
+    with api.runtime.sessions.begin() as session:
+        save_policy(session, api.runtime.clock(), OPERATOR.id, "default", policy)
+    key = api.key("keys:read")  # without a rate limit of its own
+    store(api.runtime, trace(key.view.id, "default"))
+    api.runtime.detector.drain()
+    api.runtime.limits.overrides.load(api.runtime.sessions)  # housekeeping does it every second
+    client = api.client(key)
+    assert [client.get("/v1/keys").status_code for _ in range(3)] == [200, 200, 429]
