@@ -188,7 +188,10 @@ def detect(
     detector.config = dataclasses.replace(detector.config, batch=batch)
     with errors_as_exit():
         if once:
-            fed = _drain_when_leading(runtime.detector, runtime.settings.detector_lease_seconds)
+            try:
+                fed = _drain_when_leading(detector, runtime.settings.detector_lease_seconds)
+            finally:
+                detector.release()
             stdout.print(f"processed {fed} events", markup=False)
             return
         _run_until_signalled(detector)

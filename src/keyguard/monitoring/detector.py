@@ -17,9 +17,11 @@ detector only moves past contiguous ids; a hole stops it until it fills, or unti
 settled — the row after it is GAP_SECONDS older than now, or the hole has been seen that
 long — and is then counted as skipped (ids of rolled-back inserts never fill).
 
-Restart: the engine is rebuilt by feeding it the stored events of the WARMUP before the
-cursor (at most WARMUP_EVENTS), alerts discarded — they were raised before — and then every
-false positive of that window is learned again.
+Restart: the engine is rebuilt by feeding it the stored events of `warmup` before the
+cursor (at most `warmup_events`), alerts discarded — they were raised before — and then
+every false positive of that window is learned again. The very first detector of a database
+starts at its newest event, warmed the same way: an upgraded install's history raises no
+old alerts (`keyguard monitor replay` is for the past).
 """
 
 from __future__ import annotations
@@ -156,9 +158,7 @@ class Detector:
             with self._sessions.begin() as session:
                 row = session.get(DetectorCursor, STREAM)
                 if row is None:
-                    session.add(DetectorCursor(name=STREAM, last_event_id=0, events=0,
-                                               skipped_ids=0, lease_owner=self.owner,
-                                               lease_until=until))  # fmt: skip
+                    session.add(_first_cursor(session, self.owner, until))
                     self._engine = None
                     return True
                 if row.lease_owner != self.owner:
@@ -337,6 +337,23 @@ class Detector:
                 if row is not None:
                     engine.accept(to_event(row))
                 alert.learned = True
+
+
+def _first_cursor(session: Session, owner: str, until: datetime) -> DetectorCursor:
+    """The very first detector starts at the newest stored event (its engine warmed on the
+    window before it): the history of an upgraded install raises no old alerts."""
+    newest = session.execute(
+        select(UsageEvent.id, UsageEvent.ts).order_by(UsageEvent.id.desc()).limit(1)
+    ).first()
+    return DetectorCursor(
+        name=STREAM,
+        last_event_id=newest.id if newest is not None else 0,
+        last_event_ts=newest.ts if newest is not None else None,
+        events=0,
+        skipped_ids=0,
+        lease_owner=owner,
+        lease_until=until,
+    )
 
 
 def to_event(row: UsageEvent) -> Event:

@@ -93,6 +93,7 @@ def test_an_alert_of_another_kind_cannot_be_undone(api: Api, watched: str) -> No
 def test_requests_through_the_gate_reach_an_alert(api: Api) -> None:
     """End to end: requests over HTTP, the usage writer, the detector, the stored alert
     (key-less, so the operator's: no tenant's key reads it)."""
+    api.runtime.detector.poll()  # the detector runs: its cursor starts here
     guesser: httpx.Client = api.client("not-a-key-at-all-" + "x" * 20)
     for _ in range(25):
         guesser.get("/v1/keys")

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import select
 
-from keyguard.monitoring import Alert, Event, StoredAlert, replay
+from keyguard.monitoring import Alert, DetectorCursor, Event, StoredAlert, replay
 from keyguard.runtime import Runtime
 from keyguard.usage import UsageEvent, UsageRecord, iso
 from tests.conftest import START
@@ -45,7 +45,14 @@ def record_of(e: Event) -> UsageRecord:
     )  # fmt: skip
 
 
-def store(runtime: Runtime, events: Iterable[Event]) -> None:
+def store(runtime: Runtime, events: Iterable[Event], *, watched: bool = True) -> None:
+    """Write `events` as the usage writer does. `watched`: a detector was already running
+    (its cursor exists), so they are new to it; a detector's very first start would begin
+    after them."""
+    if watched:
+        with runtime.sessions.begin() as session:
+            if session.get(DetectorCursor, "usage") is None:
+                session.add(DetectorCursor(name="usage", last_event_id=0, events=0, skipped_ids=0))
     for e in events:
         runtime.usage.submit(record_of(e))
     runtime.usage.flush()

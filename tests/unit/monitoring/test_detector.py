@@ -15,7 +15,7 @@ from keyguard.clock import ManualClock, system_clock
 from keyguard.monitoring import Detector, DetectorConfig, DetectorCursor, StoredAlert
 from keyguard.runtime import Runtime, housekeeping
 from keyguard.settings import Settings
-from keyguard.usage import UsageEvent
+from keyguard.usage import UsageEvent, iso
 from tests.unit.monitoring.online import record_of, replayed, store, stored, trace
 
 
@@ -35,6 +35,21 @@ def test_online_raises_exactly_the_alerts_replay_raises(runtime: Runtime) -> Non
     alerts = stored(runtime)
     assert {a["rule"] for a in alerts} >= {"new_network", "key_guessing"}
     assert alerts == replayed(runtime)
+
+
+def test_the_first_detector_starts_after_the_stored_history_warmed_on_it(
+    runtime: Runtime,
+) -> None:
+    events = trace()
+    store(runtime, events[:337], watched=False)  # an upgraded install's history
+    assert runtime.detector.poll() == 0
+    assert stored(runtime) == []  # the history's alerts are not raised again
+    store(runtime, events[337:])
+    runtime.detector.drain()
+    everything = replayed(runtime)
+    history_alerts = [a for a in everything if a["ts"] <= iso(events[336].ts)]
+    assert history_alerts  # (the new-network alert of event 336)
+    assert stored(runtime) == [a for a in everything if a not in history_alerts]
 
 
 def test_a_detector_started_afresh_resumes_from_its_cursor(
@@ -78,6 +93,7 @@ def test_the_cursor_counts_every_event_once(runtime: Runtime) -> None:
 
 
 def _insert(runtime: Runtime, ids: list[int], clock: ManualClock) -> None:
+    store(runtime, [])  # the detector was running
     with runtime.sessions.begin() as session:
         for i in ids:
             columns = record_of(trace()[0]).columns()
