@@ -38,7 +38,7 @@ from typing import Final
 import msgspec
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
@@ -178,14 +178,18 @@ class Detector:
             return False
 
     def release(self) -> None:
-        """Give the lease up at shutdown, so that another node takes over at once."""
-        with self._sessions.begin() as session:
-            session.execute(
-                update(DetectorCursor)
-                .where(DetectorCursor.name == STREAM, DetectorCursor.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+        """Give the lease up at shutdown, so that another node takes over at once (if the
+        database is away, the lease simply runs out)."""
         self._engine = None
+        try:
+            with self._sessions.begin() as session:
+                session.execute(
+                    update(DetectorCursor)
+                    .where(DetectorCursor.name == STREAM, DetectorCursor.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_until=None)
+                )
+        except SQLAlchemyError as error:
+            log.warning("detector_release_failed", error=type(error).__name__)
 
     # -- the stream --------------------------------------------------------------------------
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from keyguard.errors import IllegalTransition, NotFound
 from keyguard.lifecycle import OPERATOR, Actor
-from keyguard.monitoring import AlertFilter
+from keyguard.clock import ManualClock
+from keyguard.monitoring import AlertFilter, Detector
 from keyguard.runtime import Runtime
 from tests.unit.monitoring.factory import event
 from tests.unit.monitoring.online import shifted, store, trace
@@ -78,3 +81,19 @@ def test_a_false_positive_teaches_the_tenant_its_network(runtime: Runtime, vouch
     runtime.detector.drain()
     for_b = runtime.alerts.list(OPERATOR, AlertFilter(key_id="key_b"))
     assert [a["rule"] for a in for_b] == ([] if vouched else ["new_network"])
+
+
+def test_a_false_positive_is_learned_again_after_a_restart(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    before, after = _two_keys(7 * 24.0)
+    store(runtime, before)
+    runtime.detector.drain()
+    (alert,) = runtime.alerts.list(OPERATOR, AlertFilter(key_id="key_a"))
+    runtime.alerts.move(OPERATOR, int(str(alert["id"])), "false_positive")
+    runtime.detector.poll()  # learned
+    clock.advance(timedelta(seconds=16))  # the process dies; another takes over
+    restarted = Detector(runtime.sessions, clock, runtime.detector.responder)
+    store(runtime, after)
+    restarted.drain()
+    assert runtime.alerts.list(OPERATOR, AlertFilter(key_id="key_b")) == []
