@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from keyguard.clock import ManualClock
 from keyguard.errors import IllegalTransition, NotFound
 from keyguard.lifecycle import OPERATOR, Actor
-from keyguard.clock import ManualClock
 from keyguard.monitoring import AlertFilter, Detector
 from keyguard.runtime import Runtime
 from tests.unit.monitoring.factory import event
