@@ -14,6 +14,7 @@ def test_every_documented_scope_is_known() -> None:
         "campaigns:read", "campaigns:write", "campaigns:send", "templates:read",
         "templates:write", "stats:read", "suppressions:read", "suppressions:write",
         "sandbox:read", "webhooks:write", "keys:read", "keys:write", "keys:verify", "audit:read",
+        "alerts:read", "alerts:write",  # the online detector's alerts (docs/monitoring.md)
     }  # fmt: skip
     assert documented == SCOPES
 
