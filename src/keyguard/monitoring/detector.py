@@ -32,7 +32,7 @@ import socket
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import msgspec
@@ -103,6 +103,7 @@ class Detector:
         self._hole: _Hole | None = None
         self.stats = DetectorStats()
         self.leading = False  # held the lease at the last poll
+        self._renew_at = datetime.min.replace(tzinfo=UTC)
 
     # -- one round ---------------------------------------------------------------------------
 
@@ -153,7 +154,10 @@ class Detector:
 
     def _hold_lease(self) -> bool:
         now = self._clock()
+        if self._engine is not None and now < self._renew_at:
+            return True  # held, and fresh: no write (each step checks it under its lock)
         until = now + self.config.lease
+        self._renew_at = now + self.config.lease / 3
         try:
             with self._sessions.begin() as session:
                 row = session.get(DetectorCursor, STREAM)
