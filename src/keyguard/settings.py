@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     usage_retention_days: int = Field(default=90, ge=1, le=36_500)
     usage_rollup_retention_days: int = Field(default=400, ge=1, le=36_500)
     usage_maintenance_seconds: float = Field(default=300.0, gt=0)
+    # Online detection (docs/monitoring.md): how long the leading detector's lease lasts
+    # without renewal, i.e. how soon another node takes over from one that died.
+    detector_lease_seconds: float = Field(default=15.0, gt=0, le=3600)
 
     # Webhooks (keyguard.webhooks): delivery rounds of the worker, retries, key.expiring.
     webhook_delivery_seconds: float = Field(default=5.0, gt=0)

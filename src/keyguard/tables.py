@@ -11,6 +11,8 @@ from keyguard.audit import models as audit_models  # noqa: F401 - registers the 
 from keyguard.incidents import models as incident_models  # noqa: F401 - registers the tables
 from keyguard.lifecycle import models as lifecycle_models  # noqa: F401 - registers the tables
 from keyguard.mail import models as mail_models  # noqa: F401 - registers the tables
+from keyguard.monitoring import models as monitoring_models  # noqa: F401 - registers the tables
+from keyguard.ratelimit import models as ratelimit_models  # noqa: F401 - registers the tables
 from keyguard.rotation import models as rotation_models  # noqa: F401 - registers the tables
 from keyguard.secrets import models as secrets_models  # noqa: F401 - registers the tables
 from keyguard.storage import Base

@@ -32,6 +32,7 @@ from keyguard.api.enforcement import PUBLIC_EXTRA, SCOPE_EXTRA, EnforcedRoute, r
 from keyguard.api.metrics import Metrics
 from keyguard.api.middleware import KeyguardMiddleware
 from keyguard.api.routes import (
+    alerts,
     audit,
     incidents,
     keys,
@@ -58,6 +59,7 @@ ROUTERS.extend([mail.router, mail_data.router])  # the email service (docs/mail.
 ROUTERS.append(usage.router)  # usage history (docs/usage.md)
 ROUTERS.extend([incidents.router, leaks.router])  # compromise response (docs/incidents.md)
 ROUTERS.append(webhooks.router)  # webhook endpoints and delivery logs (keyguard.webhooks)
+ROUTERS.append(alerts.router)  # online detection's alerts (docs/monitoring.md)
 
 SECURITY_SCHEMES: Final = {
     "bearer": {

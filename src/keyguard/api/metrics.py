@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from keyguard.mail import MailCollector
+from keyguard.monitoring import MonitoringCollector
 from keyguard.runtime import Runtime
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -109,6 +110,7 @@ class Metrics:
         )
         self.registry.register(RuntimeCollector(runtime))
         self.registry.register(MailCollector(runtime.mail))
+        self.registry.register(MonitoringCollector(runtime.sessions, runtime.clock))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

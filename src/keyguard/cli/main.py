@@ -95,6 +95,9 @@ def _register() -> None:
     from keyguard.cli import webhooks  # webhook endpoints, security contacts
 
     app.add_typer(webhooks.app, name="webhooks")
+    from keyguard.cli import alerts  # the online detector's alerts (docs/monitoring.md)
+
+    app.add_typer(alerts.app, name="alerts")
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")

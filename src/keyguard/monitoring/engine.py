@@ -30,7 +30,7 @@ from keyguard.monitoring.rules.base import (
     NEW_SENDER,
     VOLUME,
 )
-from keyguard.monitoring.state import KeyState, TenantState, prune
+from keyguard.monitoring.state import KeyState, TenantState, prune, remember
 
 # Declared campaigns are expected volume: mail they send never counts against the baseline.
 CAMPAIGN_SCOPE: Final = "campaigns:send"
@@ -67,6 +67,35 @@ class Engine:
         if rules is None:
             return []
         return self._refused(event, t, rules)
+
+    def accept(self, event: Event) -> None:
+        """Learn what `event` came from as normal for its key and tenant: a person marked the
+        alert it raised a false positive. Its network, provider, country, client and sender
+        join the baselines and the key is no longer under suspicion; counts and times of use
+        are left alone (the event was already fed)."""
+        key_id = event.key_id
+        if key_id is None:
+            return
+        t = event.ts.timestamp()
+        config = self.config
+        key = self._keys.get(key_id) or self._new_key(key_id, event, t)
+        key.suspect_until = 0.0
+        network = provider = None
+        if event.ip is not None:
+            network = network_of(event.ip)
+            provider = event.asn if event.asn is not None else provider_of(event.ip, None)
+            remember(key.networks, network, t, config.key_networks)
+            remember(key.providers, provider, t, config.key_providers)
+            remember(self._known_networks, network, t, config.max_known_networks)
+        if event.geo is not None:
+            remember(key.countries, event.geo, t, config.key_countries)
+        if event.user_agent:
+            remember(key.clients, client_family(event.user_agent), t, config.key_clients)
+        if event.sender is not None:
+            remember(key.senders, event.sender, t, config.key_senders)
+        tenant = self._tenant(event.tenant, t)
+        if tenant is not None:
+            self._learn_tenant(tenant, event, t, network, provider)
 
     def state_sizes(self) -> dict[str, int]:
         """How many entries each bounded map holds (for tests and metrics)."""

@@ -29,6 +29,8 @@ SCOPES: Final[frozenset[str]] = frozenset(
         "keys:verify",
         "audit:read",
         "leaks:report",  # a tenant's own scanners report keys they found (docs/incidents.md)
+        "alerts:read",
+        "alerts:write",
     }
 )
 RESOURCES: Final[frozenset[str]] = frozenset(s.split(":", 1)[0] for s in SCOPES)

@@ -10,6 +10,7 @@ from keyguard.errors import ConfigurationError, KeyguardError
 from keyguard.ratelimit.decisions import LimitDecision, quota_decision
 from keyguard.ratelimit.interfaces import BackendUnavailable, LimitBackend
 from keyguard.ratelimit.memory import MemoryBackend
+from keyguard.ratelimit.overrides import Overrides
 from keyguard.ratelimit.redis_backend import RedisBackend
 
 UNAVAILABLE = "rate_limiter_unavailable"
@@ -25,6 +26,7 @@ class RateLimits:
         self._fail_open = fail_open
         self.hits: Counter[str] = Counter()  # refusals by kind: "rate", "quota"
         self.backend_errors = 0
+        self.overrides = Overrides(clock)  # throttles (keyguard.ratelimit.overrides)
 
     # -- request rate --------------------------------------------------------------------
 

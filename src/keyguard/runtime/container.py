@@ -23,8 +23,10 @@ from keyguard.incidents import (
 from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService, enqueue_notice, parse_address
+from keyguard.monitoring import AlertService, Detector, DetectorConfig, Responder
 from keyguard.ratelimit import RateLimits, build_limits
 from keyguard.rotation import RotationService, Scheduler, Targets
+from keyguard.runtime.notifications import AlertEvents, IncidentEvents
 from keyguard.runtime.peppers import load_runtime_peppers
 from keyguard.secrets import build_wrapper
 from keyguard.settings import Settings
@@ -58,6 +60,9 @@ class Runtime:
     webhooks: WebhookService
     deliveries: WebhookDeliverer
     expiry_scan: ExpiryScan
+    # Online detection (docs/monitoring.md): the worker's process polls the detector.
+    detector: Detector
+    alerts: AlertService
     closed: bool = field(default=False)
     # Compromise response (docs/incidents.md): built after the services it uses.
     incidents: IncidentService = field(init=False)
@@ -105,6 +110,7 @@ class Runtime:
             sessions, keys, peppers, clock, Targets.from_settings(settings.secrets)
         )
         scheduler = Scheduler(rotation, sessions, clock)
+        responder = Responder(sessions, clock, keys)
         runtime = cls(
             settings,
             engine,
@@ -142,8 +148,18 @@ class Runtime:
             expiry_scan=ExpiryScan(
                 sessions, clock, days=settings.webhook_expiring_days, events=events
             ),
+            detector=Detector(
+                sessions,
+                clock,
+                responder,
+                config=DetectorConfig(lease=timedelta(seconds=settings.detector_lease_seconds)),
+            ),
+            alerts=AlertService(sessions, clock, responder),
         )
-        runtime.incidents = IncidentService(sessions, keys, rotation, clock)
+        runtime.detector.notifier = AlertEvents(events)
+        runtime.incidents = IncidentService(
+            sessions, keys, rotation, clock, notifier=IncidentEvents(events, sessions, clock)
+        )
         runtime.tenant_response = TenantResponse(sessions, keys, rotation, clock)
         runtime.leaks = LeakIntake(keys, runtime.incidents)
         runtime.github_keys = _github_keys(settings, clock)

@@ -3,9 +3,11 @@
 `keyguard serve`, `keyguard smtp` and `keyguard worker` all verify keys (HTTP, SMTP AUTH, the
 hold of revoked keys' mail), so each follows the change feed — another process's revoke
 reaches this one's cache within CHANGE_FEED_SECONDS — flushes last-used times and batched
-usage events, and sweeps expired rate-limit counters. The worker's process also rolls usage up
-by the hour and purges what is past its retention, delivers webhooks from their outbox and
-scans for keys about to expire (keyguard.webhooks). On exit it writes what is left.
+usage events, sweeps expired rate-limit counters and reloads the live throttles (the rate
+overrides the detector set). The worker's process also rolls usage up by the hour, purges
+what is past its retention, runs the online detector (one among all nodes holds its
+lease), delivers webhooks from their outbox and scans for keys about to expire
+(keyguard.webhooks). On exit it writes what is left.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Final
 
 import anyio.to_thread
 
+from keyguard.monitoring import POLL_SECONDS
 from keyguard.periodic import every
 from keyguard.runtime.container import Runtime
 
@@ -26,6 +30,8 @@ CHANGE_FEED_SECONDS: Final = 0.5
 SWEEP_SECONDS: Final = 60.0
 # key.expiring is days ahead: a scan every five minutes is punctual enough.
 EXPIRY_SCAN_SECONDS: Final = 300.0
+# Throttles reach every process within a second: one indexed scan of a tiny table.
+OVERRIDE_SECONDS: Final = 1.0
 
 
 @asynccontextmanager
@@ -38,11 +44,13 @@ async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncI
         (runtime.settings.last_used_flush_seconds, runtime.flush_last_used),
         (CHANGE_FEED_SECONDS, runtime.changes.poll),  # other processes' revocations
         (SWEEP_SECONDS, runtime.limits.sweep),
+        (OVERRIDE_SECONDS, partial(runtime.limits.overrides.load, runtime.sessions)),
     ]
     if maintenance:
         jobs.append((runtime.settings.usage_maintenance_seconds, runtime.retention.run))
         jobs.append((runtime.settings.webhook_delivery_seconds, runtime.deliveries.run))
         jobs.append((EXPIRY_SCAN_SECONDS, runtime.expiry_scan.run))
+        jobs.append((POLL_SECONDS, runtime.detector.catch_up))
     tasks = [asyncio.create_task(every(seconds, job)) for seconds, job in jobs]
     try:
         yield
@@ -53,4 +61,6 @@ async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncI
         # The work is done by now: write what it left behind.
         await anyio.to_thread.run_sync(runtime.usage.close)
         await anyio.to_thread.run_sync(runtime.flush_last_used)
+        if maintenance:
+            await anyio.to_thread.run_sync(runtime.detector.release)
         await runtime.limits.backend.aclose()

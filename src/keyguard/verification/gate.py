@@ -58,7 +58,9 @@ class Gate:
             self.observe_lookup(time.perf_counter() - started)
         if isinstance(decision, Denied) or not spend_rate:
             return decision
-        per_minute = decision.key.restrictions.rate_limit_per_minute
+        per_minute = self.limits.overrides.per_minute(
+            decision.key.id, decision.key.restrictions.rate_limit_per_minute
+        )
         if per_minute is None:
             return decision
         return _with_rate(decision, await self.limits.check_async(decision.key.id, per_minute))
@@ -76,7 +78,9 @@ class Gate:
         decision = self.verifier.verify(presented, scope=scope, ip=ip, env=env, owner=owner)
         if isinstance(decision, Denied):
             return decision
-        per_minute = decision.key.restrictions.rate_limit_per_minute
+        per_minute = self.limits.overrides.per_minute(
+            decision.key.id, decision.key.restrictions.rate_limit_per_minute
+        )
         if per_minute is None:
             return decision
         return _with_rate(decision, self.limits.check(decision.key.id, per_minute))

@@ -15,6 +15,7 @@ def test_every_documented_scope_is_known() -> None:
         "templates:write", "stats:read", "suppressions:read", "suppressions:write",
         "sandbox:read", "webhooks:write", "keys:read", "keys:write", "keys:verify", "audit:read",
         "leaks:report",  # issue 12: a tenant's own scanners report leaked keys
+        "alerts:read", "alerts:write",  # the online detector's alerts (docs/monitoring.md)
     }  # fmt: skip
     assert documented == SCOPES
 
