@@ -353,12 +353,7 @@ class IncidentService:
         if for_update:
             query = query.with_for_update()
         row = session.scalars(query).one_or_none()
-        # Another tenant's incident, or another environment's, looks exactly like a missing one.
-        if (
-            row is None
-            or (actor.tenant_id is not None and row.tenant_id != actor.tenant_id)
-            or (actor.env is not None and row.env != actor.env)
-        ):
+        if row is None or not actor.sees(row.tenant_id, row.env):
             raise NotFound(f"no incident {incident_id!r}")
         return row
 

@@ -26,6 +26,13 @@ class Actor:
     def is_operator(self) -> bool:
         return self.scopes is None
 
+    def sees(self, tenant_id: str, env: str) -> bool:
+        """Whether a thing of this tenant and environment exists for this actor: another
+        tenant's or environment's looks exactly like a missing one (NotFound, never 403)."""
+        return (self.tenant_id is None or tenant_id == self.tenant_id) and (
+            self.env is None or env == self.env
+        )
+
 
 OPERATOR = Actor(id="operator:cli")
 

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final
 
 import msgspec
 
 from keyguard.monitoring.errors import InvalidEvent
+from keyguard.outcomes import Outcome
 
-Outcome = Literal[
-    "ok",
-    "invalid_key",
-    "revoked",
-    "expired",
-    "suspended",
-    "denied_scope",
-    "denied_ip",
-    "denied_sender",
-    "denied_recipient",
-    "denied_env",
-    "rate_limited",
-    "quota_exceeded",
-]
 OUTCOMES: Final[frozenset[str]] = frozenset(Outcome.__args__)  # type: ignore[attr-defined]
 
 # Detection needs absolute times: a timestamp without a zone is refused, not guessed.

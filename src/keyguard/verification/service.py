@@ -13,7 +13,7 @@ import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.clock import Clock
 from keyguard.keys import InvalidKeyFormat, PepperRing, RawKey, digest_key, parse_key
 from keyguard.lifecycle import ROTATED_REASON, ApiKey, effective_state
+from keyguard.outcomes import Outcome
 from keyguard.policy import IPAddress, grants
 from keyguard.ratelimit import LimitDecision
 from keyguard.storage import READ_ONLY
@@ -28,21 +29,6 @@ from keyguard.verification.cache import SnapshotCache
 from keyguard.verification.last_used import LastUsedTracker
 from keyguard.verification.rehash import RehashQueue, UseTracker
 from keyguard.verification.snapshot import KeySnapshot
-
-Outcome = Literal[
-    "ok",
-    "invalid_key",
-    "revoked",
-    "expired",
-    "suspended",
-    "denied_scope",
-    "denied_ip",
-    "denied_sender",
-    "denied_recipient",
-    "denied_env",
-    "rate_limited",
-    "quota_exceeded",
-]
 
 
 # Decisions are built on every request; plain slotted classes are cheaper than frozen ones.
