@@ -62,12 +62,14 @@ def _text(value: Any) -> str:
 
 # -- Markdown --------------------------------------------------------------------------------
 
-_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+_MD_SPECIAL: Final = re.compile(r"([\\`*\[\]!|])")  # links, images, code, cells
 
 
 def _md(value: Any) -> str:
-    """One cell or line of text: markup escaped, on one line."""
-    return _MD_SPECIAL.sub(r"\\\1", _text(value)).replace("\n", " ").replace("\r", " ")
+    """One cell or line of text on one line: markup escaped, and HTML as entities (some
+    trackers pass raw HTML through and not every one honours a backslash before `<`)."""
+    text = html.escape(_text(value), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ").replace("\r", " ")
 
 
 def _md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
@@ -104,7 +106,7 @@ def markdown(data: dict[str, Any]) -> str:
     ]
     out += ["## Uses inside the window", ""]
     for kind in KINDS:
-        out += [f"### {kind.replace('_', ' ').capitalize()}", ""]
+        out += [f"### {LABELS[kind]}", ""]
         out += _md_table(_SOURCE_HEADERS, [_source_row(s) for s in data["uses"][kind]])
     out += ["## Impact", ""] + [f"- **{_md(n)}**: {_md(v)}" for n, v in _impact(data)] + [""]
     out += ["## Recommendations", ""]
@@ -117,6 +119,13 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+LABELS: Final = {
+    "networks": "Networks (/24, /48)",
+    "asns": "ASNs",
+    "countries": "Countries",
+    "user_agents": "User agents",
+    "endpoints": "Endpoints",
+}
 _SOURCE_HEADERS: Final = ["value", "requests", "denied", "first seen", "last seen", "usual"]
 
 

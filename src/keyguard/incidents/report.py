@@ -579,7 +579,7 @@ def recommend(report: Report, legit: dict[str, int]) -> list[str]:
                 f"{len(ranked)} network{'s' if len(ranked) != 1 else ''} ({networks})"
             )
     unused = [s for s in _granted(report.key["scopes"]) if not report.scopes_used.get(s)]
-    if unused and len(unused) < len(_granted(report.key["scopes"])):
+    if unused:
         found.append(
             f"narrow scopes: {', '.join(unused)} {'was' if len(unused) == 1 else 'were'} never used"
         )

@@ -23,26 +23,59 @@ ATTACKER = "203.0.113.9"
 
 def _as_key(created: CreatedKey) -> Actor:
     view = created.view
-    return Actor(id=f"key:{view.id}", tenant_id=view.tenant_id, scopes=frozenset(view.scopes),
-                 env=view.env, restrictions=view.restrictions, expires_at=view.expires_at)  # fmt: skip
+    return Actor(
+        id=f"key:{view.id}",
+        tenant_id=view.tenant_id,
+        scopes=frozenset(view.scopes),
+        env=view.env,
+        restrictions=view.restrictions,
+        expires_at=view.expires_at,
+    )
 
 
 def _leak(runtime: Runtime, clock: ManualClock, **key: Any) -> tuple[CreatedKey, str]:
     """A key used from the office for five days, then from an attacker's network for a
     day, then contained; the report is made a day after."""
     created = create_key(runtime, scopes=key.pop("scopes", ["mail:send", "contacts:read"]), **key)
-    usual = [event(START + timedelta(hours=h), created, ip=OFFICE, user_agent="mailer/2.1",
-                   path="/v1/mail/send", method="POST", scope="mail:send")
-             for h in range(1, 120, 6)]  # fmt: skip
-    attack = [event(START + timedelta(days=5, hours=h), created, ip=ATTACKER,
-                    user_agent="curl/8.0", path="/v1/mail/send", method="POST",
-                    scope="mail:send", geo="NL", asn=64500)
-              for h in range(4)]  # fmt: skip
+    usual = [
+        event(
+            START + timedelta(hours=h),
+            created,
+            ip=OFFICE,
+            user_agent="mailer/2.1",
+            path="/v1/mail/send",
+            method="POST",
+            scope="mail:send",
+        )
+        for h in range(1, 120, 6)
+    ]
+    attack = [
+        event(
+            START + timedelta(days=5, hours=h),
+            created,
+            ip=ATTACKER,
+            user_agent="curl/8.0",
+            path="/v1/mail/send",
+            method="POST",
+            scope="mail:send",
+            geo="NL",
+            asn=64500,
+        )
+        for h in range(4)
+    ]
     write(runtime, usual + attack)
     clock.advance(timedelta(days=6))
     opened = runtime.incidents.open(OPERATOR, OpenRequest(created.view.id, "seen in a gist"))
-    refused = event(clock() + timedelta(minutes=5), created, ip=ATTACKER, outcome="revoked",
-                    status=401, user_agent="curl/8.0", path="/v1/mail/send", method="POST")  # fmt: skip
+    refused = event(
+        clock() + timedelta(minutes=5),
+        created,
+        ip=ATTACKER,
+        outcome="revoked",
+        status=401,
+        user_agent="curl/8.0",
+        path="/v1/mail/send",
+        method="POST",
+    )
     write(runtime, [refused])
     clock.advance(timedelta(days=1))
     return created, opened.incident.id
@@ -70,7 +103,9 @@ def test_a_key_used_from_one_network_only_is_exposed_from_its_creation(
     created = create_key(runtime)
     write(runtime, [event(START + timedelta(hours=h), created, ip=OFFICE) for h in (1, 30)])
     clock.advance(timedelta(days=2))
-    opened = runtime.incidents.open(OPERATOR, OpenRequest(created.view.id, "leaked", quarantine=True))  # fmt: skip
+    opened = runtime.incidents.open(
+        OPERATOR, OpenRequest(created.view.id, "leaked", quarantine=True)
+    )
     window = _report(runtime, opened.incident.id)["window"]
     assert (window["start"], window["start_basis"]) == (_z(START), "created")
     assert window["end_basis"] == "key.suspended"
@@ -84,10 +119,13 @@ def test_uses_separate_the_keys_usual_sources_from_new_ones_with_counts(
     assert uses["totals"] == {"requests": 5, "denied": 1, "accepted": 4}
     (network,) = uses["networks"]
     assert network == {
-        "value": "203.0.113.0/24", "requests": 5, "denied": 1, "usual": False,
+        "value": "203.0.113.0/24",
+        "requests": 5,
+        "denied": 1,
+        "usual": False,
         "first_seen": _z(START + timedelta(days=5)),
         "last_seen": _z(START + timedelta(days=6, minutes=5)),
-    }  # fmt: skip
+    }
     assert [(s["value"], s["requests"]) for s in uses["asns"]] == [(64500, 4)]
     assert [(s["value"], s["requests"]) for s in uses["countries"]] == [("NL", 4)]
     assert [(s["value"], s["usual"]) for s in uses["user_agents"]] == [("curl/8.0", False)]
@@ -108,10 +146,24 @@ def _message(
     created: CreatedKey, ts: datetime, sender: str, to: list[str], subject: str
 ) -> Message:
     view = created.view
-    return Message(id=f"msg_{ts.timestamp():.0f}{len(to)}", tenant_id=view.tenant_id,
-                   env=view.env, key_id=view.id, sender=sender, recipients=to, rcpt=to,
-                   subject=subject, sandboxed=False, size=10, mime=b"x", state="sent",
-                   attempts=1, next_attempt_at=ts, created_at=ts, updated_at=ts)  # fmt: skip
+    return Message(
+        id=f"msg_{ts.timestamp():.0f}{len(to)}",
+        tenant_id=view.tenant_id,
+        env=view.env,
+        key_id=view.id,
+        sender=sender,
+        recipients=to,
+        rcpt=to,
+        subject=subject,
+        sandboxed=False,
+        size=10,
+        mime=b"x",
+        state="sent",
+        attempts=1,
+        next_attempt_at=ts,
+        created_at=ts,
+        updated_at=ts,
+    )
 
 
 def test_messages_accepted_in_the_window_are_counted_subjects_only_when_asked(
@@ -120,18 +172,36 @@ def test_messages_accepted_in_the_window_are_counted_subjects_only_when_asked(
     created, incident_id = _leak(runtime, clock)
     attack = START + timedelta(days=5, hours=1)
     with runtime.sessions.begin() as session:
-        session.add(_message(created, START + timedelta(hours=3), "ops@a.example",
-                             ["x@before.example"], "weekly"))  # fmt: skip
-        session.add(_message(created, attack, "ceo@a.example",
-                             ["v1@victim.example", "v2@Victim.example"], "Invoice"))  # fmt: skip
-        session.add(_message(created, attack + timedelta(minutes=1), "ceo@a.example",
-                             ["v3@other.example"], "Invoice"))  # fmt: skip
+        session.add(
+            _message(
+                created, START + timedelta(hours=3), "ops@a.example", ["x@before.example"], "weekly"
+            )
+        )
+        session.add(
+            _message(
+                created,
+                attack,
+                "ceo@a.example",
+                ["v1@victim.example", "v2@Victim.example"],
+                "Invoice",
+            )
+        )
+        session.add(
+            _message(
+                created,
+                attack + timedelta(minutes=1),
+                "ceo@a.example",
+                ["v3@other.example"],
+                "Invoice",
+            )
+        )
     mail = _report(runtime, incident_id)["impact"]["mail"]
     assert (mail["messages"], mail["recipients"]) == (2, 3)
     assert mail["senders"] == [{"value": "ceo@a.example", "count": 2}]
     assert mail["recipient_domains"] == [
-        {"value": "other.example", "count": 1}, {"value": "victim.example", "count": 1}
-    ]  # fmt: skip
+        {"value": "other.example", "count": 1},
+        {"value": "victim.example", "count": 1},
+    ]
     assert "subjects" not in mail
     with_subjects = _report(runtime, incident_id, include_subjects=True)["impact"]["mail"]
     assert with_subjects["subjects"] == [{"value": "Invoice", "count": 2}]
@@ -139,8 +209,9 @@ def test_messages_accepted_in_the_window_are_counted_subjects_only_when_asked(
 
 def test_keys_the_compromised_key_created_are_listed(runtime: Runtime, clock: ManualClock) -> None:
     maker = create_key(runtime, scopes=["keys:*", "mail:send"])
-    made = runtime.keys.create(_as_key(maker), KeySpec(tenant_id=maker.view.tenant_id,
-                                                       env="live", scopes=["mail:send"]))  # fmt: skip
+    made = runtime.keys.create(
+        _as_key(maker), KeySpec(tenant_id=maker.view.tenant_id, env="live", scopes=["mail:send"])
+    )
     opened = runtime.incidents.open(OPERATOR, OpenRequest(maker.view.id, "leaked"))
     impact = _report(runtime, opened.incident.id)["impact"]
     assert [k["id"] for k in impact["keys_created"]] == [made.view.id]
@@ -151,10 +222,28 @@ def test_data_read_counts_accepted_reads_inside_the_window(
     runtime: Runtime, clock: ManualClock
 ) -> None:
     created = create_key(runtime, scopes=["contacts:read", "audit:read"])
-    write(runtime, [event(START + timedelta(hours=1), created, ip=OFFICE, path="/v1/contacts",
-                          scope="contacts:read")])  # fmt: skip
-    thief = [event(START + timedelta(days=3, minutes=m), created, ip=ATTACKER,
-                   path="/v1/contacts", scope="contacts:read") for m in range(3)]  # fmt: skip
+    write(
+        runtime,
+        [
+            event(
+                START + timedelta(hours=1),
+                created,
+                ip=OFFICE,
+                path="/v1/contacts",
+                scope="contacts:read",
+            )
+        ],
+    )
+    thief = [
+        event(
+            START + timedelta(days=3, minutes=m),
+            created,
+            ip=ATTACKER,
+            path="/v1/contacts",
+            scope="contacts:read",
+        )
+        for m in range(3)
+    ]
     write(runtime, thief)
     clock.advance(timedelta(days=4))
     opened = runtime.incidents.open(OPERATOR, OpenRequest(created.view.id, "leaked"))
@@ -178,8 +267,9 @@ def test_no_allowlist_is_proposed_for_a_key_that_has_one(
 ) -> None:
     from keyguard.policy.restrictions import build_restrictions
 
-    _, incident_id = _leak(runtime, clock, restrictions=build_restrictions(
-        allowed_cidrs=["0.0.0.0/0"]))  # fmt: skip
+    _, incident_id = _leak(
+        runtime, clock, restrictions=build_restrictions(allowed_cidrs=["0.0.0.0/0"])
+    )
     recommendations = _report(runtime, incident_id)["recommendations"]
     assert not any("allowlist" in r for r in recommendations)
 
