@@ -22,8 +22,10 @@ from keyguard_client import (
     PayloadTooLarge,
     PermissionDenied,
 )
-from keyguard_client.models import UsageEvent
+from keyguard_client.models import IncidentReport, UsageEvent
 
+from keyguard.incidents import OpenRequest
+from keyguard.lifecycle import OPERATOR
 from keyguard.lifecycle.tenants import DEFAULT_TENANT
 from tests.client.conftest import Served, message, private_file
 
@@ -349,3 +351,23 @@ def test_the_async_client_reads_the_same_usage(served: Served, used: str) -> Non
             return series.totals.requests, sources.networks[0].requests, len(events)
 
     assert asyncio.run(main()) == (4, 4, 4)
+
+
+def test_an_incident_report_as_a_model_html_or_markdown(served: Served, admin: Keyguard) -> None:
+    victim = served.key("keys:read")
+    opened = served.runtime.incidents.open(OPERATOR, OpenRequest(victim.view.id, "in a log"))
+    incident = opened.incident.id
+    report = admin.reports.incident(incident)
+    assert isinstance(report, IncidentReport)
+    assert report.incident["id"] == incident and report.incident["reason"] == "in a log"
+    assert report.window.end_basis == "key.revoked"
+    assert admin.reports.incident(incident, format="html").startswith("<!DOCTYPE html>")
+    assert admin.reports.incident(incident, format="md").startswith(f"# Incident {incident}")
+
+    async def through_async() -> str:
+        async with AsyncKeyguard(served.key().key.reveal(), base_url=served.url) as client:
+            return (await client.reports.incident(incident)).incident["key_id"]
+
+    assert asyncio.run(through_async()) == victim.view.id
+    with pytest.raises(NotFound):
+        admin.reports.incident("inc_doesnotexist")

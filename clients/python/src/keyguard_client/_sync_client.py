@@ -9,7 +9,7 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Iterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Self, TypeVar, Unpack
+from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import httpx
 
@@ -42,6 +42,7 @@ from keyguard_client.models import (
     CreatedKey,
     Health,
     ImportResult,
+    IncidentReport,
     Key,
     ListChanges,
     MembersAdded,
@@ -113,6 +114,7 @@ class Keyguard:
         self.templates = Templates(self)
         self.campaigns = Campaigns(self)
         self.suppressions = Suppressions(self)
+        self.reports = Reports(self)
 
     @classmethod
     def from_env(
@@ -761,3 +763,43 @@ class Suppressions(_Resource):
     @calls(ops.SUPPRESSIONS_DELETE)
     def remove(self, address: str) -> None:
         self._client._request(ops.SUPPRESSIONS_DELETE, path={"address": address})
+
+
+class Reports(_Resource):
+    """Reports (keys:read): an incident's investigation report."""
+
+    @overload
+    def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["json"] = "json",
+        include_subjects: bool = False,
+    ) -> IncidentReport: ...
+
+    @overload
+    def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["html", "md"],
+        include_subjects: bool = False,
+    ) -> str: ...
+
+    @calls(ops.INCIDENTS_REPORT)
+    def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["json", "html", "md"] = "json",
+        include_subjects: bool = False,
+    ) -> IncidentReport | str:
+        """The report as a model (json), or as one self-contained HTML page or Markdown
+        text; message subjects only with `include_subjects` (they may be personal data)."""
+        params = query(format=format, include_subjects="true" if include_subjects else None)
+        response = self._client._request(
+            ops.INCIDENTS_REPORT, path={"incident_id": incident_id}, params=params
+        )
+        if format == "json":
+            return model_of(response, IncidentReport)
+        return response.text
