@@ -85,6 +85,10 @@ class Source:
         if last is not None and (self.last_seen is None or last > self.last_seen):
             self.last_seen = last
 
+    def count(self, row: _Counted) -> None:
+        self.add(row.requests, row.denied, row.first, row.last)
+        self.usual = self.usual or row.usual
+
     def to_json(self) -> dict[str, Any]:
         return {
             "value": self.value,
@@ -94,6 +98,26 @@ class Source:
             "last_seen": _iso(self.last_seen),
             "usual": self.usual,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """One group of the key's events (see _Builder._counted)."""
+
+    values: tuple[Any, ...]
+    requests: int
+    denied: int
+    first: datetime | None
+    last: datetime | None
+    usual: bool
+    accepted_before: int
+    accepted_inside: int
+
+
+def _top(found: dict[Any, Source]) -> list[Source]:
+    """The sources used inside the window, the most used first."""
+    used = (s for s in found.values() if s.requests)
+    return sorted(used, key=lambda s: (-s.requests, str(s.value)))[:MAX_SOURCES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +262,7 @@ class _Builder:
     key: ApiKey
     now: datetime
     include_subjects: bool
+    legit: dict[str, int] = field(default_factory=dict)  # accepted uses before the window
 
     def report(self) -> Report:
         window = self._window()
@@ -262,7 +287,7 @@ class _Builder:
             keys_created=created,
             recommendations=[],
         )
-        report.recommendations.extend(recommend(report, self._legit_networks(window)))
+        report.recommendations.extend(recommend(report, self.legit))
         return report
 
     # -- the key's life ------------------------------------------------------------------
@@ -360,120 +385,84 @@ class _Builder:
 
     # -- uses ------------------------------------------------------------------------------
 
-    def _counted(self, window: Window, *columns: Any) -> Iterable[tuple[Any, ...]]:
-        """Per value of `columns`: requests and denials from the window's start on (denied
-        attempts after containment count too), first and last seen there, and whether the
-        key used it before the window."""
+    def _counted(self, window: Window, *columns: Any) -> Iterable[_Counted]:
+        """Per value of `columns`, in one scan of the key's events: requests and denials
+        from the window's start on (denied attempts after containment count too), first and
+        last seen there, whether the key used it before the window, and accepted uses
+        before, inside and ever."""
         events = UsageEvent.__table__.c
         inside = events.ts >= window.start
+        ok = events.outcome == "ok"
         query = (
             select(
                 *columns,
                 func.sum(case((inside, 1), else_=0)),
-                func.sum(case((inside & (events.outcome != "ok"), 1), else_=0)),
+                func.sum(case((inside & ~ok, 1), else_=0)),
                 func.min(case((inside, events.ts))),
                 func.max(case((inside, events.ts))),
                 func.min(events.ts),
+                func.sum(case((~inside & ok, 1), else_=0)),
+                func.sum(case((inside & ok, 1), else_=0)),
             )
             .where(self._of_key(), events.ts <= self.now)
             .group_by(*columns)
         )
-        for *values, requests, denied, first, last, ever in _rows(self.session, query):
-            yield (
-                *values,
-                int(requests or 0),
-                int(denied or 0),
-                _maybe_utc(first),
-                _maybe_utc(last),
-                _utc(ever) < window.start,
+        for *values, requests, denied, first, last, ever, before, accepted in _rows(
+            self.session, query
+        ):
+            yield _Counted(
+                tuple(values),
+                requests=int(requests or 0),
+                denied=int(denied or 0),
+                first=_maybe_utc(first),
+                last=_maybe_utc(last),
+                usual=_utc(ever) < window.start,
+                accepted_before=int(before or 0),
+                accepted_inside=int(accepted or 0),
             )
 
     def _sources(self, window: Window) -> tuple[dict[str, list[Source]], dict[str, int]]:
+        """Networks, ASNs and countries from one scan by address; user agents from another.
+        Accepted uses before the window, by network, are the key's legitimate use."""
         events = UsageEvent.__table__.c
         kinds: dict[str, dict[Any, Source]] = {kind: {} for kind in KINDS}
         totals = {"requests": 0, "denied": 0, "accepted": 0}
-        for ip, geo, asn, requests, denied, first, last, usual in self._counted(
-            window, events.ip, events.geo, events.asn
-        ):
-            totals["requests"] += requests
-            totals["denied"] += denied
-            network = network_of(str(ip)) if ip is not None else None
-            for kind, value in (
-                ("networks", network or ip or "-"),
-                ("asns", asn),
-                ("countries", geo),
-            ):
-                if value is None:
-                    continue
-                source = kinds[kind].setdefault(value, Source(value))
-                source.add(requests, denied, first, last)
-                source.usual = source.usual or usual
-        for agent, requests, denied, first, last, usual in self._counted(window, events.user_agent):
-            source = Source(agent or "-", usual=usual)
-            source.add(requests, denied, first, last)
-            kinds["user_agents"][source.value] = source
+        for row in self._counted(window, events.ip, events.geo, events.asn):
+            ip, geo, asn = row.values
+            totals["requests"] += row.requests
+            totals["denied"] += row.denied
+            network = (network_of(str(ip)) or str(ip)) if ip is not None else "-"
+            self.legit[network] = self.legit.get(network, 0) + row.accepted_before
+            for kind, value in (("networks", network), ("asns", asn), ("countries", geo)):
+                if value is not None:
+                    kinds[kind].setdefault(value, Source(value)).count(row)
+        for row in self._counted(window, events.user_agent):
+            kinds["user_agents"].setdefault(
+                row.values[0] or "-", Source(row.values[0] or "-")
+            ).count(row)
         totals["accepted"] = totals["requests"] - totals["denied"]
-        ranked = {
-            kind: sorted(
-                (s for s in found.values() if s.requests), key=lambda s: (-s.requests, str(s.value))
-            )[:MAX_SOURCES]
-            for kind, found in kinds.items()
-        }
-        return ranked, totals
+        return {kind: _top(found) for kind, found in kinds.items()}, totals
 
     def _endpoints(
         self, window: Window, sources: dict[str, list[Source]]
     ) -> tuple[dict[str, int], dict[str, int]]:
-        """Endpoints into `sources`; the scopes used at all (for narrowing) and the data
-        read inside the window (accepted GETs of a reading scope)."""
+        """Endpoints into `sources`, from one scan by method, path and scope; the scopes
+        used at all (for narrowing) and the data read inside the window (accepted GETs of a
+        reading scope)."""
         events = UsageEvent.__table__.c
-        endpoints: dict[str, Source] = {}
+        endpoints: dict[Any, Source] = {}
         ever_used: Counter[str] = Counter()
         data_read: Counter[str] = Counter()
-        query = (
-            select(
-                events.method,
-                events.path,
-                events.scope,
-                func.count(),
-                func.sum(case((events.ts >= window.start, 1), else_=0)),
-                func.sum(case((events.ts < window.start, 1), else_=0)),
-                func.min(events.ts),
-                func.max(events.ts),
-            )
-            .where(self._of_key(), events.ts <= self.now, events.outcome == "ok")
-            .group_by(events.method, events.path, events.scope)
-        )
-        for method, _path, scope, count, inside, *_ in _rows(self.session, query):
+        for row in self._counted(window, events.method, events.path, events.scope):
+            method, path, scope = row.values
             if scope:
-                ever_used[str(scope)] += int(count)
-            if scope in READ_SCOPES and method == "GET" and inside:
-                data_read[str(scope)] += int(inside)
-        for method, path, requests, denied, first, last, usual in self._counted(
-            window, events.method, events.path
-        ):
+                ever_used[str(scope)] += row.accepted_before + row.accepted_inside
+            if scope in READ_SCOPES and method == "GET" and row.accepted_inside:
+                data_read[str(scope)] += row.accepted_inside
             name = f"{method} {path}"
-            source = Source(name, usual=usual)
-            source.add(requests, denied, first, last)
-            if requests:
-                endpoints[name] = source
-        sources["endpoints"] = sorted(
-            endpoints.values(), key=lambda s: (-s.requests, str(s.value))
-        )[:MAX_SOURCES]
-        return dict(ever_used), dict(data_read)
-
-    def _legit_networks(self, window: Window) -> dict[str, int]:
-        """Accepted uses before the window, by network: the key's legitimate use."""
-        events = UsageEvent.__table__.c
-        query = (
-            select(events.ip, func.count())
-            .where(self._of_key(), events.ts < window.start, events.outcome == "ok")
-            .group_by(events.ip)
-        )
-        found: Counter[str] = Counter()
-        for ip, count in _rows(self.session, query):
-            found[network_of(str(ip)) or str(ip)] += int(count)
-        return dict(found)
+            endpoints.setdefault(name, Source(name)).count(row)
+        sources["endpoints"] = _top(endpoints)
+        return {k: v for k, v in ever_used.items() if v}, dict(data_read)
 
     def _hours(self, window: Window) -> list[dict[str, Any]]:
         """Uses per hour (accepted and denied) from a day before the window to a day after
@@ -568,6 +557,7 @@ def recommend(report: Report, legit: dict[str, int]) -> list[str]:
     """What to change so that the next leak of this kind does less, from the facts."""
     found: list[str] = []
     restrictions = report.key["restrictions"]
+    legit = {network: count for network, count in legit.items() if count}
     total = sum(legit.values())
     if total and not restrictions.get("allowed_cidrs"):
         ranked = sorted(legit.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CIDRS]
