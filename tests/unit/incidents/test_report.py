@@ -13,6 +13,7 @@ from keyguard.incidents import OpenRequest, Report
 from keyguard.lifecycle.service import KeySpec
 from keyguard.lifecycle.views import OPERATOR, Actor, CreatedKey
 from keyguard.mail import Message
+from keyguard.rotation import KeyDelivery
 from keyguard.runtime import Runtime
 from tests.conftest import START, create_key
 from tests.unit.usage.factories import event, write
@@ -293,3 +294,37 @@ def test_another_tenants_incident_does_not_exist_for_a_key(
 
 def _z(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
+
+
+def test_a_successor_is_known_good_from_its_rotation_and_lists_its_delivery(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    old = create_key(runtime)
+    clock.advance(timedelta(days=1))
+    new = runtime.keys.rotate(OPERATOR, old.view.id)
+    with runtime.sessions.begin() as session:
+        session.add(
+            KeyDelivery(
+                key_id=new.view.id,
+                tenant_id=new.view.tenant_id,
+                target="file:/run/secrets/mailer",
+                rotate_every_seconds=None,
+                grace_seconds=3600,
+                created_at=clock(),
+            )
+        )
+    clock.advance(timedelta(days=1))
+    opened = runtime.incidents.open(OPERATOR, OpenRequest(new.view.id, "leaked"))
+    report = _report(runtime, opened.incident.id)
+    window = report["window"]
+    assert (window["start"], window["start_basis"]) == (_z(START + timedelta(days=1)), "rotation")
+    # A plain rotation writes no key.created for the successor: the parent's key.rotated
+    # (naming it) stands for its creation.
+    assert [(e["action"], e["key_id"]) for e in report["life"]] == [
+        ("key.rotated", old.view.id),
+        ("key.revoked", new.view.id),
+    ]
+    assert report["life"][0]["data"]["successor"] == new.view.id
+    assert [d["target"] for d in report["deliveries"]] == ["file:/run/secrets/mailer"]
+    assert not any(r.startswith("enable vault delivery") for r in report["recommendations"])
+    assert any(r.startswith("rotate on a schedule") for r in report["recommendations"])
