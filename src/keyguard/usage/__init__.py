@@ -37,9 +37,9 @@ __all__ = [
     "UsageRollup",
     "UsageRollupState",
     "UsageWriter",
+    "hour_of",
     "iso",
     "key_columns",
     "logged_path",
-    "hour_of",
     "network_of",
 ]
