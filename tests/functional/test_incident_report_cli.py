@@ -73,6 +73,10 @@ def test_the_json_report_names_the_window_the_new_network_and_recommendations(
 ) -> None:
     incident = _incident(cli, runtime_of)
     report = json.loads(cli.run("incident", "report", incident, "--format", "json").stdout)
+    assert (
+        json.loads(cli.run("incident", "report", incident, "--json").stdout)["window"]
+        == (report["window"])
+    )
     assert report["incident"]["id"] == incident
     assert report["incident"]["reason"] == "in a public gist"
     assert report["window"]["start_basis"] == "anomaly"
@@ -98,3 +102,5 @@ def test_html_goes_to_a_file_and_markdown_to_stdout(
 def test_an_unknown_incident_or_format_is_refused(cli: Cli) -> None:
     assert "no incident" in cli.run("incident", "report", "inc_nothing", check=2).stderr
     cli.run("incident", "report", "inc_nothing", "--format", "pdf", check=2)
+    both = cli.run("incident", "report", "inc_nothing", "--json", "--format", "md", check=2)
+    assert "--json means --format json" in both.stderr

@@ -204,7 +204,9 @@ def assign(
 def report(
     ctx: typer.Context,
     incident_id: IncidentId,
-    fmt: Annotated[str, typer.Option("--format", help="html, md or json.")] = "md",
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="md (the default), html or json.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Write the report to this file instead of stdout.")
     ] = None,
@@ -212,17 +214,21 @@ def report(
         bool,
         typer.Option("--include-subjects", help="List message subjects (may be personal data)."),
     ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
     """The investigation report: the key's life, its exposure window, every use inside it,
     what the key could do and did, and recommendations."""
-    if fmt not in FORMATS:
+    if json_output and fmt not in {None, "json"}:
+        fail("--json means --format json")
+    chosen = "json" if json_output else fmt or "md"
+    if chosen not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}")
     runtime = state(ctx).runtime
     with errors_as_exit():
         facts = runtime.incident_reports.build(
             OPERATOR, incident_id, include_subjects=include_subjects
         )
-    text = render(facts, fmt)
+    text = render(facts, chosen)
     if out is None:
         sys.stdout.write(text)
         return

@@ -18,6 +18,7 @@ from tests.conftest import START, create_key
 from tests.unit.usage.factories import event, write
 
 SCRIPT = "<script>alert(1)</script>"
+LINK = "[click](https://evil.example/x.png)"
 
 
 def _incident(runtime: Runtime, clock: ManualClock) -> tuple[CreatedKey, str]:
@@ -41,6 +42,12 @@ def _incident(runtime: Runtime, clock: ManualClock) -> tuple[CreatedKey, str]:
                 ip="203.0.113.9",
                 user_agent=f"agent {raw}",
                 path=f"/v1/contacts?k={raw}",
+            ),
+            event(
+                START + timedelta(days=2, minutes=3),
+                created,
+                ip="203.0.113.9",
+                user_agent=f"!{LINK}",
             ),
         ],
     )
@@ -91,6 +98,7 @@ def test_html_is_one_file_with_no_external_assets(
     parser = _Tags()
     parser.feed(page)
     assert {"style", "svg", "rect"} <= set(parser.tags)
+    assert "<title>exposure window</title>" in page
     assert not {"script", "link", "img", "iframe", "object"} & set(parser.tags)
     assert not [a for a in parser.attributes if a[0] in {"src", "href", "srcset", "xlink:href"}]
     assert "url(" not in page and "@import" not in page
@@ -109,6 +117,7 @@ def test_markdown_escapes_markup(made: tuple[CreatedKey, dict[str, str]]) -> Non
     text = made[1]["md"]
     assert SCRIPT not in text and "<script" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert LINK not in text and r"\!\[click\](https://evil.example/x.png)" in text
     assert text.startswith("# Incident inc_")
     assert "## Recommendations" in text
 
