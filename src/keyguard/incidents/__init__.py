@@ -13,7 +13,8 @@ from keyguard.incidents.github import (
 from keyguard.incidents.interfaces import IncidentEvent, NoNotifier, Notifier
 from keyguard.incidents.leaks import MAX_BATCH, Leak, LeakIntake, Verdict, token_hash
 from keyguard.incidents.render import FORMATS, MEDIA_TYPES, render
-from keyguard.incidents.report import IncidentReports, Report
+from keyguard.incidents.report import IncidentReports
+from keyguard.incidents.report_views import Report
 from keyguard.incidents.service import IncidentService, OpenRequest
 from keyguard.incidents.views import IncidentView, Opened, StepView, Successor
 

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any, Final, Literal
 
-from keyguard.incidents.report import KINDS, Report
+from keyguard.incidents.report_views import KINDS, Report
 from keyguard.logging import scrub
 
 Format = Literal["html", "md", "json"]

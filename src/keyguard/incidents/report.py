@@ -4,7 +4,8 @@ inside it, what the key could do and did, and recommendations drawn from them.
 Everything is read in one session with aggregate queries (GROUP BY over the key's usage
 events, on the `(key_id, ts)` index), never row by row: a key with a million events is
 reported in seconds. Renderers (render.py) turn `Report.to_json()` into HTML, Markdown or
-JSON; the JSON's keys are the stable contract (docs/incidents.md).
+JSON; the JSON's keys are the stable contract (docs/incidents.md). The value types are in
+report_views.py, the recommendations in advice.py.
 
 The exposure window runs from the last known-good point to containment:
 
@@ -34,16 +35,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.audit import AuditEvent
 from keyguard.clock import Clock
 from keyguard.errors import NotFound
+from keyguard.incidents.advice import recommend
 from keyguard.incidents.models import Incident, IncidentStep
+from keyguard.incidents.report_views import KINDS, Counted, Mail, Report, Source, Window, iso, top
 from keyguard.incidents.views import IncidentView, StepView
 from keyguard.lifecycle import Actor, ApiKey
 from keyguard.mail import Message
-from keyguard.policy import SCOPES, grants
 from keyguard.rotation import KeyDelivery
 from keyguard.usage import UsageEvent, hour_of, network_of
 
 BASELINE: Final = timedelta(days=1)
-MAX_SOURCES: Final = 50  # per kind of source, the most used first
 MAX_CHART_BARS: Final = 240
 CONTAINMENT_STEPS: Final = frozenset({"key.revoked", "key.suspended"})
 # Scopes whose GET requests read the tenant's data (what an attacker could take away).
@@ -58,169 +59,6 @@ READ_SCOPES: Final = (
     "suppressions:read",
     "sandbox:read",
 )
-# An allowlist is proposed when this share of legitimate use came from at most MAX_CIDRS.
-ALLOWLIST_SHARE: Final = 0.99
-MAX_CIDRS: Final = 3
-OLD_KEY: Final = timedelta(days=90)
-
-
-@dataclass(slots=True)
-class Source:
-    """One network, ASN, country, user agent or endpoint, counted inside the window."""
-
-    value: str | int
-    requests: int = 0
-    denied: int = 0
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    usual: bool = False  # used before the window
-
-    def add(
-        self, requests: int, denied: int, first: datetime | None, last: datetime | None
-    ) -> None:
-        self.requests += requests
-        self.denied += denied
-        if first is not None and (self.first_seen is None or first < self.first_seen):
-            self.first_seen = first
-        if last is not None and (self.last_seen is None or last > self.last_seen):
-            self.last_seen = last
-
-    def count(self, row: _Counted) -> None:
-        self.add(row.requests, row.denied, row.first, row.last)
-        self.usual = self.usual or row.usual
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "requests": self.requests,
-            "denied": self.denied,
-            "first_seen": _iso(self.first_seen),
-            "last_seen": _iso(self.last_seen),
-            "usual": self.usual,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class _Counted:
-    """One group of the key's events (see _Builder._counted)."""
-
-    values: tuple[Any, ...]
-    requests: int
-    denied: int
-    first: datetime | None
-    last: datetime | None
-    usual: bool
-    accepted_before: int
-    accepted_inside: int
-
-
-def _top(found: dict[Any, Source]) -> list[Source]:
-    """The sources used inside the window, the most used first."""
-    used = (s for s in found.values() if s.requests)
-    return sorted(used, key=lambda s: (-s.requests, str(s.value)))[:MAX_SOURCES]
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    start: datetime
-    end: datetime
-    start_basis: str  # created, rotation, anomaly
-    end_basis: str  # key.revoked, key.suspended, report_time
-    trigger: str | None = None  # the first new network, when the basis is an anomaly
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "start": _iso(self.start),
-            "end": _iso(self.end),
-            "start_basis": self.start_basis,
-            "end_basis": self.end_basis,
-            "trigger_network": self.trigger,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Mail:
-    messages: int = 0
-    recipients: int = 0
-    recipient_domains: dict[str, int] = field(default_factory=dict)
-    senders: dict[str, int] = field(default_factory=dict)
-    subjects: dict[str, int] | None = None  # only when asked: they may be personal data
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "messages": self.messages,
-            "recipients": self.recipients,
-            "recipient_domains": _ranked(self.recipient_domains),
-            "senders": _ranked(self.senders),
-        }
-        if self.subjects is not None:
-            data["subjects"] = _ranked(self.subjects)
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    generated_at: datetime
-    incident: IncidentView
-    key: dict[str, Any]
-    life: list[dict[str, Any]]
-    deliveries: list[dict[str, Any]]
-    window: Window
-    totals: dict[str, int]
-    sources: dict[str, list[Source]]
-    hours: list[dict[str, Any]]  # the chart: uses per hour around the window
-    scopes_used: dict[str, int]
-    data_read: dict[str, int]
-    mail: Mail
-    keys_created: list[dict[str, Any]]
-    recommendations: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        incident = self.incident.to_json(steps=True)
-        return {
-            "report_version": 1,
-            "generated_at": _iso(self.generated_at),
-            "incident": {k: incident[k] for k in _INCIDENT_FIELDS},
-            "timeline": incident["timeline"],
-            "key": self.key,
-            "life": self.life,
-            "deliveries": self.deliveries,
-            "window": self.window.to_json(),
-            "uses": {
-                "totals": self.totals,
-                **{kind: [s.to_json() for s in found] for kind, found in self.sources.items()},
-                "hours": self.hours,
-            },
-            "impact": {
-                "could": sorted(self.key["scopes"]),
-                "scopes_used": dict(sorted(self.scopes_used.items())),
-                "data_read": dict(sorted(self.data_read.items())),
-                "mail": self.mail.to_json(),
-                "keys_created": self.keys_created,
-            },
-            "recommendations": self.recommendations,
-        }
-
-
-_INCIDENT_FIELDS: Final = (
-    "id",
-    "tenant",
-    "env",
-    "key_id",
-    "state",
-    "response",
-    "reason",
-    "source",
-    "source_url",
-    "owner",
-    "opened_by",
-    "opened_at",
-    "contained_at",
-    "resolved_at",
-    "successor_id",
-    "blast_radius",
-)
-KINDS: Final = ("networks", "asns", "countries", "user_agents", "endpoints")
 
 
 class IncidentReports:
@@ -300,10 +138,10 @@ class _Builder:
             "env": key.env,
             "prefix": key.display_prefix,
             "state": key.state,
-            "created_at": _iso(key.created_at),
+            "created_at": iso(key.created_at),
             "created_by": key.created_by,
             "parent_id": key.parent_id,
-            "expires_at": _iso(key.expires_at),
+            "expires_at": iso(key.expires_at),
             "scopes": list(key.scopes),
             "restrictions": dict(key.restrictions or {}),
         }
@@ -321,7 +159,7 @@ class _Builder:
             data = dict(row.data or {})
             life.append(
                 {
-                    "ts": _iso(row.ts),
+                    "ts": iso(row.ts),
                     "actor": row.actor,
                     "action": row.action,
                     "key_id": row.target,
@@ -339,7 +177,7 @@ class _Builder:
             {
                 "key_id": r.key_id,
                 "target": r.target,
-                "created_at": _iso(r.created_at),
+                "created_at": iso(r.created_at),
                 "rotate_every_seconds": r.rotate_every_seconds,
             }
             for r in rows
@@ -385,7 +223,7 @@ class _Builder:
 
     # -- uses ------------------------------------------------------------------------------
 
-    def _counted(self, window: Window, *columns: Any) -> Iterable[_Counted]:
+    def _counted(self, window: Window, *columns: Any) -> Iterable[Counted]:
         """Per value of `columns`, in one scan of the key's events: requests and denials
         from the window's start on (denied attempts after containment count too), first and
         last seen there, whether the key used it before the window, and accepted uses
@@ -410,7 +248,7 @@ class _Builder:
         for *values, requests, denied, first, last, ever, before, accepted in _rows(
             self.session, query
         ):
-            yield _Counted(
+            yield Counted(
                 tuple(values),
                 requests=int(requests or 0),
                 denied=int(denied or 0),
@@ -441,7 +279,7 @@ class _Builder:
                 row.values[0] or "-", Source(row.values[0] or "-")
             ).count(row)
         totals["accepted"] = totals["requests"] - totals["denied"]
-        return {kind: _top(found) for kind, found in kinds.items()}, totals
+        return {kind: top(found) for kind, found in kinds.items()}, totals
 
     def _endpoints(
         self, window: Window, sources: dict[str, list[Source]]
@@ -461,7 +299,7 @@ class _Builder:
                 data_read[str(scope)] += row.accepted_inside
             name = f"{method} {path}"
             endpoints.setdefault(name, Source(name)).count(row)
-        sources["endpoints"] = _top(endpoints)
+        sources["endpoints"] = top(endpoints)
         return {k: v for k, v in ever_used.items() if v}, dict(data_read)
 
     def _hours(self, window: Window) -> list[dict[str, Any]]:
@@ -490,7 +328,7 @@ class _Builder:
             inside = begin <= window.end and begin + timedelta(hours=width) > window.start
             found.append(
                 {
-                    "start": _iso(begin),
+                    "start": iso(begin),
                     "hours": width,
                     "accepted": accepted,
                     "denied": denied,
@@ -542,7 +380,7 @@ class _Builder:
         return [
             {
                 "id": r.id,
-                "created_at": _iso(r.created_at),
+                "created_at": iso(r.created_at),
                 "state": r.state,
                 "scopes": list(r.scopes),
             }
@@ -550,59 +388,7 @@ class _Builder:
         ]
 
 
-# -- recommendations -------------------------------------------------------------------------
-
-
-def recommend(report: Report, legit: dict[str, int]) -> list[str]:
-    """What to change so that the next leak of this kind does less, from the facts."""
-    found: list[str] = []
-    restrictions = report.key["restrictions"]
-    legit = {network: count for network, count in legit.items() if count}
-    total = sum(legit.values())
-    if total and not restrictions.get("allowed_cidrs"):
-        ranked = sorted(legit.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CIDRS]
-        share = sum(count for _, count in ranked) / total
-        if share >= ALLOWLIST_SHARE:
-            networks = ", ".join(n for n, _ in ranked)
-            found.append(
-                f"add a CIDR allowlist: {share:.0%} of legitimate use came from "
-                f"{len(ranked)} network{'s' if len(ranked) != 1 else ''} ({networks})"
-            )
-    unused = [s for s in _granted(report.key["scopes"]) if not report.scopes_used.get(s)]
-    if unused:
-        found.append(
-            f"narrow scopes: {', '.join(unused)} {'was' if len(unused) == 1 else 'were'} never used"
-        )
-    if report.mail.senders and not restrictions.get("sender_domains"):
-        found.append("restrict sender domains: the key may send as any verified domain")
-    if not report.deliveries:
-        found.append(
-            "enable vault delivery: the successor then reaches services without a "
-            "person seeing it (keyguard keys deliver)"
-        )
-    if not any(d.get("rotate_every_seconds") for d in report.deliveries):
-        found.append("rotate on a schedule (--rotate-every), so a leaked key expires by itself")
-    if report.keys_created:
-        found.append(
-            f"review the {len(report.keys_created)} key(s) this key created "
-            "(incident contain --cascade revokes them)"
-        )
-    if "keys:write" in _granted(report.key["scopes"]) and not report.scopes_used.get("keys:write"):
-        found.append("drop keys:write: a leaked key that can make keys outlives its revocation")
-    return found
-
-
-def _granted(scopes: Iterable[str]) -> list[str]:
-    held = frozenset(scopes)
-    return sorted(s for s in SCOPES if grants(held, s))
-
-
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _ranked(counts: dict[str, int]) -> list[dict[str, Any]]:
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_SOURCES]
-    return [{"value": value, "count": count} for value, count in ordered]
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -633,7 +419,3 @@ def _utc(value: Any) -> datetime:
 
 def _maybe_utc(value: Any) -> datetime | None:
     return None if value is None else _utc(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
