@@ -26,11 +26,12 @@ from keyguard_client import (
     PayloadTooLarge,
     PermissionDenied,
 )
-from keyguard_client.models import FoundKey, UsageEvent
+from keyguard_client.models import FoundKey, IncidentReport, UsageEvent
 from pydantic import SecretStr
 
+from keyguard.incidents import OpenRequest
+from keyguard.lifecycle import OPERATOR
 from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant
-from keyguard.lifecycle.views import OPERATOR
 from keyguard.policy.scopes import ALL_SCOPES
 from tests.client.conftest import Served, message, private_file
 from tests.conftest import create_key
@@ -581,3 +582,23 @@ def test_the_async_client_opens_and_reads_an_incident(served: Served) -> None:
 
     opened, state, listed = asyncio.run(main())
     assert (state, listed) == ("open", [opened])
+
+
+def test_an_incident_report_as_a_model_html_or_markdown(served: Served, admin: Keyguard) -> None:
+    victim = served.key("keys:read")
+    opened = served.runtime.incidents.open(OPERATOR, OpenRequest(victim.view.id, "in a log"))
+    incident = opened.incident.id
+    report = admin.reports.incident(incident)
+    assert isinstance(report, IncidentReport)
+    assert report.incident["id"] == incident and report.incident["reason"] == "in a log"
+    assert report.window.end_basis == "key.revoked"
+    assert admin.reports.incident(incident, format="html").startswith("<!DOCTYPE html>")
+    assert admin.reports.incident(incident, format="md").startswith(f"# Incident {incident}")
+
+    async def through_async() -> str:
+        async with AsyncKeyguard(served.key().key.reveal(), base_url=served.url) as client:
+            return (await client.reports.incident(incident)).incident["key_id"]
+
+    assert asyncio.run(through_async()) == victim.view.id
+    with pytest.raises(NotFound):
+        admin.reports.incident("inc_doesnotexist")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from keyguard.cli.context import state
 from keyguard.cli.output import errors_as_exit, fail, id_column, print_json, stdout
-from keyguard.incidents import IncidentView, Opened, OpenRequest
+from keyguard.incidents import FORMATS, IncidentView, Opened, OpenRequest, render
 from keyguard.lifecycle import OPERATOR
 
 app = typer.Typer(help="Compromise response: incidents on keys.", no_args_is_help=True)
@@ -201,6 +202,42 @@ def assign(
     with errors_as_exit():
         view = runtime.incidents.assign(OPERATOR, incident_id, owner)
     _print(view, json_output)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="md (the default), html or json.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the report to this file instead of stdout.")
+    ] = None,
+    include_subjects: Annotated[
+        bool,
+        typer.Option("--include-subjects", help="List message subjects (may be personal data)."),
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
+) -> None:
+    """The investigation report: the key's life, its exposure window, every use inside it,
+    what the key could do and did, and recommendations."""
+    if json_output and fmt not in {None, "json"}:
+        fail("--json means --format json")
+    chosen = "json" if json_output else fmt or "md"
+    if chosen not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}")
+    runtime = state(ctx).runtime
+    with errors_as_exit():
+        facts = runtime.incident_reports.build(
+            OPERATOR, incident_id, include_subjects=include_subjects
+        )
+    text = render(facts, chosen)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text, encoding="utf-8")
+    stdout.print(f"Wrote {out}", markup=False)
 
 
 def _print(view: IncidentView, json_output: bool) -> None:

@@ -29,6 +29,7 @@ from keyguard.mail.limits import (
     MAX_REQUEST_BYTES,
 )
 from keyguard.mail.metrics import MailCollector
+from keyguard.mail.models import Message
 from keyguard.mail.partition import Partition
 from keyguard.mail.schemas import (
     BatchIn,
@@ -72,6 +73,7 @@ __all__ = [
     "MailCollector",
     "MailService",
     "MembersIn",
+    "Message",
     "MessageIn",
     "Partition",
     "RelayConfig",

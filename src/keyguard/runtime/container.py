@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyguard.clock import Clock, system_clock
 from keyguard.incidents import (
     GitHubKeys,
+    IncidentReports,
     IncidentService,
     LeakIntake,
     TenantResponse,
@@ -66,6 +67,7 @@ class Runtime:
     closed: bool = field(default=False)
     # Compromise response (docs/incidents.md): built after the services it uses.
     incidents: IncidentService = field(init=False)
+    incident_reports: IncidentReports = field(init=False)
     tenant_response: TenantResponse = field(init=False)
     leaks: LeakIntake = field(init=False)
     github_keys: GitHubKeys | None = field(init=False)
@@ -160,6 +162,7 @@ class Runtime:
         runtime.incidents = IncidentService(
             sessions, keys, rotation, clock, notifier=IncidentEvents(events, sessions, clock)
         )
+        runtime.incident_reports = IncidentReports(sessions, clock)
         runtime.tenant_response = TenantResponse(sessions, keys, rotation, clock)
         runtime.leaks = LeakIntake(keys, runtime.incidents)
         runtime.github_keys = _github_keys(settings, clock)

@@ -12,6 +12,7 @@ from keyguard.usage.history import (
     Sources,
     UsageHistory,
 )
+from keyguard.usage.hours import hour_of, network_of
 from keyguard.usage.models import UsageEvent, UsageRollup, UsageRollupState, iso
 from keyguard.usage.records import UsageRecord, key_columns, logged_path
 from keyguard.usage.retention import RetentionReport, UsageRetention
@@ -36,7 +37,9 @@ __all__ = [
     "UsageRollup",
     "UsageRollupState",
     "UsageWriter",
+    "hour_of",
     "iso",
     "key_columns",
     "logged_path",
+    "network_of",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random as _random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self, TypeVar, Unpack
+from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import httpx
 from pydantic import SecretStr
@@ -47,6 +47,7 @@ from keyguard_client.models import (
     Health,
     ImportResult,
     Incident,
+    IncidentReport,
     Key,
     LeakReport,
     ListChanges,
@@ -127,6 +128,7 @@ class AsyncKeyguard:
         self.incidents = AsyncIncidents(self)
         self.leaks = AsyncLeaks(self)
         self.webhooks = AsyncWebhooks(self)
+        self.reports = AsyncReports(self)
 
     @classmethod
     def from_env(
@@ -1029,3 +1031,43 @@ class AsyncWebhooks(_AsyncResource):
             ops.WEBHOOKS_DELIVERIES, path={"webhook_id": webhook_id}, params=query(limit=limit)
         )
         return [WebhookDelivery.model_validate(item) for item in response.json()["deliveries"]]
+
+
+class AsyncReports(_AsyncResource):
+    """Reports (keys:read): an incident's investigation report."""
+
+    @overload
+    async def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["json"] = "json",
+        include_subjects: bool = False,
+    ) -> IncidentReport: ...
+
+    @overload
+    async def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["html", "md"],
+        include_subjects: bool = False,
+    ) -> str: ...
+
+    @calls(ops.INCIDENTS_REPORT)
+    async def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["json", "html", "md"] = "json",
+        include_subjects: bool = False,
+    ) -> IncidentReport | str:
+        """The report as a model (json), or as one self-contained HTML page or Markdown
+        text; message subjects only with `include_subjects` (they may be personal data)."""
+        params = query(format=format, include_subjects="true" if include_subjects else None)
+        response = await self._client._request(
+            ops.INCIDENTS_REPORT, path={"incident_id": incident_id}, params=params
+        )
+        if format == "json":
+            return model_of(response, IncidentReport)
+        return response.text

@@ -104,6 +104,8 @@ CAMPAIGNS_UPDATE = _op("campaigns_update", "PATCH", "/v1/campaigns/{campaign_id}
 CAMPAIGNS_DELETE = _op("campaigns_delete", "DELETE", "/v1/campaigns/{campaign_id}")
 CAMPAIGNS_SEND = _op("campaigns_send", "POST", "/v1/campaigns/{campaign_id}/send")
 
+INCIDENTS_REPORT = _op("incidents_report", "GET", "/v1/incidents/{incident_id}/report")
+
 SUPPRESSIONS_LIST = _op("suppressions_list", "GET", "/v1/suppressions")
 SUPPRESSIONS_CREATE = _op("suppressions_create", "POST", "/v1/suppressions")
 SUPPRESSIONS_DELETE = _op("suppressions_delete", "DELETE", "/v1/suppressions/{address}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Iterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self, TypeVar, Unpack
+from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import httpx
 from pydantic import SecretStr
@@ -47,6 +47,7 @@ from keyguard_client.models import (
     Health,
     ImportResult,
     Incident,
+    IncidentReport,
     Key,
     LeakReport,
     ListChanges,
@@ -127,6 +128,7 @@ class Keyguard:
         self.incidents = Incidents(self)
         self.leaks = Leaks(self)
         self.webhooks = Webhooks(self)
+        self.reports = Reports(self)
 
     @classmethod
     def from_env(
@@ -1009,3 +1011,43 @@ class Webhooks(_Resource):
             ops.WEBHOOKS_DELIVERIES, path={"webhook_id": webhook_id}, params=query(limit=limit)
         )
         return [WebhookDelivery.model_validate(item) for item in response.json()["deliveries"]]
+
+
+class Reports(_Resource):
+    """Reports (keys:read): an incident's investigation report."""
+
+    @overload
+    def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["json"] = "json",
+        include_subjects: bool = False,
+    ) -> IncidentReport: ...
+
+    @overload
+    def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["html", "md"],
+        include_subjects: bool = False,
+    ) -> str: ...
+
+    @calls(ops.INCIDENTS_REPORT)
+    def incident(
+        self,
+        incident_id: str,
+        *,
+        format: Literal["json", "html", "md"] = "json",
+        include_subjects: bool = False,
+    ) -> IncidentReport | str:
+        """The report as a model (json), or as one self-contained HTML page or Markdown
+        text; message subjects only with `include_subjects` (they may be personal data)."""
+        params = query(format=format, include_subjects="true" if include_subjects else None)
+        response = self._client._request(
+            ops.INCIDENTS_REPORT, path={"incident_id": incident_id}, params=params
+        )
+        if format == "json":
+            return model_of(response, IncidentReport)
+        return response.text

@@ -417,6 +417,32 @@ class UsageSources(_Answer):
     endpoints: list[UsageSource] = Field(description='"METHOD path", e.g. "POST /v1/mail/send".')
 
 
+class ReportWindow(_Answer):
+    """An incident's exposure window: from the last known-good point to containment."""
+
+    start: datetime
+    end: datetime
+    start_basis: str = Field(description="created, rotation or anomaly.")
+    end_basis: str = Field(description="key.revoked, key.suspended or report_time.")
+    trigger_network: str | None = Field(description="The first new network (anomaly).")
+
+
+class IncidentReport(_Answer):
+    """An incident's investigation report (docs/incidents.md has every field)."""
+
+    report_version: int
+    generated_at: datetime
+    incident: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    key: dict[str, Any]
+    life: list[dict[str, Any]]
+    deliveries: list[dict[str, Any]]
+    window: ReportWindow
+    uses: dict[str, Any]
+    impact: dict[str, Any]
+    recommendations: list[str]
+
+
 class UsageEvent(_Answer):
     """One request that presented a key, allowed or refused (the PRODUCT.md schema), with its
     `id`. `key_id` and `tenant` are None for strings that are not keys; `geo` and `asn` need

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -21,7 +21,7 @@ from pydantic import (
 from keyguard.api.context import Principal, RuntimeDep
 from keyguard.api.documented import CONFLICT, JSON_BODY, NOT_FOUND
 from keyguard.api.enforcement import EnforcedRoute, require_scope
-from keyguard.incidents import BulkResult, IncidentView, OpenRequest, Selector
+from keyguard.incidents import MEDIA_TYPES, BulkResult, IncidentView, OpenRequest, Selector, render
 from keyguard.lifecycle import DEFAULT_GRACE
 from keyguard.policy import parse_duration
 
@@ -202,6 +202,39 @@ def list_incidents(
 def get_incident(incident_id: IncidentId, principal: Reader, runtime: RuntimeDep) -> IncidentOut:
     """One incident with its timeline."""
     return IncidentOut.of(runtime.incidents.show(principal.actor, incident_id))
+
+
+# A report holds attacker-controlled text (user agents, paths): escaped in the HTML, and the
+# browser is told to run nothing and fetch nothing should anything slip through.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+REPORT_CONTENT: dict[str, Any] = {
+    "application/json": {"schema": {"type": "object"}},
+    "text/html": {"schema": {"type": "string"}},
+    "text/markdown": {"schema": {"type": "string"}},
+}
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/report",
+    operation_id="incidents_report",
+    response_class=Response,
+    responses={200: {"description": "The report.", "content": REPORT_CONTENT}, **NOT_FOUND},
+)
+def incident_report(
+    incident_id: IncidentId,
+    principal: Reader,
+    runtime: RuntimeDep,
+    format: Literal["json", "html", "md"] = "json",
+    include_subjects: bool = False,
+) -> Response:
+    """The investigation report (docs/incidents.md): the key's life, its exposure window,
+    every use inside it, what the key could do and did, and recommendations. Message
+    subjects only with `include_subjects` (they may be personal data)."""
+    facts = runtime.incident_reports.build(
+        principal.actor, incident_id, include_subjects=include_subjects
+    )
+    headers = {"Content-Security-Policy": REPORT_CSP}  # nosniff is on every answer already
+    return Response(render(facts, format), media_type=MEDIA_TYPES[format], headers=headers)
 
 
 @router.post(
