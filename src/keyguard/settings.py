@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     usage_retention_days: int = Field(default=90, ge=1, le=36_500)
     usage_rollup_retention_days: int = Field(default=400, ge=1, le=36_500)
     usage_maintenance_seconds: float = Field(default=300.0, gt=0)
+    # Access review (docs/review.md): a key or scope unused this long is reported (within the
+    # raw events' retention); the rotation policy's age; how soon an expiry is reported; the
+    # ASNs of the deployment's CI runners ("8075,16509"), which the review cannot guess.
+    review_unused_days: int = Field(default=30, ge=1, le=36_500)
+    review_rotation_days: int = Field(default=90, ge=1, le=36_500)
+    review_expiring_days: int = Field(default=14, ge=0, le=36_500)
+    review_ci_asns: Annotated[tuple[int, ...], NoDecode] = ()
 
     # Email (docs/mail.md). The relay is `smtp_relay`; its credentials are secrets.
     smtp_username: str | None = None
@@ -141,6 +148,24 @@ class Settings(BaseSettings):
                 "rollups are what remains of purged events"
             )
         return self
+
+    @model_validator(mode="after")
+    def _review_within_retention(self) -> Settings:
+        if self.review_unused_days > self.usage_retention_days:
+            raise ValueError(
+                "review_unused_days must be at most usage_retention_days: a review reads raw "
+                "usage events, and a use older than their retention would look like none"
+            )
+        return self
+
+    @field_validator("review_ci_asns", mode="before")
+    @classmethod
+    def _asns(cls, value: Any) -> tuple[int, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        try:
+            return tuple(int(str(i).strip().removeprefix("AS")) for i in items if str(i).strip())
+        except ValueError:
+            raise ValueError("review_ci_asns must be numbers: 8075,16509") from None
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService
 from keyguard.ratelimit import RateLimits, build_limits
+from keyguard.review import ReviewDigest, ReviewPolicy, ReviewService
 from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.peppers import load_runtime_peppers
 from keyguard.settings import Settings
@@ -57,6 +58,9 @@ class Runtime:
     tenant_response: TenantResponse = field(init=False)
     leaks: LeakIntake = field(init=False)
     github_keys: GitHubKeys | None = field(init=False)
+    # Access review (docs/review.md) and its weekly digest (no sink yet: delivered nowhere).
+    review: ReviewService = field(init=False)
+    review_digest: ReviewDigest = field(init=False)
 
     @classmethod
     def build(
@@ -118,6 +122,8 @@ class Runtime:
         runtime.tenant_response = TenantResponse(sessions, keys, rotation, clock)
         runtime.leaks = LeakIntake(keys, runtime.incidents)
         runtime.github_keys = _github_keys(settings, clock)
+        runtime.review = ReviewService(sessions, keys, rotation, clock, _review_policy(settings))
+        runtime.review_digest = ReviewDigest(sessions, runtime.review, clock)
         return runtime
 
     def flush_last_used(self) -> None:
@@ -135,6 +141,15 @@ class Runtime:
             self.locator.close()
         self.engine.dispose()
         self.closed = True
+
+
+def _review_policy(settings: Settings) -> ReviewPolicy:
+    return ReviewPolicy(
+        unused_days=settings.review_unused_days,
+        rotation_days=settings.review_rotation_days,
+        expiring_days=settings.review_expiring_days,
+        ci_asns=frozenset(settings.review_ci_asns),
+    )
 
 
 def _github_keys(settings: Settings, clock: Clock) -> GitHubKeys | None:

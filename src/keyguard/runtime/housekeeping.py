@@ -4,7 +4,8 @@
 hold of revoked keys' mail), so each follows the change feed — another process's revoke
 reaches this one's cache within CHANGE_FEED_SECONDS — flushes last-used times and batched
 usage events, and sweeps expired rate-limit counters. The worker's process also rolls usage up
-by the hour and purges what is past its retention. On exit it writes what is left.
+by the hour, purges what is past its retention, and builds the weekly access-review digest
+(keyguard.review). On exit it writes what is left.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from keyguard.runtime.container import Runtime
 # second, poll included; on SQLite and PostgreSQL each poll is one indexed range scan.
 CHANGE_FEED_SECONDS: Final = 0.5
 SWEEP_SECONDS: Final = 60.0
+# The review digest is weekly; the job looks hourly whether a tenant's week is up (the audit
+# log remembers the last digest, so a restart neither skips nor repeats one).
+REVIEW_DIGEST_SECONDS: Final = 3600.0
 
 
 @asynccontextmanager
@@ -38,6 +42,7 @@ async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncI
     ]
     if maintenance:
         jobs.append((runtime.settings.usage_maintenance_seconds, runtime.retention.run))
+        jobs.append((REVIEW_DIGEST_SECONDS, runtime.review_digest.run))
     tasks = [asyncio.create_task(every(seconds, job)) for seconds, job in jobs]
     try:
         yield
