@@ -24,7 +24,7 @@ def make_key(runtime: Runtime, **overrides: Any) -> CreatedKey:
 
 def use(
     runtime: Runtime,
-    key: CreatedKey,
+    key: CreatedKey | KeyView,
     start: datetime,
     count: int = 12,
     *,
@@ -32,7 +32,7 @@ def use(
     **fields: Any,
 ) -> None:
     """`count` successful requests of `key`, one per `spacing` from `start`."""
-    view = key.view
+    view = key.view if isinstance(key, CreatedKey) else key
     for n in range(count):
         values: dict[str, Any] = {
             "ts": start + n * spacing,
