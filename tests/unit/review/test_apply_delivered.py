@@ -27,9 +27,7 @@ def test_a_delivered_key_rotates_through_its_vault_with_the_narrowed_scopes(
     reviews = ReviewService(runtime.sessions, runtime.keys, service, clock)
     clock.advance(timedelta(days=31))
     use(runtime, delivered.key, clock() - timedelta(days=2))
-    target = next(
-        f for f in reviews.review(OPERATOR).findings if f.kind == "unused_scopes"
-    )
+    target = next(f for f in reviews.review(OPERATOR).findings if f.kind == "unused_scopes")
     applied = reviews.apply(OPERATOR, target.id, grace=timedelta(hours=6))
     assert applied.raw is None and applied.delivered_to == delivered.target
     assert applied.successor is not None and applied.successor.scopes == ("mail:send",)

@@ -83,7 +83,9 @@ def test_an_allowlisted_key_gets_no_allowlist_proposal() -> None:
 def test_a_key_from_many_networks_gets_no_allowlist_proposal() -> None:
     observed = Observed()
     for n in range(4):
-        observed.add(3, scope="mail:send", ip=f"192.0.{n}.1", asn=None, sender=None, user_agent=None)
+        observed.add(
+            3, scope="mail:send", ip=f"192.0.{n}.1", asn=None, sender=None, user_agent=None
+        )
     assert "unrestricted_networks" not in kinds(KeyFacts(view(NOW), observed, NOW))
 
 

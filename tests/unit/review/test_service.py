@@ -127,7 +127,9 @@ def test_apply_of_an_allowlist_limits_the_successor_to_those_networks(
     key = make_key(runtime)
     use(runtime, key, clock(), ip="203.0.113.7")
     clock.advance(timedelta(days=1))
-    applied = runtime.review.apply(OPERATOR, finding(runtime, key.view.id, "unrestricted_networks").id)
+    applied = runtime.review.apply(
+        OPERATOR, finding(runtime, key.view.id, "unrestricted_networks").id
+    )
     assert applied.successor is not None and applied.raw is not None
     assert [str(n) for n in applied.successor.restrictions.allowed_networks] == ["203.0.113.0/24"]
     new = applied.raw.reveal()
@@ -142,7 +144,9 @@ def test_apply_is_audited(runtime: Runtime, clock: ManualClock) -> None:
     target = finding(runtime, key.view.id, "holds_keys_write")
     applied = runtime.review.apply(OPERATOR, target.id)
     with runtime.sessions() as session:
-        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "review.applied")).one()
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "review.applied")
+        ).one()
     assert event.target == key.view.id
     assert applied.successor is not None
     assert event.data["finding"] == target.id
@@ -228,5 +232,7 @@ def test_the_digest_is_weekly_per_tenant(runtime: Runtime, clock: ManualClock) -
 def test_the_runtime_digest_delivers_nowhere_and_says_so(runtime: Runtime) -> None:
     runtime.review_digest.run()
     with runtime.sessions() as session:
-        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "review.digest")).first()
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "review.digest")
+        ).first()
     assert event is not None and event.data["sink"] == "none"
