@@ -31,7 +31,18 @@ from keyguard.api.auth import TrustedProxies
 from keyguard.api.enforcement import PUBLIC_EXTRA, SCOPE_EXTRA, EnforcedRoute, required_scope
 from keyguard.api.metrics import Metrics
 from keyguard.api.middleware import KeyguardMiddleware
-from keyguard.api.routes import audit, incidents, keys, leaks, mail, mail_data, ops, usage, verify
+from keyguard.api.routes import (
+    audit,
+    incidents,
+    keys,
+    leaks,
+    mail,
+    mail_data,
+    ops,
+    review,
+    usage,
+    verify,
+)
 from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
 from keyguard.logging import make_logger
@@ -46,6 +57,7 @@ ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, keys.router, audit
 ROUTERS.extend([mail.router, mail_data.router])  # the email service (docs/mail.md)
 ROUTERS.append(usage.router)  # usage history (docs/usage.md)
 ROUTERS.extend([incidents.router, leaks.router])  # compromise response (docs/incidents.md)
+ROUTERS.append(review.router)  # access review (docs/review.md)
 
 SECURITY_SCHEMES: Final = {
     "bearer": {
