@@ -102,6 +102,8 @@ def test_the_verify_answer_is_typed(document: dict[str, Any]) -> None:
         ("keys_usage", {"404", "422"}),
         ("keys_usage_sources", {"404", "422"}),
         ("usage_events_list", {"422"}),
+        ("review_get", {"422"}),
+        ("review_apply", {"404", "409", "422", "503"}),
     ],
 )
 def test_errors_are_documented_where_they_occur(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random as _random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Self, TypeVar, Unpack
+from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import httpx
 
@@ -50,6 +50,8 @@ from keyguard_client.models import (
     Page,
     Readiness,
     Restrictions,
+    Review,
+    ReviewApplied,
     SandboxMessage,
     SendResult,
     SentMessage,
@@ -113,6 +115,7 @@ class AsyncKeyguard:
         self.templates = AsyncTemplates(self)
         self.campaigns = AsyncCampaigns(self)
         self.suppressions = AsyncSuppressions(self)
+        self.review = AsyncReviews(self)
 
     @classmethod
     def from_env(
@@ -404,6 +407,36 @@ class AsyncAudit(_AsyncResource):
                 until=until,
             )
         )
+
+
+class AsyncReviews(_AsyncResource):
+    """/v1/review (keys:read) and /v1/review/{id}/apply (keys:write): the access review of
+    the caller's tenant and environment, and applying one finding as a rotation with grace."""
+
+    @overload
+    async def get(self, format: Literal["json"] = "json") -> Review: ...
+    @overload
+    async def get(self, format: Literal["md", "text"]) -> str: ...
+
+    @calls(ops.REVIEW_GET)
+    async def get(self, format: Literal["json", "md", "text"] = "json") -> Review | str:
+        """The findings (a `Review`), or with `format` its Markdown or text rendering."""
+        response = await self._client._request(ops.REVIEW_GET, params={"format": format})
+        return model_of(response, Review) if format == "json" else response.text
+
+    @calls(ops.REVIEW_APPLY)
+    async def apply(
+        self, finding_id: str, *, confirm: bool = False, grace: str | None = None
+    ) -> ReviewApplied:
+        """Apply one finding: its successor carries the proposal (shown once, unless it went
+        into a vault) and the old key works for `grace` (24h); `confirm` for a revocation."""
+        body: Json = {"confirm": confirm}
+        if grace is not None:
+            body["grace"] = grace
+        response = await self._client._request(
+            ops.REVIEW_APPLY, path={"finding_id": finding_id}, json=body
+        )
+        return model_of(response, ReviewApplied)
 
 
 class AsyncUsage(_AsyncResource):
