@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     review_rotation_days: int = Field(default=90, ge=1, le=36_500)
     review_expiring_days: int = Field(default=14, ge=0, le=36_500)
     review_ci_asns: Annotated[tuple[int, ...], NoDecode] = ()
+    # How often the worker looks whether a tenant's weekly review digest is due.
+    review_digest_check_seconds: float = Field(default=3600.0, gt=0)
 
     # Email (docs/mail.md). The relay is `smtp_relay`; its credentials are secrets.
     smtp_username: str | None = None

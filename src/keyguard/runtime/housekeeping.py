@@ -24,9 +24,6 @@ from keyguard.runtime.container import Runtime
 # second, poll included; on SQLite and PostgreSQL each poll is one indexed range scan.
 CHANGE_FEED_SECONDS: Final = 0.5
 SWEEP_SECONDS: Final = 60.0
-# The review digest is weekly; the job looks hourly whether a tenant's week is up (the audit
-# log remembers the last digest, so a restart neither skips nor repeats one).
-REVIEW_DIGEST_SECONDS: Final = 3600.0
 
 
 @asynccontextmanager
@@ -42,7 +39,10 @@ async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncI
     ]
     if maintenance:
         jobs.append((runtime.settings.usage_maintenance_seconds, runtime.retention.run))
-        jobs.append((REVIEW_DIGEST_SECONDS, runtime.review_digest.run))
+        # The review digest is weekly; the job looks (hourly by default) whether a tenant's
+        # week is up: the audit log remembers the last one, so a restart neither skips nor
+        # repeats a digest.
+        jobs.append((runtime.settings.review_digest_check_seconds, runtime.review_digest.run))
     tasks = [asyncio.create_task(every(seconds, job)) for seconds, job in jobs]
     try:
         yield
