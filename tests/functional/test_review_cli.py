@@ -98,3 +98,19 @@ def test_a_finding_without_a_change_is_refused(cli: Cli) -> None:
     finding = _of(_findings(cli), key, "holds_keys_write")
     refused = cli.run("review", "apply", finding["id"], check=2)
     assert "nothing_to_apply" in refused.stderr
+
+
+def test_out_holds_the_successor_and_nothing_is_left_for_a_revocation(
+    cli: Cli, database_url: str, tmp_path: Path
+) -> None:
+    expiring = _create(cli, "--env", "live", "--scope", "mail:send", "--expires-in", "5d")
+    idle = _create(cli, "--env", "live", "--scope", "mail:send")
+    _age(database_url, idle["id"], 40)
+    findings = _findings(cli)
+    out = tmp_path / "successor.key"
+    cli.run("review", "apply", _of(findings, expiring, "expiring_soon")["id"], "--out", str(out))
+    assert _outcome(cli, out.read_text().strip()) == "ok"
+    unused = _of(findings, idle, "unused_key")["id"]
+    nothing = tmp_path / "nothing.key"
+    cli.run("review", "apply", unused, "--yes", "--out", str(nothing))
+    assert not nothing.exists()

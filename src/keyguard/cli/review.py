@@ -67,6 +67,9 @@ def apply(
                 applied = runtime.review.apply(OPERATOR, finding_id, confirm=yes, grace=window)
                 if applied.raw is not None:
                     handle.write(applied.raw.reveal() + "\n")
+            if applied.raw is None:
+                out.unlink()  # a revocation or a vault delivery: no key to write
+                out = None
         else:
             applied = runtime.review.apply(OPERATOR, finding_id, confirm=yes, grace=window)
     _show(applied, out, json_output)

@@ -10,7 +10,8 @@ delivered into a vault rotates through it; a handed-out key's successor is shown
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,9 @@ from keyguard.rotation import RotationService, rotate_handed_out
 from keyguard.usage import UsageEvent, iso
 
 PAGE = 500
+# stdlib logging: silent at INFO in CLI commands (whose stdout may be JSON), JSON lines
+# under `keyguard serve` (keyguard.logging.configure_logging).
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +68,9 @@ class Review:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """What applying a finding did. `key` is a handed-out successor's plaintext, for the
-    one-time display; it is None when the successor went into a vault, or on a revoke."""
+    """What applying a finding did: `key` is the reviewed key now (rotating or revoked).
+    `raw` is a handed-out successor's plaintext, for the one-time display; it is None when the
+    successor went into a vault (`delivered_to`), or on a revocation."""
 
     finding: Finding
     key: KeyView
@@ -99,6 +104,7 @@ class ReviewService:
         self._rotation = rotation
         self._clock = clock
         self.policy = policy or ReviewPolicy()
+        self.outcomes: Counter[str] = Counter()  # applied findings, by kind
 
     # -- review --------------------------------------------------------------------------
 
@@ -223,6 +229,16 @@ class ReviewService:
         else:
             applied = self._rotate(actor, finding, grace)
         self._record(actor, applied, grace)
+        self.outcomes[finding.kind] += 1
+        log.info(
+            "review.applied",
+            extra={
+                "finding": finding.id,
+                "kind": finding.kind,
+                "key_id": finding.key_id,
+                "successor": applied.successor.id if applied.successor else None,
+            },
+        )
         return applied
 
     def _rotate(self, actor: Actor, finding: Finding, grace: timedelta) -> Applied:
