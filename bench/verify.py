@@ -6,7 +6,16 @@ Stores N keys, then measures on one core: cache-hit throughput and p50/p99 laten
 p50/p99 (SQLite, and PostgreSQL when --postgres is given) and garbage strings rejected per second.
 """
 
+# ruff: noqa: E402 - the sys.path fix below must run before the other imports
+
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `python bench/verify.py` puts bench/ first on sys.path, where bench/http.py would shadow the
+# standard library's `http` (which httpx, imported by the runtime, needs). Take bench/ off it.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import argparse
 import os
@@ -17,7 +26,6 @@ import string
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import insert, text
 

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     # How often the worker looks whether a tenant's weekly review digest is due.
     review_digest_check_seconds: float = Field(default=3600.0, gt=0)
 
+    # Webhooks (keyguard.webhooks): delivery rounds of the worker, retries, key.expiring.
+    webhook_delivery_seconds: float = Field(default=5.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhook_max_age_hours: int = Field(default=72, ge=1, le=24 * 30)
+    webhook_expiring_days: int = Field(default=7, ge=1, le=365)
+    # The sender of the plain-text event mail to tenants' security contacts.
+    security_mail_from: str = "Keyguard <security@keyguard.invalid>"
+
     # Email (docs/mail.md). The relay is `smtp_relay`; its credentials are secrets.
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None

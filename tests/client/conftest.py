@@ -18,6 +18,7 @@ from keyguard.settings import Settings
 from keyguard.storage import migrate
 from tests.conftest import TEST_PEPPER, create_key
 from tests.functional.api.servers import ProcessServer
+from tests.unit.incidents.github_keys import Signer, publish
 from tests.unit.secrets.conftest import (  # noqa: F401 - fixtures are found by name
     aws_env,
     bao,
@@ -30,10 +31,12 @@ SENDER_DOMAIN = "brand.example"
 
 @dataclass
 class Served:
-    """A `keyguard serve` process, and a Runtime on its database to make keys with."""
+    """A `keyguard serve` process, a Runtime on its database to make keys with, and the
+    GitHub-like signer whose public key the server trusts for /v1/leaks/github."""
 
     server: ProcessServer
     runtime: Runtime
+    github: Signer
 
     @property
     def url(self) -> str:
@@ -62,12 +65,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with runtime.sessions.begin() as session:
         ensure_tenant(session, runtime.clock, DEFAULT_TENANT, OPERATOR.id)
     runtime.mail.domains.add_domain(DEFAULT_TENANT, SENDER_DOMAIN, OPERATOR.id)
-    # Usage events reach the database in batches; a short interval keeps usage tests quick.
-    flush = {"KEYGUARD_USAGE_FLUSH_SECONDS": "0.05"}
-    server = ProcessServer(root / "data", url, env=flush).start()
+    github = Signer("github-key-1")
+    env = {
+        # Usage events reach the database in batches; a short interval keeps usage tests quick.
+        "KEYGUARD_USAGE_FLUSH_SECONDS": "0.05",
+        "KEYGUARD_GITHUB_KEYS_FILE": str(publish(root / "github-keys.json", github)),
+    }
+    server = ProcessServer(root / "data", url, env=env).start()
     try:
         server.wait_ready()
-        yield Served(server, runtime)
+        yield Served(server, runtime, github)
     finally:
         server.stop()
         runtime.close()

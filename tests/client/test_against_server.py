@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,11 +26,15 @@ from keyguard_client import (
     PayloadTooLarge,
     PermissionDenied,
 )
-from keyguard_client.models import UsageEvent
+from keyguard_client.models import FoundKey, UsageEvent
+from pydantic import SecretStr
 
-from keyguard.lifecycle import OPERATOR, KeySpec
-from keyguard.lifecycle.tenants import DEFAULT_TENANT
+from keyguard.lifecycle import KeySpec
+from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant
+from keyguard.lifecycle.views import OPERATOR
+from keyguard.policy.scopes import ALL_SCOPES
 from tests.client.conftest import Served, message, private_file
+from tests.conftest import create_key
 
 T = TypeVar("T")
 DEADLINE = 30.0
@@ -160,6 +168,46 @@ def test_suppressions_are_added_listed_and_removed(admin: Keyguard) -> None:
     admin.suppressions.remove("gone@example.com")
     with pytest.raises(NotFound):
         admin.suppressions.remove("gone@example.com")
+
+
+def test_webhooks_are_created_delivered_rotated_and_deleted(
+    admin: Keyguard, served: Served
+) -> None:
+    received: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            received.append(dict(self.headers))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/in"
+        created = admin.webhooks.create(url, event_types=["key.created"], description="ci")
+        assert created.secret.get_secret_value().startswith("whsec_")
+        assert created.secret.get_secret_value() not in repr(created)
+        webhook_id = created.webhook.id
+        assert webhook_id in [w.id for w in admin.webhooks.list()]
+        admin.keys.create(scopes=["mail:send"])
+        served.runtime.deliveries.run()  # the worker's round, on the served database
+        (delivery,) = admin.webhooks.deliveries(webhook_id, limit=5)
+        assert (delivery.event_type, delivery.state) == ("key.created", "delivered")
+        assert delivery.log[0].status_code == 204
+        assert received[0]["webhook-id"] == delivery.id
+        rotated = admin.webhooks.rotate_secret(webhook_id)
+        assert rotated.secret.get_secret_value() != created.secret.get_secret_value()
+        admin.webhooks.delete(webhook_id)
+        with pytest.raises(NotFound):
+            admin.webhooks.delete(webhook_id)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
 
 
 def test_the_audit_log_lists_what_the_client_did(admin: Keyguard) -> None:
@@ -350,6 +398,190 @@ def test_the_async_client_reads_the_same_usage(served: Served, used: str) -> Non
             return series.totals.requests, sources.networks[0].requests, len(events)
 
     assert asyncio.run(main()) == (4, 4, 4)
+
+
+# -- incidents, leak intake and the tenant-wide response ----------------------------------------
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_an_incident_revokes_the_key_and_shows_its_successor_once(
+    admin: Keyguard, served: Served
+) -> None:
+    victim = served.key("mail:send")
+    opened = admin.incidents.open(victim.view.id, reason="pasted in a chat", reissue=True)
+    assert (opened.key_id, opened.state, opened.response) == (victim.view.id, "open", "revoke")
+    assert (opened.stopped, opened.reissue_error) == ([victim.view.id], None)
+    assert opened.successor is not None and opened.successor.delivered_to is None
+    assert opened.successor.key is not None
+    text = opened.successor.key.get_secret_value()
+    assert text.startswith("kg_test_") and text not in repr(opened)
+    successor = admin.keys.get(opened.successor.id)
+    assert (successor.parent_id, successor.scopes, successor.state) == (
+        victim.view.id, ["mail:send"], "active",
+    )  # fmt: skip
+    with (
+        Keyguard(victim.key.reveal(), base_url=served.url) as stopped,
+        pytest.raises(AuthenticationFailed) as refused,
+    ):
+        stopped.mail.send(message())
+    assert refused.value.code == "revoked"
+    with Keyguard(text, base_url=served.url) as reissued:
+        assert reissued.mail.send(message()).messages[0].id is not None
+    shown = admin.incidents.get(opened.id)
+    assert shown.successor_id == opened.successor.id
+    assert shown.timeline is not None
+    kinds = [step.kind for step in shown.timeline]
+    assert kinds[0] == "opened" and {"key.revoked", "successor.issued"} <= set(kinds)
+
+
+def test_an_incident_is_listed_assigned_contained_noted_and_resolved(
+    admin: Keyguard, served: Served
+) -> None:
+    # A quarantine suspends, and only a key that outlives the victim may suspend it.
+    victim = create_key(
+        served.runtime, env="test", scopes=["mail:send"], expires_in=timedelta(days=1)
+    )
+    opened = admin.incidents.open(victim.view.id, reason="odd traffic", quarantine=True)
+    assert (opened.response, admin.keys.get(victim.view.id).state) == ("quarantine", "suspended")
+    [listed] = admin.incidents.list(key_id=victim.view.id)
+    assert (listed.id, listed.state, listed.timeline, listed.blast_radius) == (
+        opened.id, "open", None, None,
+    )  # fmt: skip
+    assert opened.id in {i.id for i in admin.incidents.page(state="open").items}
+    assert admin.incidents.assign(opened.id, "secops").owner == "secops"
+    contained = admin.incidents.contain(opened.id, note="it was a leak", revoke=True)
+    assert (contained.state, contained.response) == ("contained", "revoke")
+    assert contained.contained_at is not None
+    assert admin.keys.get(victim.view.id).state == "revoked"
+    resolved = admin.incidents.resolve(opened.id, note="rotated everywhere")
+    assert resolved.state == "resolved" and resolved.resolved_at is not None
+    noted = admin.incidents.note(opened.id, "post-mortem on Friday")  # after resolution too
+    assert noted.timeline is not None
+    last = noted.timeline[-1]
+    assert (last.kind, last.note) == ("note", "post-mortem on Friday")
+    with pytest.raises(Conflict) as closed:
+        admin.incidents.contain(opened.id)
+    assert (closed.value.status, closed.value.code) == (409, "incident_closed")
+    assert [i.id for i in admin.incidents.list(key_id=victim.view.id, state="resolved")] == [
+        opened.id
+    ]
+    with pytest.raises(NotFound):
+        admin.incidents.get("inc_doesnotexist")
+
+
+def test_a_tenants_scanner_reports_a_leaked_key_and_the_key_is_refused(
+    admin: Keyguard, served: Served
+) -> None:
+    leaked = served.key("mail:send")
+    token = leaked.key.reveal()
+    malformed = "kg_test_" + "z" * 30  # fails its checksum: not a key
+    found = FoundKey(token=SecretStr(token), path="config/settings.py", line=3)
+    assert token not in repr(found)
+    with served.client("leaks:report") as scanner:
+        report = scanner.leaks.report([found, malformed], tool="ci-scanner")
+    known, unknown = report.results
+    assert (known.fingerprint, known.label, known.key_id, known.revoked) == (
+        sha256(token), "true_positive", leaked.view.id, True,
+    )  # fmt: skip
+    assert (unknown.fingerprint, unknown.label, unknown.key_id, unknown.incident_id) == (
+        sha256(malformed), "false_positive", None, None,
+    )  # fmt: skip
+    assert not unknown.revoked and known.incident_id is not None
+    incident = admin.incidents.get(known.incident_id)
+    assert (incident.key_id, incident.source) == (leaked.view.id, "report")
+    with Keyguard(token, base_url=served.url) as refused, pytest.raises(AuthenticationFailed) as e:
+        refused.mail.send(message())
+    assert e.value.code == "revoked"
+
+
+def test_the_public_revocation_answers_the_same_and_revokes_after_answering(
+    admin: Keyguard, served: Served
+) -> None:
+    leaked = served.key("mail:send")
+    known = admin.leaks.revoke_public(leaked.key.reveal(), url="https://paste.example/x1")
+    unknown = admin.leaks.revoke_public(["kg_test_" + "q" * 30])
+    assert known == unknown and known.status == "received"
+    wait_for(
+        lambda: served.runtime.keys.show(OPERATOR, leaked.view.id).state == "revoked",
+        "the public revocation",
+    )
+
+
+def test_github_alerts_through_the_client_are_labelled_and_revoked(
+    admin: Keyguard, served: Served
+) -> None:
+    leaked = served.key("mail:send")
+    payload = json.dumps(
+        [{"token": leaked.key.reveal(), "type": "keyguard_api_key", "url": "https://x.example"}]
+    ).encode()
+    signature = served.github.sign(payload)
+    [label] = admin.leaks.github(payload, key_id=served.github.key_id, signature=signature)
+    assert (label.token_hash, label.token_type, label.label) == (
+        sha256(leaked.key.reveal()), "keyguard_api_key", "true_positive",
+    )  # fmt: skip
+    assert admin.keys.get(leaked.view.id).state == "revoked"
+    with pytest.raises(AuthenticationFailed) as forged:
+        admin.leaks.github(payload, key_id=served.github.key_id, signature=signature[:-8] + "A" * 8)
+    assert forged.value.code == "invalid_signature"
+
+
+@pytest.fixture
+def tenant(served: Served, request: pytest.FixtureRequest) -> str:
+    """A tenant of its own, named after the test, so that tenant-wide lists are exact."""
+    name = "t-" + request.node.name.removeprefix("test_")[:40].replace("_", "-")
+    with served.runtime.sessions.begin() as session:
+        ensure_tenant(session, served.runtime.clock, name, OPERATOR.id)
+    return name
+
+
+def test_a_tenant_wide_revocation_is_a_dry_run_by_default(served: Served, tenant: str) -> None:
+    operator = create_key(served.runtime, tenant_id=tenant, env="test", scopes=list(ALL_SCOPES))
+    sender = create_key(served.runtime, tenant_id=tenant, env="test", scopes=["mail:send"])
+    create_key(served.runtime, tenant_id=tenant, env="test", scopes=["contacts:read"])
+    with Keyguard(operator.key.reveal(), base_url=served.url) as client:
+        planned = client.keys.revoke_matching(scope="mail:send", reason="drill")
+        assert (planned.dry_run, planned.count) == (True, 2)
+        assert planned.selector["scope"] == "mail:send" and planned.selector["tenant"] == tenant
+        assert [(k.id, k.action) for k in planned.keys] == [
+            (operator.view.id, "revoke"), (sender.view.id, "revoke"),
+        ]  # fmt: skip
+        assert client.keys.get(sender.view.id).state == "active"  # nothing changed
+        rotations = client.keys.rotate_matching(scope="contacts:read")
+        assert [(k.action, k.successor_key) for k in rotations.keys] == [
+            ("rotate_handed_out", None), ("rotate_handed_out", None),
+        ]  # fmt: skip
+
+
+def test_a_tenant_wide_rotation_shows_each_successor_once(served: Served, tenant: str) -> None:
+    operator = create_key(served.runtime, tenant_id=tenant, env="test", scopes=list(ALL_SCOPES))
+    reader = create_key(served.runtime, tenant_id=tenant, env="test", scopes=["contacts:read"])
+    with Keyguard(operator.key.reveal(), base_url=served.url) as client:
+        done = client.keys.rotate_matching(scope="contacts:read", grace="1h", dry_run=False)
+        assert done.dry_run is False
+        assert [k.id for k in done.keys] == [operator.view.id, reader.view.id]
+        for planned in done.keys:
+            assert planned.successor_key is not None and planned.successor_id is not None
+            text = planned.successor_key.get_secret_value()
+            assert text.startswith("kg_test_") and text not in repr(done)
+            assert client.keys.get(planned.successor_id).parent_id == planned.id
+        assert client.keys.get(reader.view.id).state == "rotating"
+
+
+def test_the_async_client_opens_and_reads_an_incident(served: Served) -> None:
+    responder = served.key()
+    victim = served.key("mail:send")
+
+    async def main() -> tuple[str, str, list[str]]:
+        async with AsyncKeyguard(responder.key.reveal(), base_url=served.url) as client:
+            opened = await client.incidents.open(victim.view.id, reason="async drill")
+            listed = [i.id async for i in client.incidents.list(key_id=victim.view.id)]
+            return opened.id, (await client.incidents.get(opened.id)).state, listed
+
+    opened, state, listed = asyncio.run(main())
+    assert (state, listed) == ("open", [opened])
 
 
 def test_the_access_review_and_applying_one_finding(admin: Keyguard, served: Served) -> None:

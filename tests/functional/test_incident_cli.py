@@ -135,3 +135,20 @@ def test_a_key_id_and_tenant_exclude_each_other(cli: Cli) -> None:
     cli.run("keys", "revoke", check=2)
     result = cli.run("keys", "revoke", "--tenant", "default", "--dry-run", check=2)
     assert "selector_required" in result.stderr
+
+
+def test_tables_never_cut_an_id_however_wide_the_other_columns(cli: Cli) -> None:
+    # `init`'s admin key holds every scope: the widest scopes cell there is. A person copies
+    # ids from these tables into the next command, so the ids stay whole and the rest gives.
+    scopes = ["mail:send", "contacts:read", "contacts:write", "lists:read", "templates:write"]
+    many = [arg for scope in scopes for arg in ("--scope", scope)]
+    keys = [_create(cli, "--env", "test", "--name", "a-rather-long-key-name", *many)["id"]
+            for _ in range(2)]  # fmt: skip
+    listed = [k["id"] for k in _json(cli, "keys", "list")["keys"]]
+    text = cli.run("keys", "list").stdout
+    assert all(key_id in text for key_id in listed)
+    plan = cli.run("keys", "revoke", "--tenant", "default", "--env", "test", "--dry-run").stdout
+    assert all(key_id in plan for key_id in keys)
+    opened = _json(cli, "incident", "open", keys[0], "--reason", "leaked in a gist")
+    table = cli.run("incident", "list").stdout
+    assert opened["id"] in table and keys[0] in table

@@ -42,6 +42,7 @@ from keyguard.api.routes import (
     review,
     usage,
     verify,
+    webhooks,
 )
 from keyguard.api.state import ApiState
 from keyguard.errors import ConfigurationError
@@ -57,6 +58,7 @@ ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, keys.router, audit
 ROUTERS.extend([mail.router, mail_data.router])  # the email service (docs/mail.md)
 ROUTERS.append(usage.router)  # usage history (docs/usage.md)
 ROUTERS.extend([incidents.router, leaks.router])  # compromise response (docs/incidents.md)
+ROUTERS.append(webhooks.router)  # webhook endpoints and delivery logs (keyguard.webhooks)
 ROUTERS.append(review.router)  # access review (docs/review.md)
 
 SECURITY_SCHEMES: Final = {

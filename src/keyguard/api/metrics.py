@@ -66,6 +66,14 @@ class RuntimeCollector(Collector):
             "Rate-limit decisions the backend (Redis) could not make.",
             value=runtime.limits.backend_errors,
         )
+        deliveries = CounterMetricFamily(
+            "keyguard_webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, retried, failed).",
+            labels=["outcome"],
+        )
+        for outcome in ("delivered", "retried", "failed"):
+            deliveries.add_metric([outcome], runtime.deliveries.outcomes[outcome])
+        yield deliveries
         yield GaugeMetricFamily(
             "keyguard_usage_writer_queue_depth",
             "Usage events waiting in memory for the next batch.",

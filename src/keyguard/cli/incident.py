@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from keyguard.cli.context import state
-from keyguard.cli.output import errors_as_exit, fail, print_json, stdout
+from keyguard.cli.output import errors_as_exit, fail, id_column, print_json, stdout
 from keyguard.incidents import IncidentView, Opened, OpenRequest
 from keyguard.lifecycle import OPERATOR
 
@@ -106,7 +106,11 @@ def list_incidents(
     if json_output:
         print_json({"incidents": [v.to_json(steps=False) for v in views]})
         return
-    table = Table("id", "key", "state", "response", "source", "owner", "opened")
+    table = Table(
+        id_column("id", (v.id for v in views)),
+        id_column("key", (v.key_id for v in views)),
+        "state", "response", "source", "owner", "opened",
+    )  # fmt: skip
     for v in views:
         table.add_row(
             v.id,

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from keyguard.cli import rotation, tenant_response
 from keyguard.cli.context import state
-from keyguard.cli.output import EXIT_DENIED, errors_as_exit, fail, print_json, stdout
+from keyguard.cli.output import EXIT_DENIED, errors_as_exit, fail, id_column, print_json, stdout
 from keyguard.cli.secretfile import write_secret_file
 from keyguard.keys import MAX_KEY_LENGTH
 from keyguard.lifecycle import DEFAULT_GRACE, DEFAULT_TENANT, OPERATOR, CreatedKey, KeySpec, KeyView
@@ -139,14 +139,15 @@ def list_keys(
             }
         )
         return
-    table = Table("id", "prefix", "env", "state", "scopes", "expires", "last used")
+    table = Table(id_column("id", (v.id for v in views)), "prefix", "env", "state", "scopes",
+                  "expires", "last used")  # fmt: skip
     for v in views:
         table.add_row(
             v.id,
             v.display_prefix + "…",
             v.env,
             v.state,
-            ",".join(v.scopes),
+            ", ".join(v.scopes),
             f"{v.expires_at:%Y-%m-%d}",
             f"{v.last_used_at:%Y-%m-%d %H:%M}" if v.last_used_at else "never",
         )

@@ -92,6 +92,9 @@ def _register() -> None:
     from keyguard.cli import incident  # compromise response (docs/incidents.md)
 
     app.add_typer(incident.app, name="incident")
+    from keyguard.cli import webhooks  # webhook endpoints, security contacts
+
+    app.add_typer(webhooks.app, name="webhooks")
     from keyguard.cli import review  # access review (docs/review.md)
 
     app.add_typer(review.app, name="review")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Column
 
 from keyguard.errors import (
     AuthenticationFailed,
@@ -65,3 +66,9 @@ def errors_as_exit() -> Iterator[None]:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def id_column(header: str, ids: Iterable[str]) -> Column:
+    """A table column of identifiers, never cut or wrapped: people copy them into the next
+    command (`keyguard keys revoke key_…`), so the other columns give way instead."""
+    return Column(header, no_wrap=True, min_width=max((len(i) for i in ids), default=len(header)))

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from keyguard.cli.output import fail, print_json, stderr, stdout
+from keyguard.cli.output import fail, id_column, print_json, stderr, stdout
 from keyguard.errors import InvalidInput
 from keyguard.incidents import BulkResult, Selector
 from keyguard.lifecycle import OPERATOR
@@ -112,7 +112,8 @@ def show(result: BulkResult, json: bool, *, verb: str, to: Console | None = None
         print_json(result.to_json())
         return
     console = to or stdout
-    table = Table("id", "env", "state", "name", "scopes", "action", "detail")
+    ids = id_column("id", (p.key.id for p in result.keys))
+    table = Table(ids, "env", "state", "name", "scopes", "action", "detail")
     for p in result.keys:
         detail = p.error or p.target or (p.successor_id or "")
         table.add_row(
@@ -120,7 +121,7 @@ def show(result: BulkResult, json: bool, *, verb: str, to: Console | None = None
             p.key.env,
             p.key.state,
             p.key.name or "",
-            ",".join(p.key.scopes),
+            ", ".join(p.key.scopes),
             p.action,
             detail,
         )

@@ -1,6 +1,8 @@
 """KeyService: every lifecycle action is one transaction holding the change and its audit event.
 
 Caches are told about a change only after the commit, through the `on_change` callback.
+Notifications (webhooks) are queued through `events` in the same transaction as the change,
+so a key change and the news of it commit together or not at all.
 """
 
 from __future__ import annotations
@@ -8,10 +10,10 @@ from __future__ import annotations
 import builtins
 import hmac
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,7 +44,24 @@ from keyguard.logging import scrub
 from keyguard.policy import Restrictions, covers, normalize_scopes
 
 ChangeListener = Callable[[str], None]
+
+
+class EventSink(Protocol):
+    """Queues a notification in the caller's transaction (keyguard.webhooks.emit)."""
+
+    def __call__(
+        self,
+        session: Session,
+        now: datetime,
+        tenant_id: str,
+        event_type: str,
+        data: Mapping[str, Any],
+    ) -> object: ...
+
+
 MAX_PAGE = 500
+# The state changes told to webhooks (PRODUCT.md event types); a resume is audited only.
+_NOTIFIED: Final = frozenset({"key.revoked", "key.suspended"})
 
 
 def new_key_id() -> str:
@@ -81,8 +100,11 @@ class KeyService:
         peppers: PepperRing,
         clock: Clock,
         on_change: ChangeListener | None = None,
+        *,
+        events: EventSink | None = None,
     ) -> None:
         self._sessions = sessions
+        self._events = events
         self._peppers = peppers
         self._clock = clock
         self._listeners: list[ChangeListener] = [on_change] if on_change else []
@@ -111,6 +133,7 @@ class KeyService:
                 key_id=key_id,
             )
             _record(session, now, actor, "key.created", row, **_created(row))
+            self._emit(session, now, actor, "key.created", row, **_created(row))
             return CreatedKey(view=to_view(row, now), key=raw)
 
     def _new_row(
@@ -236,6 +259,7 @@ class KeyService:
             old = self._changeable(session, actor, key_id, "rotate", now)
             new, raw = self._successor(session, actor, old, now, narrowing=narrowing)
             self._begin_grace(session, actor, old, new.id, grace=grace, now=now)
+            self._emit_rotated(session, now, actor, old, new.id)
             created = CreatedKey(view=to_view(new, now), key=raw)
         self._notify(key_id)
         return created
@@ -261,6 +285,7 @@ class KeyService:
                 session, actor, old, now, raw=raw, successor_id=successor_id, narrowing=narrowing
             )
             _record(session, now, actor, "key.created", new, **_created(new), parent_id=old.id)
+            self._emit(session, now, actor, "key.created", new, **_created(new), parent_id=old.id)
             return to_view(new, now)
 
     def start_grace(
@@ -273,6 +298,7 @@ class KeyService:
         with self._sessions.begin() as session:
             old = self._changeable(session, actor, key_id, "rotate", now)
             self._begin_grace(session, actor, old, successor_id, grace=grace, now=now)
+            self._emit_rotated(session, now, actor, old, successor_id)
             view = to_view(old, now)
         self._notify(key_id)
         return view
@@ -358,8 +384,8 @@ class KeyService:
         self._notify(key_id)
         return view
 
-    @staticmethod
     def _apply(
+        self,
         session: Session,
         actor: Actor,
         row: ApiKey,
@@ -372,7 +398,10 @@ class KeyService:
         reason = _scrubbed(reason)  # a reason is kept for ever in the append-only audit log
         row.state, row.state_reason = state, reason
         event = f"key.{state}" if state != "active" else "key.resumed"
-        _record(session, now, actor, event, row, **({"reason": reason} if reason else {}))
+        details = {"reason": reason} if reason else {}
+        _record(session, now, actor, event, row, **details)
+        if event in _NOTIFIED:  # the tenant's webhooks hear of it in the same transaction
+            self._emit(session, now, actor, event, row, **details)
         return to_view(row, now)
 
     # -- inside a caller's transaction (keyguard.incidents) ------------------------------
@@ -517,6 +546,22 @@ class KeyService:
         if actor.tenant_id is not None and tenant_id != actor.tenant_id:
             raise NotFound(f"no tenant {tenant_id!r}")
         return get_tenant(session, tenant_id)
+
+    def _emit(
+        self, session: Session, now: datetime, actor: Actor, event: str, row: ApiKey, **data: Any
+    ) -> None:
+        """Queue `event` for the tenant's webhooks, in this transaction (never a raw key)."""
+        if self._events is not None:
+            body = {"key_id": row.id, "name": row.name, "env": row.env, "actor": actor.id, **data}
+            self._events(session, now, row.tenant_id, event, body)
+
+    def _emit_rotated(
+        self, session: Session, now: datetime, actor: Actor, old: ApiKey, successor_id: str
+    ) -> None:
+        grace_until = old.grace_until.isoformat() if old.grace_until else None
+        self._emit(
+            session, now, actor, "key.rotated", old, successor=successor_id, grace_until=grace_until
+        )
 
     def _notify(self, key_id: str) -> None:
         for listener in self._listeners:

@@ -44,6 +44,7 @@ from keyguard.mail.schemas import (
     TemplateIn,
     TemplatePatch,
 )
+from keyguard.mail.sending.notices import enqueue_notice
 from keyguard.mail.sending.outbox import RetryPolicy
 from keyguard.mail.sending.policy import TenantMailPolicy, check_recipient, check_sender
 from keyguard.mail.sending.service import SendingService, SendOutcome
@@ -84,5 +85,6 @@ __all__ = [
     "WorkerConfig",
     "check_recipient",
     "check_sender",
+    "enqueue_notice",
     "parse_address",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,15 +22,17 @@ from keyguard.incidents import (
 )
 from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
-from keyguard.mail import MailService
+from keyguard.mail import MailService, enqueue_notice, parse_address
 from keyguard.ratelimit import RateLimits, build_limits
 from keyguard.review import ReviewDigest, ReviewPolicy, ReviewService
 from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.peppers import load_runtime_peppers
+from keyguard.secrets import build_wrapper
 from keyguard.settings import Settings
 from keyguard.storage import make_engine, make_session_factory
 from keyguard.usage import IpLocator, UsageHistory, UsageRetention, UsageWriter
 from keyguard.verification import ChangeFeed, Gate, SnapshotCache, Verifier
+from keyguard.webhooks import Backoff, ExpiryScan, Notifier, WebhookDeliverer, WebhookService
 
 
 @dataclass
@@ -52,6 +55,10 @@ class Runtime:
     locator: IpLocator | None
     history: UsageHistory
     retention: UsageRetention
+    # Webhooks (keyguard.webhooks): endpoints and contacts, the delivery worker, key.expiring.
+    webhooks: WebhookService
+    deliveries: WebhookDeliverer
+    expiry_scan: ExpiryScan
     closed: bool = field(default=False)
     # Compromise response (docs/incidents.md): built after the services it uses.
     incidents: IncidentService = field(init=False)
@@ -76,7 +83,15 @@ class Runtime:
         verifier = Verifier(
             sessions, peppers, clock, SnapshotCache(settings.cache_ttl_seconds, monotonic=monotonic)
         )
-        keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate)
+        # Key events go to the tenant's webhooks and, through the mail outbox, its contacts.
+        parse_address(settings.security_mail_from, "security_mail_from")  # refused at start
+        events = Notifier(functools.partial(enqueue_notice, sender=settings.security_mail_from))
+        keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate, events=events)
+        # The key wrapper is built on first use: processes that never touch a webhook secret
+        # do not need the wrapping backend (Transit, KMS) reachable.
+        webhooks = WebhookService(
+            sessions, functools.cache(lambda: build_wrapper(settings.secrets)), clock
+        )
         locator = IpLocator.open(settings.geoip_db, settings.asn_db)
         raw_retention = timedelta(days=settings.usage_retention_days)
         usage = UsageWriter(
@@ -116,6 +131,20 @@ class Runtime:
                 clock,
                 raw_retention=raw_retention,
                 rollup_retention=timedelta(days=settings.usage_rollup_retention_days),
+            ),
+            webhooks=webhooks,
+            deliveries=WebhookDeliverer(
+                sessions,
+                webhooks,
+                clock,
+                backoff=Backoff(
+                    max_attempts=settings.webhook_max_attempts,
+                    max_age=timedelta(hours=settings.webhook_max_age_hours),
+                ),
+                timeout=settings.webhook_timeout_seconds,
+            ),
+            expiry_scan=ExpiryScan(
+                sessions, clock, days=settings.webhook_expiring_days, events=events
             ),
         )
         runtime.incidents = IncidentService(sessions, keys, rotation, clock)

@@ -4,7 +4,8 @@
 hold of revoked keys' mail), so each follows the change feed — another process's revoke
 reaches this one's cache within CHANGE_FEED_SECONDS — flushes last-used times and batched
 usage events, and sweeps expired rate-limit counters. The worker's process also rolls usage up
-by the hour, purges what is past its retention, and builds the weekly access-review digest
+by the hour and purges what is past its retention, delivers webhooks from their outbox,
+scans for keys about to expire (keyguard.webhooks) and builds the weekly access-review digest
 (keyguard.review). On exit it writes what is left.
 """
 
@@ -24,6 +25,8 @@ from keyguard.runtime.container import Runtime
 # second, poll included; on SQLite and PostgreSQL each poll is one indexed range scan.
 CHANGE_FEED_SECONDS: Final = 0.5
 SWEEP_SECONDS: Final = 60.0
+# key.expiring is days ahead: a scan every five minutes is punctual enough.
+EXPIRY_SCAN_SECONDS: Final = 300.0
 
 
 @asynccontextmanager
@@ -39,6 +42,8 @@ async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncI
     ]
     if maintenance:
         jobs.append((runtime.settings.usage_maintenance_seconds, runtime.retention.run))
+        jobs.append((runtime.settings.webhook_delivery_seconds, runtime.deliveries.run))
+        jobs.append((EXPIRY_SCAN_SECONDS, runtime.expiry_scan.run))
         # The review digest is weekly; the job looks (hourly by default) whether a tenant's
         # week is up: the audit log remembers the last one, so a restart neither skips nor
         # repeats a digest.

@@ -47,6 +47,9 @@ _FACE = {
     "DEFAULT_BATCH_SIZE": "service",
     "RewrapReport": "service",
     "rewrap_all": "service",
+    "delete_secrets": "service",
+    "read_secret": "service",
+    "store_secret": "service",
     "INHERITED": "settings",
     "SecretsSettings": "settings",
     "environment_values": "settings",
@@ -69,7 +72,14 @@ if TYPE_CHECKING:
     )
     from keyguard.secrets.openbao import OpenBaoConnection, OpenBaoSecretProvider
     from keyguard.secrets.pepper import format_pepper, load_pepper_ring, parse_pepper
-    from keyguard.secrets.service import DEFAULT_BATCH_SIZE, RewrapReport, rewrap_all
+    from keyguard.secrets.service import (
+        DEFAULT_BATCH_SIZE,
+        RewrapReport,
+        delete_secrets,
+        read_secret,
+        rewrap_all,
+        store_secret,
+    )
     from keyguard.secrets.settings import INHERITED, SecretsSettings, environment_values
 
 
@@ -105,6 +115,7 @@ __all__ = [
     "build_wrapper",
     "call",
     "client_config",
+    "delete_secrets",
     "environment_values",
     "exit_code",
     "format_pepper",
@@ -114,10 +125,12 @@ __all__ = [
     "parse_pepper",
     "pepper_rotation",
     "read_private_file",
+    "read_secret",
     "rewrap",
     "rewrap_all",
     "run_checks",
     "seal",
+    "store_secret",
     "unseal",
     "validate_name",
 ]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from keyguard.clock import Clock
@@ -116,6 +116,12 @@ def read_secret(
             f"no stored secret {purpose}/{name}" + (f" version {version}" if version else "")
         )
     return open_stored(wrapper, row).with_version(str(row.version))
+
+
+def delete_secrets(session: Session, *, tenant_id: str, purpose: str, name: str) -> int:
+    """Delete every version of (tenant, purpose, name), for an owner that is going away."""
+    result = session.execute(delete(StoredSecret).where(*_identity(tenant_id, purpose, name)))
+    return int(getattr(result, "rowcount", 0))
 
 
 def open_stored(wrapper: KeyWrapper, row: StoredSecret) -> SecretValue:

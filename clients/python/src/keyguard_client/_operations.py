@@ -110,3 +110,24 @@ CAMPAIGNS_SEND = _op("campaigns_send", "POST", "/v1/campaigns/{campaign_id}/send
 SUPPRESSIONS_LIST = _op("suppressions_list", "GET", "/v1/suppressions")
 SUPPRESSIONS_CREATE = _op("suppressions_create", "POST", "/v1/suppressions")
 SUPPRESSIONS_DELETE = _op("suppressions_delete", "DELETE", "/v1/suppressions/{address}")
+
+INCIDENTS_OPEN = _op("incidents_open", "POST", "/v1/incidents")
+INCIDENTS_LIST = _op("incidents_list", "GET", "/v1/incidents")
+INCIDENTS_GET = _op("incidents_get", "GET", "/v1/incidents/{incident_id}")
+INCIDENTS_CONTAIN = _op("incidents_contain", "POST", "/v1/incidents/{incident_id}/contain")
+INCIDENTS_RESOLVE = _op("incidents_resolve", "POST", "/v1/incidents/{incident_id}/resolve")
+INCIDENTS_NOTE = _op("incidents_note", "POST", "/v1/incidents/{incident_id}/notes")
+INCIDENTS_ASSIGN = _op("incidents_assign", "PUT", "/v1/incidents/{incident_id}/owner")
+TENANT_KEYS_REVOKE = _op("tenant_keys_revoke", "POST", "/v1/tenant/keys/revoke")
+TENANT_KEYS_ROTATE = _op("tenant_keys_rotate", "POST", "/v1/tenant/keys/rotate")
+
+LEAKS_GITHUB = _op("leaks_github", "POST", "/v1/leaks/github")
+LEAKS_REPORT = _op("leaks_report", "POST", "/v1/leaks/report")
+LEAKS_REVOKE = _op("leaks_revoke", "POST", "/v1/leaks/revoke")
+WEBHOOKS_CREATE = _op("webhooks_create", "POST", "/v1/webhooks")
+WEBHOOKS_LIST = _op("webhooks_list", "GET", "/v1/webhooks")
+WEBHOOKS_DELETE = _op("webhooks_delete", "DELETE", "/v1/webhooks/{webhook_id}")
+WEBHOOKS_ROTATE_SECRET = _op(
+    "webhooks_rotate_secret", "POST", "/v1/webhooks/{webhook_id}/rotate-secret"
+)
+WEBHOOKS_DELIVERIES = _op("webhooks_deliveries", "GET", "/v1/webhooks/{webhook_id}/deliveries")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Iterator, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import httpx
+from pydantic import SecretStr
 
 from keyguard_client import _operations as ops
 from keyguard_client._base import (
@@ -40,15 +41,22 @@ from keyguard_client.models import (
     ContactChanges,
     ContactList,
     CreatedKey,
+    CreatedWebhook,
+    FoundKey,
+    GitHubLabel,
     Health,
     ImportResult,
+    Incident,
     Key,
+    LeakReport,
     ListChanges,
     MembersAdded,
     Message,
     MessageEvents,
+    OpenedIncident,
     Page,
     Readiness,
+    Received,
     Restrictions,
     Review,
     ReviewApplied,
@@ -59,10 +67,13 @@ from keyguard_client.models import (
     Suppression,
     Template,
     TemplateChanges,
+    TenantWideResult,
     UsageEvent,
     UsageSeries,
     UsageSources,
     Verification,
+    Webhook,
+    WebhookDelivery,
 )
 from keyguard_client.retries import Retries, is_safe
 
@@ -115,6 +126,9 @@ class Keyguard:
         self.templates = Templates(self)
         self.campaigns = Campaigns(self)
         self.suppressions = Suppressions(self)
+        self.incidents = Incidents(self)
+        self.leaks = Leaks(self)
+        self.webhooks = Webhooks(self)
         self.review = Reviews(self)
 
     @classmethod
@@ -349,9 +363,63 @@ class Keys(_Resource):
         )
         return model_of(response, UsageSources)
 
+    @calls(ops.TENANT_KEYS_REVOKE)
+    def revoke_matching(
+        self,
+        *,
+        all_keys: bool = False,
+        env: str | None = None,
+        created_before: datetime | None = None,
+        scope: str | None = None,
+        reason: str | None = None,
+        dry_run: bool = True,
+    ) -> TenantWideResult:
+        """Revoke every key of the caller's tenant (and environment) that all the filters given
+        match, or `all_keys`, in one transaction. By default a dry run: the keys it would
+        revoke, refusals included, and nothing changed; pass `dry_run=False` to revoke."""
+        body = _matching(all_keys, env, created_before, scope, dry_run)
+        if reason is not None:
+            body["reason"] = reason
+        response = self._client._request(ops.TENANT_KEYS_REVOKE, json=body)
+        return model_of(response, TenantWideResult)
+
+    @calls(ops.TENANT_KEYS_ROTATE)
+    def rotate_matching(
+        self,
+        *,
+        all_keys: bool = False,
+        env: str | None = None,
+        created_before: datetime | None = None,
+        scope: str | None = None,
+        grace: str | None = None,
+        dry_run: bool = True,
+    ) -> TenantWideResult:
+        """Rotate every active key the filters match, each as it was issued: into its vault,
+        or with its successor in this answer only (`successor_key`). By default a dry run."""
+        body = _matching(all_keys, env, created_before, scope, dry_run)
+        if grace is not None:
+            body["grace"] = grace
+        response = self._client._request(ops.TENANT_KEYS_ROTATE, json=body)
+        return model_of(response, TenantWideResult)
+
     def _change(self, operation: ops.Operation, key_id: str, body: Json | None) -> Key:
         response = self._client._request(operation, path={"key_id": key_id}, json=body)
         return model_of(response, Key)
+
+
+def _matching(
+    all_keys: bool,
+    env: str | None,
+    created_before: datetime | None,
+    scope: str | None,
+    dry_run: bool,
+) -> Json:
+    """The body of a tenant-wide response: `all`, the filters given, and `dry_run`."""
+    if created_before is not None and created_before.tzinfo is None:
+        created_before = created_before.replace(tzinfo=UTC)  # naive times are UTC
+    body: Json = {"all": all_keys, "dry_run": dry_run}
+    body.update(query(env=env, created_before=created_before, scope=scope))
+    return body
 
 
 class Audit(_Resource):
@@ -794,3 +862,183 @@ class Suppressions(_Resource):
     @calls(ops.SUPPRESSIONS_DELETE)
     def remove(self, address: str) -> None:
         self._client._request(ops.SUPPRESSIONS_DELETE, path={"address": address})
+
+
+class Incidents(_Resource):
+    """/v1/incidents: compromise cases of the caller's tenant and environment (keys:read,
+    keys:write); docs/incidents.md."""
+
+    @calls(ops.INCIDENTS_OPEN)
+    def open(
+        self,
+        key_id: str,
+        *,
+        reason: str,
+        quarantine: bool = False,
+        reissue: bool = False,
+        deliver: str | None = None,
+        cascade: bool = False,
+        owner: str | None = None,
+    ) -> OpenedIncident:
+        """Stop the key everywhere at once: revoke it (or, with `quarantine`, suspend it), with
+        `cascade` also every key it made. With `reissue` a successor with the same powers is
+        delivered into the key's vault (or `deliver`), or else shown once in this answer."""
+        body: Json = {
+            "key_id": key_id,
+            "reason": reason,
+            "response": "quarantine" if quarantine else "revoke",
+            "reissue": reissue,
+            "cascade": cascade,
+        }
+        body.update({k: v for k, v in {"deliver": deliver, "owner": owner}.items() if v})
+        response = self._client._request(ops.INCIDENTS_OPEN, json=body)
+        return model_of(response, OpenedIncident)
+
+    @calls(ops.INCIDENTS_LIST)
+    def page(
+        self, *, state: str | None = None, key_id: str | None = None, limit: int | None = None
+    ) -> Page[Incident]:
+        """The newest `limit` incidents (the server's default 50, at most 200), without their
+        timelines; this list has no cursor, so `next_cursor` is always None."""
+        params = query(state=state, key_id=key_id, limit=limit)
+        response = self._client._request(ops.INCIDENTS_LIST, params=params)
+        return page_of(response, Incident, "incidents", "next_cursor")
+
+    @calls(ops.INCIDENTS_LIST)
+    def list(
+        self, *, state: str | None = None, key_id: str | None = None, limit: int | None = None
+    ) -> Iterator[Incident]:
+        """The items of `page`: newest first, `state` open, contained or resolved."""
+        return _iterate(lambda cursor: self.page(state=state, key_id=key_id, limit=limit))
+
+    @calls(ops.INCIDENTS_GET)
+    def get(self, incident_id: str) -> Incident:
+        """One incident with its blast radius and timeline."""
+        response = self._client._request(ops.INCIDENTS_GET, path={"incident_id": incident_id})
+        return model_of(response, Incident)
+
+    @calls(ops.INCIDENTS_CONTAIN)
+    def contain(
+        self,
+        incident_id: str,
+        *,
+        note: str | None = None,
+        cascade: bool = False,
+        revoke: bool = False,
+    ) -> Incident:
+        """Mark it contained; `revoke` turns a quarantine into a revocation, `cascade` revokes
+        the blast radius as it is now. A resolved incident raises Conflict."""
+        body: Json = {"cascade": cascade, "revoke": revoke}
+        if note is not None:
+            body["note"] = note
+        return self._change(ops.INCIDENTS_CONTAIN, incident_id, body)
+
+    @calls(ops.INCIDENTS_RESOLVE)
+    def resolve(
+        self, incident_id: str, *, note: str | None = None, resume: bool = False
+    ) -> Incident:
+        """Close the case; `resume` gives a quarantined key back (a false alarm)."""
+        body: Json = {"resume": resume}
+        if note is not None:
+            body["note"] = note
+        return self._change(ops.INCIDENTS_RESOLVE, incident_id, body)
+
+    @calls(ops.INCIDENTS_NOTE)
+    def note(self, incident_id: str, text: str) -> Incident:
+        """Add a note to the timeline (also after resolution); a pasted key is stored masked."""
+        return self._change(ops.INCIDENTS_NOTE, incident_id, {"note": text})
+
+    @calls(ops.INCIDENTS_ASSIGN)
+    def assign(self, incident_id: str, owner: str) -> Incident:
+        """Give the incident an owner, a person or a team."""
+        return self._change(ops.INCIDENTS_ASSIGN, incident_id, {"owner": owner})
+
+    def _change(self, operation: ops.Operation, incident_id: str, body: Json) -> Incident:
+        response = self._client._request(operation, path={"incident_id": incident_id}, json=body)
+        return model_of(response, Incident)
+
+
+class Leaks(_Resource):
+    """/v1/leaks: keys found leaked are revoked at once, each with an incident. Answers name
+    tokens by their SHA-256 hex, never by their text."""
+
+    @calls(ops.LEAKS_REPORT)
+    def report(
+        self,
+        tokens: Sequence[str | FoundKey] = (),
+        *,
+        findings: Sequence[Mapping[str, Any]] = (),
+        tool: str | None = None,
+        version: str | None = None,
+    ) -> LeakReport:
+        """Keys your scanner found (a text, or a `FoundKey` saying where): those of the
+        caller's tenant and environment are revoked; any other is a false_positive, left
+        alone. `findings` (redacted, no secrets) are accepted and not kept. Needs leaks:report."""
+        found = [FoundKey(token=SecretStr(t)) if isinstance(t, str) else t for t in tokens]
+        body: Json = {"reports": [body_of(f) for f in found], "findings": [*map(dict, findings)]}
+        body.update({k: v for k, v in {"tool": tool, "version": version}.items() if v})
+        return model_of(self._client._request(ops.LEAKS_REPORT, json=body), LeakReport)
+
+    @calls(ops.LEAKS_REVOKE)
+    def revoke_public(self, keys: str | Sequence[str], *, url: str | None = None) -> Received:
+        """Have up to 100 leaked keys revoked, whoever owns them (no scope needed). The answer
+        is always `received`: it says nothing about whether a key existed, and the
+        revocation happens after it. Rate-limited per client address."""
+        body: Json = {"keys": [keys] if isinstance(keys, str) else [*keys]}
+        if url is not None:
+            body["url"] = url
+        return model_of(self._client._request(ops.LEAKS_REVOKE, json=body), Received)
+
+    @calls(ops.LEAKS_GITHUB)
+    def github(self, payload: bytes, *, key_id: str, signature: str) -> list[GitHubLabel]:
+        """For testing integrations: GitHub's secret scanning partner program calls this
+        endpoint, not users. `payload` is the JSON array of alerts exactly as signed;
+        `key_id` and `signature` are the Github-Public-Key-Identifier and
+        Github-Public-Key-Signature headers."""
+        headers = {
+            "Content-Type": "application/json",
+            "Github-Public-Key-Identifier": key_id,
+            "Github-Public-Key-Signature": signature,
+        }
+        response = self._client._request(ops.LEAKS_GITHUB, content=payload, headers=headers)
+        return [GitHubLabel.model_validate(item) for item in response.json()]
+
+
+class Webhooks(_Resource):
+    """/v1/webhooks (webhooks:write): endpoints signed per Standard Webhooks, delivery logs."""
+
+    @calls(ops.WEBHOOKS_CREATE)
+    def create(
+        self, url: str, *, event_types: Sequence[str], description: str | None = None
+    ) -> CreatedWebhook:
+        """A new endpoint; its signing secret is in this answer only."""
+        body: Json = {"url": url, "event_types": [*event_types]}
+        if description is not None:
+            body["description"] = description
+        response = self._client._request(ops.WEBHOOKS_CREATE, json=body)
+        return model_of(response, CreatedWebhook)
+
+    @calls(ops.WEBHOOKS_LIST)
+    def list(self) -> Sequence[Webhook]:
+        response = self._client._request(ops.WEBHOOKS_LIST)
+        return [Webhook.model_validate(item) for item in response.json()["webhooks"]]
+
+    @calls(ops.WEBHOOKS_DELETE)
+    def delete(self, webhook_id: str) -> None:
+        self._client._request(ops.WEBHOOKS_DELETE, path={"webhook_id": webhook_id})
+
+    @calls(ops.WEBHOOKS_ROTATE_SECRET)
+    def rotate_secret(self, webhook_id: str) -> CreatedWebhook:
+        """A new signing secret, used from the next delivery on; in this answer only."""
+        response = self._client._request(
+            ops.WEBHOOKS_ROTATE_SECRET, path={"webhook_id": webhook_id}
+        )
+        return model_of(response, CreatedWebhook)
+
+    @calls(ops.WEBHOOKS_DELIVERIES)
+    def deliveries(self, webhook_id: str, *, limit: int | None = None) -> Sequence[WebhookDelivery]:
+        """The endpoint's latest messages, newest first, each with its delivery log."""
+        response = self._client._request(
+            ops.WEBHOOKS_DELIVERIES, path={"webhook_id": webhook_id}, params=query(limit=limit)
+        )
+        return [WebhookDelivery.model_validate(item) for item in response.json()["deliveries"]]

@@ -11,7 +11,7 @@ import base64
 from datetime import datetime
 from typing import Any, Generic, TypedDict, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_serializer
 
 __all__ = [
     "Attachment",
@@ -22,18 +22,28 @@ __all__ = [
     "ContactChanges",
     "ContactList",
     "CreatedKey",
+    "CreatedWebhook",
     "DeliveryEvent",
+    "FoundKey",
+    "GitHubLabel",
     "Health",
     "ImportResult",
     "ImportRowError",
+    "Incident",
+    "IncidentStep",
     "Key",
     "KeyPublic",
+    "LeakReport",
+    "LeakResult",
     "ListChanges",
     "MembersAdded",
     "Message",
     "MessageEvents",
+    "OpenedIncident",
     "Page",
+    "PlannedKey",
     "Readiness",
+    "Received",
     "Restrictions",
     "Review",
     "ReviewApplied",
@@ -46,9 +56,11 @@ __all__ = [
     "SendResult",
     "SentMessage",
     "SentMessageDetail",
+    "Successor",
     "Suppression",
     "Template",
     "TemplateChanges",
+    "TenantWideResult",
     "UsageBucket",
     "UsageCounts",
     "UsageEvent",
@@ -56,6 +68,9 @@ __all__ = [
     "UsageSource",
     "UsageSources",
     "Verification",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]
 
 T = TypeVar("T")
@@ -234,6 +249,172 @@ class AuditEvent(_Answer):
     data: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str
     hash: str
+
+
+# -- incidents, the tenant-wide response and leaks ---------------------------------------------
+
+
+class IncidentStep(_Answer):
+    """One entry of an incident's timeline (`kind`: opened, key.revoked, note, …)."""
+
+    ts: datetime
+    actor: str
+    kind: str
+    key_id: str | None = None
+    note: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Incident(_Answer):
+    """A compromise case. `blast_radius` and `timeline` are None in lists (`incidents.list`)."""
+
+    id: str
+    tenant: str
+    env: str
+    key_id: str
+    state: str = Field(description="open, contained or resolved.")
+    response: str = Field(description="revoke or quarantine.")
+    reason: str
+    source: str
+    source_url: str | None = None
+    owner: str | None = None
+    opened_by: str
+    opened_at: datetime
+    contained_at: datetime | None = None
+    resolved_at: datetime | None = None
+    successor_id: str | None = None
+    blast_radius: list[str] | None = None
+    timeline: list[IncidentStep] | None = None
+
+
+class Successor(_Answer):
+    """The key reissued by `incidents.open(reissue=True)`: delivered into `delivered_to`, or
+    `key`, shown in this answer only (None when delivered)."""
+
+    id: str
+    delivered_to: str | None = None
+    key: SecretStr | None = None
+
+
+class OpenedIncident(Incident):
+    """The answer of `incidents.open`: the incident, the keys whose state changed, and the
+    successor (None unless reissued; `reissue_error` says why a reissue failed)."""
+
+    stopped: list[str]
+    successor: Successor | None = None
+    reissue_error: str | None = None
+
+
+class PlannedKey(_Answer):
+    """One key of a tenant-wide response and what is (or, in a dry run, would be) done to it;
+    a handed-out key's successor is `successor_key`, shown in this answer only."""
+
+    id: str
+    env: str
+    name: str | None = None
+    prefix: str
+    state: str
+    scopes: list[str]
+    action: str = Field(description="revoke, rotate_vault or rotate_handed_out.")
+    target: str | None = None
+    successor_id: str | None = None
+    successor_key: SecretStr | None = None
+    error: str | None = None
+
+
+class TenantWideResult(_Answer):
+    """The answer of `keys.revoke_matching` / `keys.rotate_matching`."""
+
+    selector: dict[str, Any]
+    dry_run: bool
+    count: int
+    keys: list[PlannedKey]
+
+
+class FoundKey(_Request):
+    """A key a scanner found, for `leaks.report`; `token` is masked in repr and logs."""
+
+    token: SecretStr
+    url: str | None = Field(default=None, description="Where it is public, if it is.")
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    commit: str | None = None
+
+    @field_serializer("token", when_used="json")
+    def _reveal(self, token: SecretStr) -> str:
+        return token.get_secret_value()  # the request body, sent over TLS only
+
+
+class LeakResult(_Answer):
+    """What became of one reported token, named by `fingerprint` (its SHA-256 hex)."""
+
+    fingerprint: str
+    label: str = Field(description="true_positive (one of the tenant's keys) or false_positive.")
+    key_id: str | None = None
+    incident_id: str | None = None
+    revoked: bool
+
+
+class LeakReport(_Answer):
+    results: list[LeakResult]
+
+
+class GitHubLabel(_Answer):
+    """GitHub's per-token label: `token_hash` is the SHA-256 hex of the token."""
+
+    token_hash: str
+    token_type: str
+    label: str
+
+
+class Received(_Answer):
+    """The public revocation's answer: always `received`, whatever was submitted."""
+
+    status: str
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+class Webhook(_Answer):
+    """A webhook endpoint of the caller's tenant (its signing secret is never in it)."""
+
+    id: str
+    url: str
+    event_types: list[str]
+    description: str | None = None
+    enabled: bool
+    created_at: datetime
+    secret_rotated_at: datetime
+
+
+class CreatedWebhook(_Answer):
+    """Answered by create and rotate-secret: `secret` (``whsec_…``) is shown nowhere else."""
+
+    webhook: Webhook
+    secret: SecretStr
+
+
+class WebhookAttempt(_Answer):
+    attempt: int
+    at: datetime
+    status_code: int | None = None
+    latency_ms: int
+    error: str | None = None
+
+
+class WebhookDelivery(_Answer):
+    """One message to an endpoint (`id` is its `webhook-id`) and its delivery log."""
+
+    id: str
+    event_type: str
+    state: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    finished_at: datetime | None = None
+    log: list[WebhookAttempt]
 
 
 # -- usage history -----------------------------------------------------------------------------

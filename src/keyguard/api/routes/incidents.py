@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from keyguard.api.context import Principal, RuntimeDep
+from keyguard.api.documented import CONFLICT, JSON_BODY, NOT_FOUND
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.incidents import BulkResult, IncidentView, OpenRequest, Selector
 from keyguard.lifecycle import DEFAULT_GRACE
@@ -162,7 +163,12 @@ class BulkOut(BaseModel):
         return cls.model_validate(result.to_json())
 
 
-@router.post("/v1/incidents", status_code=201)
+@router.post(
+    "/v1/incidents",
+    operation_id="incidents_open",
+    responses={**NOT_FOUND, **CONFLICT, **JSON_BODY},
+    status_code=201,
+)
 def open_incident(body: OpenIncident, principal: Writer, runtime: RuntimeDep) -> OpenedOut:
     """Open an incident: the key is refused everywhere at once (and, with `cascade`, every key
     it made); with `reissue` a successor with the same powers and name is delivered into the
@@ -179,7 +185,7 @@ def open_incident(body: OpenIncident, principal: Writer, runtime: RuntimeDep) ->
     return OpenedOut.model_validate(runtime.incidents.open(principal.actor, request).to_json())
 
 
-@router.get("/v1/incidents")
+@router.get("/v1/incidents", operation_id="incidents_list")
 def list_incidents(
     principal: Reader,
     runtime: RuntimeDep,
@@ -192,13 +198,17 @@ def list_incidents(
     return IncidentPage(incidents=[IncidentOut.of(v, steps=False) for v in views])
 
 
-@router.get("/v1/incidents/{incident_id}")
+@router.get("/v1/incidents/{incident_id}", operation_id="incidents_get", responses=NOT_FOUND)
 def get_incident(incident_id: IncidentId, principal: Reader, runtime: RuntimeDep) -> IncidentOut:
     """One incident with its timeline."""
     return IncidentOut.of(runtime.incidents.show(principal.actor, incident_id))
 
 
-@router.post("/v1/incidents/{incident_id}/contain")
+@router.post(
+    "/v1/incidents/{incident_id}/contain",
+    operation_id="incidents_contain",
+    responses={**NOT_FOUND, **CONFLICT, **JSON_BODY},
+)
 def contain_incident(
     incident_id: IncidentId, principal: Writer, runtime: RuntimeDep, body: Contain | None = None
 ) -> IncidentOut:
@@ -210,7 +220,11 @@ def contain_incident(
     return IncidentOut.of(view)
 
 
-@router.post("/v1/incidents/{incident_id}/resolve")
+@router.post(
+    "/v1/incidents/{incident_id}/resolve",
+    operation_id="incidents_resolve",
+    responses={**NOT_FOUND, **CONFLICT, **JSON_BODY},
+)
 def resolve_incident(
     incident_id: IncidentId, principal: Writer, runtime: RuntimeDep, body: Resolve | None = None
 ) -> IncidentOut:
@@ -222,7 +236,12 @@ def resolve_incident(
     return IncidentOut.of(view)
 
 
-@router.post("/v1/incidents/{incident_id}/notes", status_code=201)
+@router.post(
+    "/v1/incidents/{incident_id}/notes",
+    operation_id="incidents_note",
+    responses={**NOT_FOUND, **JSON_BODY},
+    status_code=201,
+)
 def add_note(
     incident_id: IncidentId, body: NoteIn, principal: Writer, runtime: RuntimeDep
 ) -> IncidentOut:
@@ -230,7 +249,11 @@ def add_note(
     return IncidentOut.of(runtime.incidents.note(principal.actor, incident_id, body.note))
 
 
-@router.put("/v1/incidents/{incident_id}/owner")
+@router.put(
+    "/v1/incidents/{incident_id}/owner",
+    operation_id="incidents_assign",
+    responses={**NOT_FOUND, **CONFLICT, **JSON_BODY},
+)
 def assign_owner(
     incident_id: IncidentId, body: OwnerIn, principal: Writer, runtime: RuntimeDep
 ) -> IncidentOut:
@@ -238,7 +261,7 @@ def assign_owner(
     return IncidentOut.of(runtime.incidents.assign(principal.actor, incident_id, body.owner))
 
 
-@router.post("/v1/tenant/keys/revoke")
+@router.post("/v1/tenant/keys/revoke", operation_id="tenant_keys_revoke", responses=JSON_BODY)
 def revoke_tenant_keys(body: TenantRevoke, principal: Writer, runtime: RuntimeDep) -> BulkOut:
     """Revoke every key of the caller's tenant and environment the filters choose, in one
     transaction. `dry_run` (the default) lists them and changes nothing."""
@@ -248,7 +271,7 @@ def revoke_tenant_keys(body: TenantRevoke, principal: Writer, runtime: RuntimeDe
     return BulkOut.of(result)
 
 
-@router.post("/v1/tenant/keys/rotate")
+@router.post("/v1/tenant/keys/rotate", operation_id="tenant_keys_rotate", responses=JSON_BODY)
 def rotate_tenant_keys(body: TenantRotate, principal: Writer, runtime: RuntimeDep) -> BulkOut:
     """Rotate every active key the filters choose, each as it was issued (into its vault, or
     the successor returned once, here). `dry_run` (the default) lists them."""

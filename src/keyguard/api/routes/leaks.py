@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from keyguard.api.context import Principal, RuntimeDep, api_state, context_of
+from keyguard.api.documented import JSON_BODY, TOO_LARGE, UNAVAILABLE, problem
 from keyguard.api.enforcement import PUBLIC_EXTRA, EnforcedRoute, require_scope
 from keyguard.errors import InvalidInput, NotFound, RateLimited
 from keyguard.incidents import (
@@ -121,6 +122,15 @@ class Received(BaseModel):
 
 @router.post(
     "/v1/leaks/github",
+    operation_id="leaks_github",
+    responses={
+        400: problem("`malformed_json`: the (signed) body is not JSON."),
+        401: problem("`invalid_signature`: the GitHub signature headers are missing or wrong."),
+        404: problem("`github_intake_off`: no GitHub public keys are configured."),
+        422: problem("`invalid_input`: not an array of alerts, each with a string `token`."),
+        **TOO_LARGE,
+        **UNAVAILABLE,
+    },
     openapi_extra={PUBLIC_EXTRA: "signed by GitHub", "requestBody": _GITHUB_BODY},
 )
 async def github_alerts(request: Request) -> list[GitHubLabel]:
@@ -169,7 +179,7 @@ def _github_leaks(body: bytes) -> list[Leak]:
     return leaks
 
 
-@router.post("/v1/leaks/report")
+@router.post("/v1/leaks/report", operation_id="leaks_report", responses=JSON_BODY)
 def report_leaks(
     body: Report,
     principal: Annotated[Principal, require_scope("leaks:report")],
@@ -201,6 +211,11 @@ def report_leaks(
 
 @router.post(
     "/v1/leaks/revoke",
+    operation_id="leaks_revoke",
+    responses={
+        **JSON_BODY,
+        429: problem("`rate_limited`: too many requests from this address (see Retry-After)."),
+    },
     status_code=202,
     openapi_extra={PUBLIC_EXTRA: "anyone holding a key may have it revoked"},
 )
