@@ -10,7 +10,7 @@ from keyguard.review.findings import (
     ReviewPolicy,
     Severity,
 )
-from keyguard.review.interfaces import DigestSink, NoDigestSink
+from keyguard.review.interfaces import ContactMail, DigestSink, NoDigestSink
 from keyguard.review.render import FORMATS, Format, render
 from keyguard.review.service import Applied, Review, ReviewService
 
@@ -19,6 +19,7 @@ __all__ = [
     "DIGEST_EVERY",
     "FORMATS",
     "Applied",
+    "ContactMail",
     "DigestSink",
     "Finding",
     "Format",

@@ -1,4 +1,5 @@
-"""The periodic review digest: each tenant's review, in Markdown, once a week.
+"""The periodic review digest: each tenant's review, in Markdown, once a week, to its
+security contacts (interfaces.ContactMail, wired by the Runtime).
 
 The worker's housekeeping calls `ReviewDigest.run` every hour; a tenant whose last digest
 (the `review.digest` audit event) is a week old or more gets a new one. The audit log is the
@@ -58,17 +59,19 @@ class ReviewDigest:
         for tenant_id in self._due():
             review = self._reviews.review(SYSTEM, tenant_id)
             subject, body = digest_text(review)
-            self.sink.deliver(tenant_id, subject, body)
+            now = self._clock()
             with self._sessions.begin() as session:
+                recipients = self.sink.deliver(session, tenant_id, subject, body, now)
                 audit.record(
                     session,
-                    self._clock(),
+                    now,
                     SYSTEM.id,
                     "review.digest",
                     tenant_id=tenant_id,
                     target=tenant_id,
                     findings=len(review.findings),
                     sink=self.sink.name,
+                    recipients=recipients,
                 )
             sent.append(tenant_id)
         return sent

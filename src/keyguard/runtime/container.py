@@ -24,7 +24,7 @@ from keyguard.keys import PepperRing
 from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService, enqueue_notice, parse_address
 from keyguard.ratelimit import RateLimits, build_limits
-from keyguard.review import ReviewDigest, ReviewPolicy, ReviewService
+from keyguard.review import ContactMail, ReviewDigest, ReviewPolicy, ReviewService
 from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.peppers import load_runtime_peppers
 from keyguard.secrets import build_wrapper
@@ -65,7 +65,7 @@ class Runtime:
     tenant_response: TenantResponse = field(init=False)
     leaks: LeakIntake = field(init=False)
     github_keys: GitHubKeys | None = field(init=False)
-    # Access review (docs/review.md) and its weekly digest (no sink yet: delivered nowhere).
+    # Access review (docs/review.md) and its weekly digest to the security contacts.
     review: ReviewService = field(init=False)
     review_digest: ReviewDigest = field(init=False)
 
@@ -85,7 +85,8 @@ class Runtime:
         )
         # Key events go to the tenant's webhooks and, through the mail outbox, its contacts.
         parse_address(settings.security_mail_from, "security_mail_from")  # refused at start
-        events = Notifier(functools.partial(enqueue_notice, sender=settings.security_mail_from))
+        notices = functools.partial(enqueue_notice, sender=settings.security_mail_from)
+        events = Notifier(notices)
         keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate, events=events)
         # The key wrapper is built on first use: processes that never touch a webhook secret
         # do not need the wrapping backend (Transit, KMS) reachable.
@@ -152,7 +153,9 @@ class Runtime:
         runtime.leaks = LeakIntake(keys, runtime.incidents)
         runtime.github_keys = _github_keys(settings, clock)
         runtime.review = ReviewService(sessions, keys, rotation, clock, _review_policy(settings))
-        runtime.review_digest = ReviewDigest(sessions, runtime.review, clock)
+        runtime.review_digest = ReviewDigest(
+            sessions, runtime.review, clock, ContactMail(webhooks, notices)
+        )
         return runtime
 
     def flush_last_used(self) -> None:

@@ -3,15 +3,18 @@ rotation with grace whose successor carries the proposal."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email import message_from_bytes
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from keyguard.audit import AuditEvent
 from keyguard.clock import ManualClock
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.lifecycle import DEFAULT_GRACE, DEFAULT_TENANT, OPERATOR, Actor
+from keyguard.mail.models import Message
 from keyguard.review import Finding, ReviewDigest
 from keyguard.runtime import Runtime
 from tests.unit.review.factories import make_key, use
@@ -208,8 +211,11 @@ class Collected:
     def __init__(self) -> None:
         self.digests: list[tuple[str, str, str]] = []
 
-    def deliver(self, tenant_id: str, subject: str, body: str) -> None:
+    def deliver(
+        self, session: Session, tenant_id: str, subject: str, body: str, now: datetime
+    ) -> int:
         self.digests.append((tenant_id, subject, body))
+        return 1
 
 
 def test_the_digest_is_weekly_per_tenant(runtime: Runtime, clock: ManualClock) -> None:
@@ -229,10 +235,19 @@ def test_the_digest_is_weekly_per_tenant(runtime: Runtime, clock: ManualClock) -
         assert {e.data["sink"] for e in events} == {"collected"}
 
 
-def test_the_runtime_digest_delivers_nowhere_and_says_so(runtime: Runtime) -> None:
+def test_the_runtime_digest_mails_the_security_contacts(runtime: Runtime) -> None:
+    runtime.webhooks.add_contact(OPERATOR, DEFAULT_TENANT, "secops@example.com")
+    key = make_key(runtime, scopes=["keys:write", "mail:send"])
     runtime.review_digest.run()
     with runtime.sessions() as session:
-        event = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "review.digest")
-        ).first()
-    assert event is not None and event.data["sink"] == "none"
+        mails = [m for m in session.scalars(select(Message)) if "access review" in m.subject]
+        events = {
+            e.tenant_id: e.data
+            for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "review.digest"))
+        }
+    (mail,) = mails
+    assert (mail.tenant_id, list(mail.rcpt)) == (DEFAULT_TENANT, ["secops@example.com"])
+    body = message_from_bytes(mail.mime).get_payload(decode=True)
+    assert isinstance(body, bytes) and key.view.id in body.decode()
+    assert events[DEFAULT_TENANT]["recipients"] == 1
+    assert events["other"] == {"findings": 0, "sink": "security_contacts", "recipients": 0}
