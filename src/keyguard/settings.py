@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     # Online detection (docs/monitoring.md): how long the leading detector's lease lasts
     # without renewal, i.e. how soon another node takes over from one that died.
     detector_lease_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # Access review (docs/review.md): a key or scope unused this long is reported (within the
+    # raw events' retention); the rotation policy's age; how soon an expiry is reported; the
+    # ASNs of the deployment's CI runners ("8075,16509"), which the review cannot guess.
+    review_unused_days: int = Field(default=30, ge=1, le=36_500)
+    review_rotation_days: int = Field(default=90, ge=1, le=36_500)
+    review_expiring_days: int = Field(default=14, ge=0, le=36_500)
+    review_ci_asns: Annotated[tuple[int, ...], NoDecode] = ()
+    # How often the worker looks whether a tenant's weekly review digest is due.
+    review_digest_check_seconds: float = Field(default=3600.0, gt=0)
 
     # Webhooks (keyguard.webhooks): delivery rounds of the worker, retries, key.expiring.
     webhook_delivery_seconds: float = Field(default=5.0, gt=0)
@@ -153,6 +162,24 @@ class Settings(BaseSettings):
                 "rollups are what remains of purged events"
             )
         return self
+
+    @model_validator(mode="after")
+    def _review_within_retention(self) -> Settings:
+        if self.review_unused_days > self.usage_retention_days:
+            raise ValueError(
+                "review_unused_days must be at most usage_retention_days: a review reads raw "
+                "usage events, and a use older than their retention would look like none"
+            )
+        return self
+
+    @field_validator("review_ci_asns", mode="before")
+    @classmethod
+    def _asns(cls, value: Any) -> tuple[int, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        try:
+            return tuple(int(str(i).strip().removeprefix("AS")) for i in items if str(i).strip())
+        except ValueError:
+            raise ValueError("review_ci_asns must be numbers: 8075,16509") from None
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

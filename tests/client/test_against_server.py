@@ -30,7 +30,7 @@ from keyguard_client.models import FoundKey, IncidentReport, UsageEvent
 from pydantic import SecretStr
 
 from keyguard.incidents import OpenRequest
-from keyguard.lifecycle import OPERATOR
+from keyguard.lifecycle import OPERATOR, KeySpec
 from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant
 from keyguard.policy.scopes import ALL_SCOPES
 from tests.client.conftest import Served, message, private_file
@@ -602,3 +602,27 @@ def test_an_incident_report_as_a_model_html_or_markdown(served: Served, admin: K
     assert asyncio.run(through_async()) == victim.view.id
     with pytest.raises(NotFound):
         admin.reports.incident("inc_doesnotexist")
+
+
+def test_the_access_review_and_applying_one_finding(admin: Keyguard, served: Served) -> None:
+    spec = KeySpec(DEFAULT_TENANT, "test", ["mail:send"], expires_in=timedelta(days=5))
+    expiring = served.runtime.keys.create(OPERATOR, spec)
+    review = admin.review.get()
+    [finding] = [
+        f for f in review.findings if f.key_id == expiring.view.id and f.kind == "expiring_soon"
+    ]
+    assert finding.recommendation.action == "rotate" and review.tenants == [DEFAULT_TENANT]
+    assert finding.id in admin.review.get("md")
+    assert finding.id in admin.review.get("text")
+    applied = admin.review.apply(finding.id, grace="2h")
+    assert applied.key.state == "rotating" and applied.successor is not None
+    assert applied.successor.parent_id == expiring.view.id
+    assert applied.successor.key is not None and applied.successor.delivered_to is None
+    assert admin.keys.verify(expiring.key.reveal()).outcome == "ok"  # still in its grace
+    assert admin.keys.verify(applied.successor.key.get_secret_value()).outcome == "ok"
+    with pytest.raises(NotFound):
+        admin.review.apply(finding.id)
+    writer = next(f for f in admin.review.get().findings if f.recommendation.action == "none")
+    with pytest.raises(InvalidRequest) as refused:
+        admin.review.apply(writer.id)
+    assert refused.value.code == "nothing_to_apply"

@@ -112,6 +112,8 @@ def test_the_verify_answer_is_typed(document: dict[str, Any]) -> None:
         ("leaks_github", {"400", "401", "404", "503"}),
         ("leaks_report", {"400", "413"}),
         ("leaks_revoke", {"400", "429"}),
+        ("review_get", {"422"}),
+        ("review_apply", {"404", "409", "422", "503"}),
     ],
 )
 def test_errors_are_documented_where_they_occur(

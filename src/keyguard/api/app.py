@@ -40,6 +40,7 @@ from keyguard.api.routes import (
     mail,
     mail_data,
     ops,
+    review,
     usage,
     verify,
     webhooks,
@@ -60,6 +61,7 @@ ROUTERS.append(usage.router)  # usage history (docs/usage.md)
 ROUTERS.extend([incidents.router, leaks.router])  # compromise response (docs/incidents.md)
 ROUTERS.append(webhooks.router)  # webhook endpoints and delivery logs (keyguard.webhooks)
 ROUTERS.append(alerts.router)  # online detection's alerts (docs/monitoring.md)
+ROUTERS.append(review.router)  # access review (docs/review.md)
 
 SECURITY_SCHEMES: Final = {
     "bearer": {

@@ -98,6 +98,9 @@ def _register() -> None:
     from keyguard.cli import alerts  # the online detector's alerts (docs/monitoring.md)
 
     app.add_typer(alerts.app, name="alerts")
+    from keyguard.cli import review  # access review (docs/review.md)
+
+    app.add_typer(review.app, name="review")
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")

@@ -50,6 +50,7 @@ from keyguard.lifecycle import (
     KeyService,
     KeySpec,
     KeyView,
+    Narrowing,
     new_key_id,
 )
 from keyguard.policy import normalize_scopes
@@ -168,8 +169,10 @@ class RotationService:
         *,
         grace: timedelta | None = None,
         rotate_every: timedelta | None = None,
+        narrowing: Narrowing | None = None,
     ) -> Delivered:
-        """Rotate a key into `target` (default: where it was delivered) without showing it."""
+        """Rotate a key into `target` (default: where it was delivered) without showing it;
+        with `narrowing`, the successor has fewer powers (keyguard.review)."""
         old = self._keys.show(actor, key_id)  # the caller's view: NotFound across tenants
         if old.state != "active":
             raise IllegalTransition(f"cannot rotate key {key_id}: it is {old.state}")
@@ -191,7 +194,7 @@ class RotationService:
             box,
             _Plan("rotate", old.tenant_id, old.env, key_id, grace, rotate_every),
             lambda raw, new_id: self._keys.issue_successor(
-                actor, key_id, raw=raw, successor_id=new_id
+                actor, key_id, raw=raw, successor_id=new_id, narrowing=narrowing
             ),
             failure="the successor could not be issued",
         )
@@ -471,6 +474,8 @@ def rotate_handed_out(
     actor: Actor,
     key_id: str,
     grace: timedelta = DEFAULT_GRACE,
+    *,
+    narrowing: Narrowing | None = None,
 ) -> CreatedKey:
     """Rotate a key whose holder receives the successor in the answer (HTTP, CLI --out).
 
@@ -484,7 +489,7 @@ def rotate_handed_out(
             "or let the scheduler do it, so the vault receives the successor",
             code="key_delivered",
         )
-    return keys.rotate(actor, key_id, grace)
+    return keys.rotate(actor, key_id, grace, narrowing=narrowing)
 
 
 def delivery_of(sessions: sessionmaker[Session], key_id: str) -> KeyDelivery | None:

@@ -26,6 +26,7 @@ from keyguard.lifecycle import KeyService
 from keyguard.mail import MailService, enqueue_notice, parse_address
 from keyguard.monitoring import AlertService, Detector, DetectorConfig, Responder
 from keyguard.ratelimit import RateLimits, build_limits
+from keyguard.review import ContactMail, ReviewDigest, ReviewPolicy, ReviewService
 from keyguard.rotation import RotationService, Scheduler, Targets
 from keyguard.runtime.notifications import AlertEvents, IncidentEvents
 from keyguard.runtime.peppers import load_runtime_peppers
@@ -71,6 +72,9 @@ class Runtime:
     tenant_response: TenantResponse = field(init=False)
     leaks: LeakIntake = field(init=False)
     github_keys: GitHubKeys | None = field(init=False)
+    # Access review (docs/review.md) and its weekly digest to the security contacts.
+    review: ReviewService = field(init=False)
+    review_digest: ReviewDigest = field(init=False)
 
     @classmethod
     def build(
@@ -88,7 +92,8 @@ class Runtime:
         )
         # Key events go to the tenant's webhooks and, through the mail outbox, its contacts.
         parse_address(settings.security_mail_from, "security_mail_from")  # refused at start
-        events = Notifier(functools.partial(enqueue_notice, sender=settings.security_mail_from))
+        notices = functools.partial(enqueue_notice, sender=settings.security_mail_from)
+        events = Notifier(notices)
         keys = KeyService(sessions, peppers, clock, on_change=verifier.invalidate, events=events)
         # The key wrapper is built on first use: processes that never touch a webhook secret
         # do not need the wrapping backend (Transit, KMS) reachable.
@@ -166,6 +171,10 @@ class Runtime:
         runtime.tenant_response = TenantResponse(sessions, keys, rotation, clock)
         runtime.leaks = LeakIntake(keys, runtime.incidents)
         runtime.github_keys = _github_keys(settings, clock)
+        runtime.review = ReviewService(sessions, keys, rotation, clock, _review_policy(settings))
+        runtime.review_digest = ReviewDigest(
+            sessions, runtime.review, clock, ContactMail(webhooks, notices)
+        )
         return runtime
 
     def flush_last_used(self) -> None:
@@ -183,6 +192,15 @@ class Runtime:
             self.locator.close()
         self.engine.dispose()
         self.closed = True
+
+
+def _review_policy(settings: Settings) -> ReviewPolicy:
+    return ReviewPolicy(
+        unused_days=settings.review_unused_days,
+        rotation_days=settings.review_rotation_days,
+        expiring_days=settings.review_expiring_days,
+        ci_asns=frozenset(settings.review_ci_asns),
+    )
 
 
 def _github_keys(settings: Settings, clock: Clock) -> GitHubKeys | None:

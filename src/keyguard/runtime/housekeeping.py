@@ -6,8 +6,9 @@ reaches this one's cache within CHANGE_FEED_SECONDS — flushes last-used times 
 usage events, sweeps expired rate-limit counters and reloads the live throttles (the rate
 overrides the detector set). The worker's process also rolls usage up by the hour, purges
 what is past its retention, runs the online detector (one among all nodes holds its
-lease), delivers webhooks from their outbox and scans for keys about to expire
-(keyguard.webhooks). On exit it writes what is left.
+lease), delivers webhooks from their outbox, scans for keys about to expire
+(keyguard.webhooks) and builds the weekly access-review digest (keyguard.review). On exit
+it writes what is left.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncI
         jobs.append((runtime.settings.webhook_delivery_seconds, runtime.deliveries.run))
         jobs.append((EXPIRY_SCAN_SECONDS, runtime.expiry_scan.run))
         jobs.append((POLL_SECONDS, runtime.detector.catch_up))
+        # The review digest is weekly; the job looks (hourly by default) whether a tenant's
+        # week is up: the audit log remembers the last one, so a restart neither skips nor
+        # repeats a digest.
+        jobs.append((runtime.settings.review_digest_check_seconds, runtime.review_digest.run))
     tasks = [asyncio.create_task(every(seconds, job)) for seconds, job in jobs]
     try:
         yield

@@ -59,6 +59,8 @@ from keyguard_client.models import (
     Readiness,
     Received,
     Restrictions,
+    Review,
+    ReviewApplied,
     SandboxMessage,
     SendResult,
     SentMessage,
@@ -129,6 +131,7 @@ class AsyncKeyguard:
         self.leaks = AsyncLeaks(self)
         self.webhooks = AsyncWebhooks(self)
         self.reports = AsyncReports(self)
+        self.review = AsyncReviews(self)
 
     @classmethod
     def from_env(
@@ -474,6 +477,36 @@ class AsyncAudit(_AsyncResource):
                 until=until,
             )
         )
+
+
+class AsyncReviews(_AsyncResource):
+    """/v1/review (keys:read) and /v1/review/{id}/apply (keys:write): the access review of
+    the caller's tenant and environment, and applying one finding as a rotation with grace."""
+
+    @overload
+    async def get(self, format: Literal["json"] = "json") -> Review: ...
+    @overload
+    async def get(self, format: Literal["md", "text"]) -> str: ...
+
+    @calls(ops.REVIEW_GET)
+    async def get(self, format: Literal["json", "md", "text"] = "json") -> Review | str:
+        """The findings (a `Review`), or with `format` its Markdown or text rendering."""
+        response = await self._client._request(ops.REVIEW_GET, params={"format": format})
+        return model_of(response, Review) if format == "json" else response.text
+
+    @calls(ops.REVIEW_APPLY)
+    async def apply(
+        self, finding_id: str, *, confirm: bool = False, grace: str | None = None
+    ) -> ReviewApplied:
+        """Apply one finding: its successor carries the proposal (shown once, unless it went
+        into a vault) and the old key works for `grace` (24h); `confirm` for a revocation."""
+        body: Json = {"confirm": confirm}
+        if grace is not None:
+            body["grace"] = grace
+        response = await self._client._request(
+            ops.REVIEW_APPLY, path={"finding_id": finding_id}, json=body
+        )
+        return model_of(response, ReviewApplied)
 
 
 class AsyncUsage(_AsyncResource):

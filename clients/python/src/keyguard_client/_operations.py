@@ -66,6 +66,9 @@ USAGE_EVENTS_LIST = _op("usage_events_list", "GET", "/v1/usage/events")
 
 AUDIT_LIST = _op("audit_list", "GET", "/v1/audit")
 
+REVIEW_GET = _op("review_get", "GET", "/v1/review")
+REVIEW_APPLY = _op("review_apply", "POST", "/v1/review/{finding_id}/apply")
+
 MAIL_SEND = _op("mail_send", "POST", "/v1/mail/send")
 MESSAGES_LIST = _op("messages_list", "GET", "/v1/mail/messages")
 MESSAGES_GET = _op("messages_get", "GET", "/v1/mail/messages/{message_id}")

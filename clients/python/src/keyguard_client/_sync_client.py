@@ -59,6 +59,8 @@ from keyguard_client.models import (
     Readiness,
     Received,
     Restrictions,
+    Review,
+    ReviewApplied,
     SandboxMessage,
     SendResult,
     SentMessage,
@@ -129,6 +131,7 @@ class Keyguard:
         self.leaks = Leaks(self)
         self.webhooks = Webhooks(self)
         self.reports = Reports(self)
+        self.review = Reviews(self)
 
     @classmethod
     def from_env(
@@ -470,6 +473,36 @@ class Audit(_Resource):
                 until=until,
             )
         )
+
+
+class Reviews(_Resource):
+    """/v1/review (keys:read) and /v1/review/{id}/apply (keys:write): the access review of
+    the caller's tenant and environment, and applying one finding as a rotation with grace."""
+
+    @overload
+    def get(self, format: Literal["json"] = "json") -> Review: ...
+    @overload
+    def get(self, format: Literal["md", "text"]) -> str: ...
+
+    @calls(ops.REVIEW_GET)
+    def get(self, format: Literal["json", "md", "text"] = "json") -> Review | str:
+        """The findings (a `Review`), or with `format` its Markdown or text rendering."""
+        response = self._client._request(ops.REVIEW_GET, params={"format": format})
+        return model_of(response, Review) if format == "json" else response.text
+
+    @calls(ops.REVIEW_APPLY)
+    def apply(
+        self, finding_id: str, *, confirm: bool = False, grace: str | None = None
+    ) -> ReviewApplied:
+        """Apply one finding: its successor carries the proposal (shown once, unless it went
+        into a vault) and the old key works for `grace` (24h); `confirm` for a revocation."""
+        body: Json = {"confirm": confirm}
+        if grace is not None:
+            body["grace"] = grace
+        response = self._client._request(
+            ops.REVIEW_APPLY, path={"finding_id": finding_id}, json=body
+        )
+        return model_of(response, ReviewApplied)
 
 
 class Usage(_Resource):

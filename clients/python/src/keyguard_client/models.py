@@ -45,6 +45,11 @@ __all__ = [
     "Readiness",
     "Received",
     "Restrictions",
+    "Review",
+    "ReviewApplied",
+    "ReviewFinding",
+    "ReviewRecommendation",
+    "ReviewSuccessor",
     "SandboxAttachment",
     "SandboxMessage",
     "SendItem",
@@ -158,6 +163,57 @@ class CreatedKey(Key):
     """Answered once, by create and rotate: `key` is shown nowhere else, ever."""
 
     key: SecretStr
+
+
+class ReviewRecommendation(_Answer):
+    """A finding's change: `rotate` (into a successor with `scopes` and `restrictions` when
+    given), `revoke`, or `none` (a person must look)."""
+
+    action: str
+    text: str
+    scopes: list[str] | None = None
+    restrictions: dict[str, list[str]] | None = None
+
+
+class ReviewFinding(_Answer):
+    """One finding of the access review; `id` is what `review.apply` takes."""
+
+    id: str
+    key_id: str
+    tenant: str
+    env: str
+    key_name: str | None = None
+    kind: str
+    severity: str = Field(description="low, medium or high.")
+    summary: str
+    evidence: dict[str, Any]
+    recommendation: ReviewRecommendation
+
+
+class Review(_Answer):
+    """The access review of the caller's tenant and environment."""
+
+    tenants: list[str]
+    generated_at: datetime
+    window_days: int
+    keys_reviewed: int
+    findings: list[ReviewFinding]
+
+
+class ReviewSuccessor(Key):
+    """The successor an applied finding issued: `key` is its text, once, when it was not
+    delivered into a vault (`delivered_to`)."""
+
+    key: SecretStr | None = None
+    delivered_to: str | None = None
+
+
+class ReviewApplied(_Answer):
+    """What applying a finding did: `key` is the reviewed key now (rotating or revoked)."""
+
+    finding: ReviewFinding
+    key: Key
+    successor: ReviewSuccessor | None = None
 
 
 class KeyPublic(_Answer):
