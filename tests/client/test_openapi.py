@@ -112,6 +112,12 @@ def test_the_verify_answer_is_typed(document: dict[str, Any]) -> None:
         ("leaks_github", {"400", "401", "404", "503"}),
         ("leaks_report", {"400", "413"}),
         ("leaks_revoke", {"400", "429"}),
+        ("alerts_list", {"422"}),
+        ("alerts_get", {"404"}),
+        ("alerts_ack", {"404", "409"}),
+        ("alerts_resolve", {"404", "409"}),
+        ("alerts_false_positive", {"404", "409"}),
+        ("alerts_undo", {"404", "409"}),
     ],
 )
 def test_errors_are_documented_where_they_occur(
