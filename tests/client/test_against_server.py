@@ -645,11 +645,8 @@ def test_a_person_acks_resolves_and_marks_false_positive_through_the_client(
     alerts = watched.client.alerts
     country, network = alerts.list(key_id=watched.key_id)
     acked = alerts.ack(network.id)
-    assert (acked.id, acked.state, acked.updated_by) == (
-        network.id,
-        "acknowledged",
-        watched.answerer.view.id,
-    )
+    who = f"key:{watched.answerer.view.id}"
+    assert (acked.id, acked.state, acked.updated_by) == (network.id, "acknowledged", who)
     assert alerts.resolve(network.id).state == "resolved"
     with pytest.raises(Conflict) as again:
         alerts.ack(network.id)
