@@ -7,7 +7,8 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,9 +33,11 @@ from pydantic import SecretStr
 from keyguard.incidents import OpenRequest
 from keyguard.lifecycle import OPERATOR, KeySpec
 from keyguard.lifecycle.tenants import DEFAULT_TENANT, ensure_tenant
+from keyguard.lifecycle.views import CreatedKey
 from keyguard.policy.scopes import ALL_SCOPES
 from tests.client.conftest import Served, message, private_file
 from tests.conftest import create_key
+from tests.unit.monitoring.online import store, trace
 
 T = TypeVar("T")
 DEADLINE = 30.0
@@ -626,3 +629,102 @@ def test_the_access_review_and_applying_one_finding(admin: Keyguard, served: Ser
     with pytest.raises(InvalidRequest) as refused:
         admin.review.apply(writer.id)
     assert refused.value.code == "nothing_to_apply"
+
+
+# -- alerts: a trace stored on the served database, raised by the served detector -------------
+
+
+@dataclass
+class Watched:
+    """A live key of a tenant of its own (so its baselines are its own) whose trace raised
+    alerts, and a client of that tenant's that may read and answer them."""
+
+    key_id: str
+    client: Keyguard
+    answerer: CreatedKey
+
+
+@pytest.fixture
+def watched(served: Served, tenant: str) -> Iterator[Watched]:
+    key_id = create_key(served.runtime, tenant_id=tenant, scopes=["mail:send"]).view.id
+    # Written as the usage writer writes it; the detector in the served process reads it.
+    store(served.runtime, trace(key_id, tenant))
+    answerer = create_key(served.runtime, tenant_id=tenant, scopes=["alerts:read", "alerts:write"])
+    with Keyguard(answerer.key.reveal(), base_url=served.url) as client:
+        wait_for(lambda: len(list(client.alerts.list(key_id=key_id))) >= 2, "two alerts")
+        yield Watched(key_id, client, answerer)
+
+
+def test_the_detectors_alerts_are_listed_newest_first_with_what_they_saw(
+    watched: Watched, tenant: str
+) -> None:
+    country, network = watched.client.alerts.list(key_id=watched.key_id)
+    assert [(a.rule, a.severity, a.state) for a in (country, network)] == [
+        ("country_change", "high", "open"), ("new_network", "high", "open"),
+    ]  # fmt: skip
+    for alert in (country, network):
+        assert (alert.key_id, alert.tenant, alert.env) == (watched.key_id, tenant, "live")
+        assert (alert.action, alert.action_state, alert.updated_by) == ("notify", "done", None)
+        assert alert.first_event_ts <= alert.ts
+    assert network.id < country.id and network.ts < country.ts
+    assert network.evidence and country.evidence
+
+
+def test_alerts_are_filtered_and_paged_by_cursor(watched: Watched) -> None:
+    alerts = watched.client.alerts
+    country, network = alerts.list(key_id=watched.key_id)
+    first = alerts.page(key_id=watched.key_id, limit=1)
+    assert first.items == [country] and first.next_cursor is not None
+    rest = alerts.page(key_id=watched.key_id, limit=1, cursor=first.next_cursor)
+    assert rest.items == [network] and rest.next_cursor is None
+    assert list(alerts.list(key_id=watched.key_id, limit=1)) == [country, network]
+    assert [a.id for a in alerts.list(rule="new_network")] == [network.id]
+    assert [a.id for a in alerts.list(severity="high")] == [country.id, network.id]
+    assert list(alerts.list(severity="critical")) == []
+    assert list(alerts.list(key_id=watched.key_id, state="resolved")) == []
+    assert alerts.get(country.id) == country
+
+
+def test_a_person_acks_resolves_and_marks_false_positive_through_the_client(
+    watched: Watched,
+) -> None:
+    alerts = watched.client.alerts
+    country, network = alerts.list(key_id=watched.key_id)
+    acked = alerts.ack(network.id)
+    who = f"key:{watched.answerer.view.id}"
+    assert (acked.id, acked.state, acked.updated_by) == (network.id, "acknowledged", who)
+    assert alerts.resolve(network.id).state == "resolved"
+    with pytest.raises(Conflict) as again:
+        alerts.ack(network.id)
+    assert (again.value.status, again.value.code) == (409, "illegal_transition")
+    assert alerts.false_positive(country.id).state == "false_positive"
+    assert alerts.get(country.id).state == "false_positive"
+    assert [a.id for a in alerts.list(state="resolved")] == [network.id]
+    with pytest.raises(Conflict) as nothing:
+        alerts.undo(network.id)  # it only notified: there is no throttle or quarantine to lift
+    assert nothing.value.code == "no_action"
+
+
+def test_an_unknown_or_another_partitions_alert_is_not_found(
+    admin: Keyguard, watched: Watched
+) -> None:
+    (mine, *_) = watched.client.alerts.list(key_id=watched.key_id)
+    with pytest.raises(NotFound):
+        admin.alerts.get(2**62)
+    with pytest.raises(NotFound):
+        admin.alerts.resolve(2**62)
+    with pytest.raises(NotFound):
+        admin.alerts.get(mine.id)  # the default tenant's test environment: not its alert
+    assert [a.id for a in admin.alerts.list(key_id=watched.key_id)] == []
+
+
+def test_the_async_client_reads_and_answers_alerts(watched: Watched) -> None:
+    async def main() -> tuple[list[str], str]:
+        async with AsyncKeyguard(
+            watched.answerer.key.reveal(), base_url=watched.client.base_url
+        ) as client:
+            listed = [a async for a in client.alerts.list(key_id=watched.key_id, limit=1)]
+            acked = await client.alerts.ack(listed[0].id)
+            return [a.rule for a in listed], acked.state
+
+    assert asyncio.run(main()) == (["country_change", "new_network"], "acknowledged")

@@ -114,6 +114,12 @@ def test_the_verify_answer_is_typed(document: dict[str, Any]) -> None:
         ("leaks_revoke", {"400", "429"}),
         ("review_get", {"422"}),
         ("review_apply", {"404", "409", "422", "503"}),
+        ("alerts_list", {"422"}),
+        ("alerts_get", {"404"}),
+        ("alerts_ack", {"404", "409"}),
+        ("alerts_resolve", {"404", "409"}),
+        ("alerts_false_positive", {"404", "409"}),
+        ("alerts_undo", {"404", "409"}),
     ],
 )
 def test_errors_are_documented_where_they_occur(

@@ -34,6 +34,7 @@ from keyguard_client._operations import calls
 from keyguard_client.credentials import DEFAULT_MAX_AGE, ClientKey, load_key
 from keyguard_client.errors import KeyRotated, TransportError, error_for
 from keyguard_client.models import (
+    Alert,
     AuditEvent,
     Campaign,
     CampaignChanges,
@@ -119,6 +120,7 @@ class AsyncKeyguard:
         self.keys = AsyncKeys(self)
         self.audit = AsyncAudit(self)
         self.usage = AsyncUsage(self)
+        self.alerts = AsyncAlerts(self)
         self.mail = AsyncMail(self)
         self.messages = AsyncMessages(self)
         self.sandbox = AsyncSandbox(self)
@@ -558,6 +560,83 @@ class AsyncUsage(_AsyncResource):
                 cursor=cursor,
             )
         )
+
+
+class AsyncAlerts(_AsyncResource):
+    """/v1/alerts: what the online detector raised about the keys of the caller's tenant and
+    environment, newest first (alerts:read), and a person's answer to it (alerts:write); an
+    answer the alert's state does not allow raises Conflict. docs/monitoring.md."""
+
+    @calls(ops.ALERTS_LIST)
+    async def page(
+        self,
+        *,
+        key_id: str | None = None,
+        rule: str | None = None,
+        severity: str | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Alert]:
+        params = query(
+            key_id=key_id, rule=rule, severity=severity, state=state, limit=limit, cursor=cursor
+        )
+        response = await self._client._request(ops.ALERTS_LIST, params=params)
+        return page_of(response, Alert, "alerts", "next_cursor")
+
+    @calls(ops.ALERTS_LIST)
+    def list(
+        self,
+        *,
+        key_id: str | None = None,
+        rule: str | None = None,
+        severity: str | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Alert]:
+        """Every alert the filters given match: `severity` info, low, medium, high or
+        critical; `state` open, acknowledged, resolved or false_positive."""
+        return _iterate(
+            lambda cursor: self.page(
+                key_id=key_id,
+                rule=rule,
+                severity=severity,
+                state=state,
+                limit=limit,
+                cursor=cursor,
+            )
+        )
+
+    @calls(ops.ALERTS_GET)
+    async def get(self, alert_id: int) -> Alert:
+        response = await self._client._request(ops.ALERTS_GET, path={"alert_id": str(alert_id)})
+        return model_of(response, Alert)
+
+    @calls(ops.ALERTS_ACK)
+    async def ack(self, alert_id: int) -> Alert:
+        """Acknowledge an open alert: someone is looking."""
+        return await self._change(ops.ALERTS_ACK, alert_id)
+
+    @calls(ops.ALERTS_RESOLVE)
+    async def resolve(self, alert_id: int) -> Alert:
+        """Resolve an open or acknowledged alert."""
+        return await self._change(ops.ALERTS_RESOLVE, alert_id)
+
+    @calls(ops.ALERTS_FALSE_POSITIVE)
+    async def false_positive(self, alert_id: int) -> Alert:
+        """Mark it a false positive: the detector learns what its event came from into the
+        key's and the tenant's baseline."""
+        return await self._change(ops.ALERTS_FALSE_POSITIVE, alert_id)
+
+    @calls(ops.ALERTS_UNDO)
+    async def undo(self, alert_id: int) -> Alert:
+        """Lift the throttle or quarantine the alert caused; a revocation cannot be undone,
+        and an alert that did neither raises Conflict."""
+        return await self._change(ops.ALERTS_UNDO, alert_id)
+
+    async def _change(self, operation: ops.Operation, alert_id: int) -> Alert:
+        response = await self._client._request(operation, path={"alert_id": str(alert_id)})
+        return model_of(response, Alert)
 
 
 class AsyncMail(_AsyncResource):

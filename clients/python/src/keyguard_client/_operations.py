@@ -64,6 +64,13 @@ KEYS_USAGE_SOURCES = _op("keys_usage_sources", "GET", "/v1/keys/{key_id}/usage/s
 
 USAGE_EVENTS_LIST = _op("usage_events_list", "GET", "/v1/usage/events")
 
+ALERTS_LIST = _op("alerts_list", "GET", "/v1/alerts")
+ALERTS_GET = _op("alerts_get", "GET", "/v1/alerts/{alert_id}")
+ALERTS_ACK = _op("alerts_ack", "POST", "/v1/alerts/{alert_id}/ack")
+ALERTS_RESOLVE = _op("alerts_resolve", "POST", "/v1/alerts/{alert_id}/resolve")
+ALERTS_FALSE_POSITIVE = _op("alerts_false_positive", "POST", "/v1/alerts/{alert_id}/false-positive")
+ALERTS_UNDO = _op("alerts_undo", "POST", "/v1/alerts/{alert_id}/undo")
+
 AUDIT_LIST = _op("audit_list", "GET", "/v1/audit")
 
 REVIEW_GET = _op("review_get", "GET", "/v1/review")

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_serializer
 
 __all__ = [
+    "Alert",
     "Attachment",
     "AuditEvent",
     "Campaign",
@@ -526,6 +527,31 @@ class UsageEvent(_Answer):
     geo: str | None = Field(default=None, description="ISO 3166 country of `ip`.")
     asn: int | None = Field(default=None, description="Autonomous system number of `ip`.")
     via: str | None = None
+
+
+class Alert(_Answer):
+    """What the online detector raised (the PRODUCT.md alert), with its `id`, partition and
+    where a person took it. `key_id` is None for a key-less alert (guessing, a spray from
+    one address), which only the operator sees."""
+
+    id: int
+    ts: datetime
+    key_id: str | None = None
+    rule: str
+    severity: str = Field(description="info, low, medium, high or critical.")
+    action: str = Field(description="What was done: notify, throttle, quarantine or revoke.")
+    first_event_ts: datetime
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    tenant: str | None = None
+    env: str | None = None
+    state: str = Field(description="open, acknowledged, resolved or false_positive.")
+    action_state: str = Field(description="pending, done, failed or undone.")
+    planned_action: str | None = Field(
+        default=None,
+        description="What the policy calls for (in monitor-only mode: what it would do).",
+    )
+    updated_at: datetime
+    updated_by: str | None = None
 
 
 # -- mail --------------------------------------------------------------------------------------

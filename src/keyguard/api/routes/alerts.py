@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from keyguard.api.context import Principal, RuntimeDep
-from keyguard.api.documented import NOT_FOUND
+from keyguard.api.documented import CONFLICT, NOT_FOUND
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.monitoring import AlertFilter
 
@@ -93,13 +93,19 @@ def get_alert(alert_id: AlertId, principal: Reader, runtime: RuntimeDep) -> Aler
     return AlertOut.model_validate(runtime.alerts.show(principal.actor, alert_id))
 
 
-@router.post("/v1/alerts/{alert_id}/ack", operation_id="alerts_ack", responses=NOT_FOUND)
+@router.post(
+    "/v1/alerts/{alert_id}/ack", operation_id="alerts_ack", responses={**NOT_FOUND, **CONFLICT}
+)
 def ack_alert(alert_id: AlertId, principal: Writer, runtime: RuntimeDep) -> AlertOut:
     """Acknowledge an open alert: someone is looking."""
     return AlertOut.model_validate(runtime.alerts.move(principal.actor, alert_id, "acknowledged"))
 
 
-@router.post("/v1/alerts/{alert_id}/resolve", operation_id="alerts_resolve", responses=NOT_FOUND)
+@router.post(
+    "/v1/alerts/{alert_id}/resolve",
+    operation_id="alerts_resolve",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 def resolve_alert(alert_id: AlertId, principal: Writer, runtime: RuntimeDep) -> AlertOut:
     """Resolve an alert (open or acknowledged)."""
     return AlertOut.model_validate(runtime.alerts.move(principal.actor, alert_id, "resolved"))
@@ -108,7 +114,7 @@ def resolve_alert(alert_id: AlertId, principal: Writer, runtime: RuntimeDep) -> 
 @router.post(
     "/v1/alerts/{alert_id}/false-positive",
     operation_id="alerts_false_positive",
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **CONFLICT},
 )
 def false_positive(alert_id: AlertId, principal: Writer, runtime: RuntimeDep) -> AlertOut:
     """Mark an alert a false positive: the detector learns what its event came from (network,
@@ -117,7 +123,9 @@ def false_positive(alert_id: AlertId, principal: Writer, runtime: RuntimeDep) ->
     return AlertOut.model_validate(moved)
 
 
-@router.post("/v1/alerts/{alert_id}/undo", operation_id="alerts_undo", responses=NOT_FOUND)
+@router.post(
+    "/v1/alerts/{alert_id}/undo", operation_id="alerts_undo", responses={**NOT_FOUND, **CONFLICT}
+)
 def undo_alert(alert_id: AlertId, principal: Writer, runtime: RuntimeDep) -> AlertOut:
     """Undo the alert's throttle or quarantine (a revocation cannot be undone); resuming a
     quarantined key needs what resuming it directly needs."""
