@@ -16,7 +16,7 @@ is warmed on that week) trusting X-Forwarded-For from 127.0.0.1, and:
 - this process samples `GET /metrics` every 0.5 s while the load runs for
   `keyguard_detector_lag_seconds` (from the first scrape after the detector processed a live
   event: before, it is the lag of the stored history's last event) and
-  `keyguard_detector_events_total` (the detector's events/s);
+  `keyguard_detector_events_total` (the events/s the detector processed during the load);
 - over the second half of the load, each trial uses one more key once from a network and
   client it never used (X-Forwarded-For 198.51.100.7 and other fresh /16s, `curl/8.5.0`): a
   compromise, `new_network`. Its time runs from just before that request is sent to the
@@ -24,7 +24,8 @@ is warmed on that week) trusting X-Forwarded-For from 127.0.0.1, and:
   0.1 s, at most 30 s.
 
 Prints machine, date and command, the achieved request rate, the detector's events/s, lag
-p50/p95/max, and each trial's time to alert (goal: ≤ 5 s); exits 1 if an alert did not
+p50/p95/max, each trial's time to alert (goal: ≤ 5 s) and the alerts stored during the run
+(`keyguard_alerts_total`: the loaded keys also raise volume_spike); exits 1 if an alert did not
 arrive within 30 s. Loopback only; the keys live in a throwaway directory and are never
 printed. Bounded: the load stops after `--seconds`, each trial after 30 s.
 """
@@ -173,6 +174,7 @@ async def _steady_load(spec: dict[str, Any]) -> dict[str, Any]:
     seconds, connections = spec["seconds"], spec["connections"]
     counts = {"ok": 0, "non_2xx": 0, "errors": 0}
     next_slot = 0
+    print("started", flush=True)  # the parent's clock for the trials and samples starts here
     start = time.perf_counter()
     deadline = start + seconds
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -212,6 +214,7 @@ def load_process() -> None:
 
 _LAG = re.compile(r"^keyguard_detector_lag_seconds ([0-9.eE+-]+)$", re.MULTILINE)
 _EVENTS = re.compile(r"^keyguard_detector_events_total ([0-9.eE+-]+)$", re.MULTILINE)
+_ALERTS = re.compile(r"^keyguard_alerts_total\{(.*)\} ([0-9.eE+-]+)$", re.MULTILINE)
 
 
 @dataclass
@@ -230,6 +233,7 @@ def sample(base: str, samples: Samples, window: tuple[float, float], stop: threa
     with httpx.Client(timeout=5) as client:
         first = _scrape(client, base)
         floor = first[1] if first else 0.0
+        samples.events.append((time.monotonic(), floor))  # events/s: over the whole load
         while not stop.wait(SAMPLE_EVERY):
             now = time.monotonic()
             if now > end:
@@ -239,11 +243,10 @@ def sample(base: str, samples: Samples, window: tuple[float, float], stop: threa
                 samples.failures += 1
                 continue
             lag, events = scraped
+            samples.events.append((now, events))
             live = live or events > floor
-            if live and now >= start:
-                samples.events.append((now, events))
-                if lag is not None:
-                    samples.lag.append(lag)
+            if live and lag is not None and now >= start:
+                samples.lag.append(lag)
 
 
 def _scrape(client: httpx.Client, base: str) -> tuple[float | None, float] | None:
@@ -329,6 +332,8 @@ def measure(
     assert load.stdout is not None
     load.stdin.write(json.dumps(spec))
     load.stdin.close()
+    if load.stdout.readline().strip() != "started":
+        raise SystemExit("the load process did not start")
     started = time.monotonic()
     samples, stop = Samples(), threading.Event()
     window = (started, started + args.seconds)
@@ -345,11 +350,16 @@ def measure(
             trials.append(Trial(n, ip, fired, fired < args.seconds, seconds, severity))
         result = json.loads(load.stdout.read() or "{}")
         load.wait(timeout=args.seconds + 60)
+        raised = _ALERTS.findall(httpx.get(f"{base}/metrics", timeout=10).text)
     finally:
         stop.set()
         sampler.join()
         load.kill()
     report(args, keys, result, samples, trials)
+    print(
+        "alerts stored during the run: "
+        + (", ".join(f"{{{labels}}} {float(n):.0f}" for labels, n in raised) or "none")
+    )
     return 0 if all(t.seconds is not None for t in trials) else 1
 
 
@@ -377,7 +387,7 @@ def report(
               f"non-2xx, {load['errors']} errors)")  # fmt: skip
     if len(samples.events) >= 2:
         (t0, e0), (t1, e1) = samples.events[0], samples.events[-1]
-        print(f"detector: {(e1 - e0) / (t1 - t0):,.0f} events/s processed while sampled")
+        print(f"detector: {(e1 - e0) / (t1 - t0):,.0f} events/s processed during the load")
     if samples.lag:
         lag = samples.lag
         print(f"keyguard_detector_lag_seconds over {len(lag)} samples (every {SAMPLE_EVERY} s): "
