@@ -31,5 +31,4 @@ class PrecomputedHmac:
         inner.update(message)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        digest: bytes = outer.digest()
-        return digest
+        return outer.digest()  # type: ignore[no-any-return]  # hashlib states are typed Any here

@@ -36,7 +36,8 @@ class Pepper:
 
 def digest_key(pepper: Pepper, raw: RawKey) -> str:
     """Hex HMAC-SHA256 of the key under one pepper version."""
-    return pepper.mac(raw.reveal().encode("ascii")).hex()
+    # The private HMAC directly: Pepper.mac is one call more on every verification.
+    return pepper._hmac.mac(raw.reveal().encode("ascii")).hex()
 
 
 class PepperRing:
