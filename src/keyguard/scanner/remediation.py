@@ -7,10 +7,22 @@ URL was checked against a stored copy of the provider's documentation (none inve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from typing import Final
 
-SCANNER_DOCS: Final = "https://keyguard.readthedocs.io/en/latest/scanner/"
+# Where a deployment publishes Keyguard's docs (docs/scanner.md), e.g. an internal docs site:
+# our own rules' help links and SARIF's informationUri point there. Keyguard has no public
+# docs site of its own, so without it those links are left out rather than invented.
+DOCS_URL_VARIABLE: Final = "KEYGUARD_DOCS_URL"
+
+
+def scanner_docs() -> str | None:
+    """The scanner page of the deployment's docs, or None (read when a report is written)."""
+    base = os.environ.get(DOCS_URL_VARIABLE, "").strip()
+    if not base.startswith("https://"):
+        return None
+    return base.rstrip("/") + "/scanner/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +30,7 @@ class Remediation:
     """The provider's display name, its key-management page, and where to rotate."""
 
     name: str
-    uri: str
+    uri: str | None  # the provider's page; for our own rules, an anchor in the docs (or None)
     where: str
 
     def text(self) -> str:
@@ -30,12 +42,14 @@ class Remediation:
         )
 
     def markdown(self) -> str:
-        return f"{self.text()}\n\nProvider documentation: [{self.name}]({self.uri})"
+        if self.uri is None:
+            return self.text()
+        return f"{self.text()}\n\nDocumentation: [{self.name}]({self.uri})"
 
 
 _R = Remediation
 REMEDIATIONS: Final[dict[str, Remediation]] = {
-    "keyguard": _R("Keyguard", SCANNER_DOCS + "#our-own-keys-and-failed-checksums",
+    "keyguard": _R("Keyguard", "#our-own-keys-and-failed-checksums",
                    "run `keyguard keys rotate ID` (or `keyguard incident open ID --revoke "
                    "--reissue` when it may have been used)"),
     "sendgrid": _R("SendGrid", "https://www.twilio.com/docs/sendgrid/ui/account-and-settings/api-keys",
@@ -92,10 +106,12 @@ REMEDIATIONS: Final[dict[str, Remediation]] = {
     "twilio": _R("Twilio", "https://www.twilio.com/docs/iam/api-keys/keys-in-console",
                  "in the Console's API keys & tokens page (or promote the secondary auth token)"),
 }  # fmt: skip
-GENERIC: Final = _R(
-    "secret", SCANNER_DOCS + "#rules", "at the service that issued it (see the variable's name)"
-)
+GENERIC: Final = _R("secret", "#rules", "at the service that issued it (see the variable's name)")
 
 
 def remediation(provider: str) -> Remediation:
-    return REMEDIATIONS.get(provider, GENERIC)
+    found = REMEDIATIONS.get(provider, GENERIC)
+    if found.uri is None or not found.uri.startswith("#"):
+        return found
+    docs = scanner_docs()  # our own rules: an anchor in the deployment's docs, if it has any
+    return replace(found, uri=docs + found.uri if docs else None)

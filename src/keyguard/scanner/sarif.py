@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from keyguard import __version__
 from keyguard.scanner.findings import Finding
-from keyguard.scanner.remediation import SCANNER_DOCS, remediation
+from keyguard.scanner.remediation import remediation, scanner_docs
 from keyguard.scanner.rules import Rule
 
 SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -30,12 +30,11 @@ SECURITY_SEVERITY: Final = {"high": "9.0", "medium": "6.5", "low": "3.0"}
 
 def _descriptor(rule: Rule) -> dict[str, Any]:
     help_ = remediation(rule.provider)
-    return {
+    descriptor: dict[str, Any] = {
         "id": rule.id,
         "name": "".join(part.title() for part in rule.id.split("-")),
         "shortDescription": {"text": rule.description},
         "fullDescription": {"text": f"{rule.description}. {rule.notes}".strip()},
-        "helpUri": help_.uri,
         "help": {"text": help_.text(), "markdown": help_.markdown()},
         "defaultConfiguration": {"level": LEVELS[rule.confidence]},
         "properties": {
@@ -45,6 +44,9 @@ def _descriptor(rule: Rule) -> dict[str, Any]:
             "security-severity": SECURITY_SEVERITY[rule.confidence],
         },
     }
+    if help_.uri is not None:
+        descriptor["helpUri"] = help_.uri
+    return descriptor
 
 
 def artifact_uri(path: str, root: str | None) -> str:
@@ -112,9 +114,11 @@ def to_sarif(
         "name": "keyguard",
         "version": __version__,
         "semanticVersion": __version__,
-        "informationUri": SCANNER_DOCS,
         "rules": [_descriptor(rule) for rule in rules],
     }
+    docs = scanner_docs()
+    if docs is not None:  # optional in SARIF; never a made-up address
+        driver["informationUri"] = docs
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "results": [_result(finding, index, root) for finding in findings],

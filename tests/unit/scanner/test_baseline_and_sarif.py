@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -53,6 +54,41 @@ def test_every_rule_says_how_to_rotate_its_providers_key() -> None:
     assert sendgrid["helpUri"] != postmark["helpUri"]
     assert "SendGrid" in sendgrid["help"]["text"] and "Postmark" in postmark["help"]["text"]
     assert all(rule["help"]["text"] != "" for rule in rules)
+
+
+def _driver(monkeypatch: pytest.MonkeyPatch, docs: str | None) -> dict[str, Any]:
+    if docs is None:
+        monkeypatch.delenv("KEYGUARD_DOCS_URL", raising=False)
+    else:
+        monkeypatch.setenv("KEYGUARD_DOCS_URL", docs)
+    driver: dict[str, Any] = to_sarif([], default_rules())["runs"][0]["tool"]["driver"]
+    return driver
+
+
+def test_without_a_docs_site_our_rules_link_nowhere_rather_than_to_a_made_up_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    driver = _driver(monkeypatch, None)
+    by_id = {rule["id"]: rule for rule in driver["rules"]}
+    assert "informationUri" not in driver
+    assert "helpUri" not in by_id["keyguard-api-key"]
+    assert "keyguard keys rotate" in by_id["keyguard-api-key"]["help"]["text"]
+    assert by_id["sendgrid-api-key"]["helpUri"].startswith("https://")  # the provider's own page
+
+
+def test_a_deployments_docs_site_is_where_our_rules_and_the_tool_link(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    driver = _driver(monkeypatch, "https://docs.example.com/keyguard/")
+    by_id = {rule["id"]: rule for rule in driver["rules"]}
+    assert driver["informationUri"] == "https://docs.example.com/keyguard/scanner/"
+    assert by_id["keyguard-api-key"]["helpUri"] == (
+        "https://docs.example.com/keyguard/scanner/#our-own-keys-and-failed-checksums"
+    )
+
+
+def test_a_docs_address_that_is_not_https_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "informationUri" not in _driver(monkeypatch, "http://docs.example.com")
 
 
 def test_sarif_uris_are_relative_to_the_root_and_percent_encoded(
