@@ -78,11 +78,13 @@ def serve(data_dir: Path, database_url: str, port: int) -> None:
 
     from keyguard.api import create_app
     from keyguard.api.server import uvicorn_config
+    from keyguard.runtime import freeze_start_up_heap
     from keyguard.settings import Settings
 
     settings = Settings(data_dir=data_dir, database_url=database_url, pepper=PEPPER)
     with open(os.devnull, "w") as sink:
         app = create_app(settings, extra_routers=[_bench_router()], log_stream=sink)
+        freeze_start_up_heap()  # as `keyguard serve` does before serving
         uvicorn.Server(uvicorn_config(app, port=port, log_level="warning")).run()
 
 

@@ -35,7 +35,7 @@ from keyguard.keys.format import display_prefix
 from keyguard.lifecycle.models import ApiKey
 from keyguard.lifecycle.service import new_key_id
 from keyguard.lifecycle.tenants import ensure_tenant
-from keyguard.runtime import Runtime
+from keyguard.runtime import Runtime, freeze_start_up_heap
 from keyguard.settings import Settings
 from keyguard.storage import migrate
 from keyguard.verification import Verifier
@@ -145,6 +145,7 @@ def main() -> None:
         started = time.perf_counter()
         runtime, raws = build(url, Path(tmp), args.keys)
         print(f"SQLite: stored {len(raws):,} keys in {time.perf_counter() - started:.1f} s")
+        freeze_start_up_heap()  # as `keyguard serve` does before serving
         cache_hits(runtime, raws, args.calls)
         cache_misses(runtime, raws, "SQLite", 5000)
         garbage(runtime, args.calls)

@@ -36,7 +36,7 @@ def serve(
     """Serve the HTTP API. In live mode, plain HTTP needs --behind-proxy (TLS ends there)."""
     from keyguard.api import create_app, uvicorn_config
     from keyguard.logging import configure_logging
-    from keyguard.runtime import Runtime
+    from keyguard.runtime import Runtime, freeze_start_up_heap
     from keyguard.storage import migrate
 
     if (tls_cert is None) != (tls_key is None):
@@ -63,6 +63,7 @@ def serve(
     server = uvicorn.Server(
         uvicorn_config(app, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
     )
+    freeze_start_up_heap()
     try:
         server.run()
     finally:

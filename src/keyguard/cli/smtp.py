@@ -21,7 +21,7 @@ def smtp(
 ) -> None:
     """Accept mail from clients that authenticate with a key; runs until SIGINT or SIGTERM."""
     from keyguard.logging import configure_logging
-    from keyguard.runtime import housekeeping
+    from keyguard.runtime import freeze_start_up_heap, housekeeping
     from keyguard.smtp import MailTasks
 
     # Every log line a JSON object, as with serve (aiosmtpd's stdlib logs and warnings too).
@@ -39,5 +39,6 @@ def smtp(
         async with housekeeping(runtime):  # follows revocations made by other processes
             await tasks.run_until_signalled(ready)
 
+    freeze_start_up_heap()
     with errors_as_exit():
         asyncio.run(run())

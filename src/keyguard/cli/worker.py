@@ -25,7 +25,7 @@ def worker(
 ) -> None:
     """Deliver queued mail to KEYGUARD_SMTP_RELAY until SIGINT or SIGTERM."""
     from keyguard.mail import DeliveryWorker
-    from keyguard.runtime import relay_from_settings, worker_config
+    from keyguard.runtime import freeze_start_up_heap, relay_from_settings, worker_config
     from keyguard.smtp import MailTasks
 
     runtime = state(ctx).runtime
@@ -40,6 +40,7 @@ def worker(
             stdout.print(f"handled {handled} messages", markup=False)
             return
         tasks = MailTasks(runtime, deliver=True, submit=False)
+        freeze_start_up_heap()
         asyncio.run(
             _with_rotation(
                 runtime,
