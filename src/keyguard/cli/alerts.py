@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from keyguard.cli.context import state
-from keyguard.cli.output import errors_as_exit, print_json, stdout
+from keyguard.cli.output import errors_as_exit, id_column, print_json, stdout
 
 app = typer.Typer(
     help="Alerts raised by the online detector.",
@@ -56,7 +56,13 @@ def alerts(
 
 
 def _table(found: list[dict[str, Any]]) -> Table:
-    table = Table("id", "ts", "key", "rule", "severity", "state", "action", "summary")
+    # Ids, keys and rule names are what a person types next (`keyguard alerts ack 12`,
+    # `--rule new_network`): kept whole; the summary wraps instead.
+    table = Table(
+        id_column("id", (str(a["id"]) for a in found)), "ts",
+        id_column("key", (a["key_id"] or "-" for a in found)),
+        id_column("rule", (a["rule"] for a in found)), "severity", "state", "action", "summary",
+    )  # fmt: skip
     for a in found:
         action = a["action"]
         if a["action_state"] != "done":

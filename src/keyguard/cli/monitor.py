@@ -202,6 +202,9 @@ def detect(
         typer.Option("--once", help="Wait for the lease, process what is stored, then exit."),
     ] = False,
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="Events per transaction.")] = 2000,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="With --once: the count as JSON.")
+    ] = False,
 ) -> None:
     """Run the online detector alone (the worker runs it too); until SIGINT or SIGTERM."""
     import dataclasses
@@ -215,7 +218,10 @@ def detect(
                 fed = _drain_when_leading(detector, runtime.settings.detector_lease_seconds)
             finally:
                 detector.release()
-            stdout.print(f"processed {fed} events", markup=False)
+            if json_output:
+                print_json({"processed": fed})
+            else:
+                stdout.print(f"processed {fed} events", markup=False)
             return
         _run_until_signalled(detector)
 

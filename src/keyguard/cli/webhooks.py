@@ -62,10 +62,18 @@ def list_(ctx: typer.Context, tenant: Tenant = DEFAULT_TENANT, json_output: Json
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, webhook_id: WebhookId, tenant: Tenant = DEFAULT_TENANT) -> None:
+def remove(
+    ctx: typer.Context,
+    webhook_id: WebhookId,
+    tenant: Tenant = DEFAULT_TENANT,
+    json_output: Json = False,
+) -> None:
     """Remove an endpoint with its queued messages, delivery log and secret."""
     with errors_as_exit():
         state(ctx).runtime.webhooks.remove(OPERATOR, tenant, webhook_id)
+    if json_output:
+        print_json({"removed": webhook_id})
+        return
     stdout.print(f"removed {webhook_id}", markup=False)
 
 
@@ -113,10 +121,14 @@ def contacts_add(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The address.")],
     tenant: Tenant = DEFAULT_TENANT,
+    json_output: Json = False,
 ) -> None:
     """Add a security contact."""
     with errors_as_exit():
         contact = state(ctx).runtime.webhooks.add_contact(OPERATOR, tenant, email)
+    if json_output:
+        print_json({"id": contact.id, "email": contact.email})
+        return
     stdout.print(f"{contact.id} {contact.email}", markup=False)
 
 
@@ -141,10 +153,14 @@ def contacts_remove(
     ctx: typer.Context,
     contact: Annotated[str, typer.Argument(help="The contact's id or address.")],
     tenant: Tenant = DEFAULT_TENANT,
+    json_output: Json = False,
 ) -> None:
     """Remove a security contact."""
     with errors_as_exit():
         state(ctx).runtime.webhooks.remove_contact(OPERATOR, tenant, contact.strip().lower())
+    if json_output:
+        print_json({"removed": contact})
+        return
     stdout.print(f"removed {contact}", markup=False)
 
 
