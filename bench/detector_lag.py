@@ -205,6 +205,50 @@ async def _steady_load(spec: dict[str, Any]) -> dict[str, Any]:
     return {**counts, "elapsed": time.perf_counter() - start}
 
 
+def inject_stream(
+    database_url: str, entries: list[dict[str, str]], rate: float, seconds: float
+) -> dict[str, Any]:
+    """`--inject`: the usage events of `rate` requests/s written straight into the stream,
+    as several API nodes sharing the database would (a batch every 0.1 s, each key from its
+    usual networks): the detector's input at a rate one process on two cores cannot serve."""
+    from sqlalchemy import create_engine, insert
+
+    from keyguard.usage import UsageEvent
+    from keyguard.usage.records import UsageRecord
+
+    engine = create_engine(database_url)
+    written, n = 0, 0
+    print("started", flush=True)
+    start = time.perf_counter()
+    try:
+        while (elapsed := time.perf_counter() - start) < seconds:
+            due = int(elapsed * rate) - written
+            now = datetime.now(UTC)
+            rows = []
+            for _ in range(due):
+                entry, n = entries[n % len(entries)], n + 1
+                rows.append(UsageRecord(
+                    ts=now, method="GET", path=f"/v1/keys/{entry['id']}", outcome="ok",
+                    status=200, key_id=entry["id"], tenant_id="default", env="live",
+                    ip=BASELINE.format(1 + n % 8), user_agent=USER_AGENT, scope="keys:read",
+                ).columns())  # fmt: skip
+            if rows:
+                with engine.begin() as connection:
+                    connection.execute(insert(UsageEvent), rows)
+                written += len(rows)
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    return {"ok": written, "non_2xx": 0, "errors": 0, "elapsed": time.perf_counter() - start}
+
+
+def inject_process() -> None:
+    spec = json.loads(sys.stdin.read())
+    entries = json.loads(Path(spec["key_file"]).read_text())[:-1]
+    result = inject_stream(spec["database_url"], entries, spec["rate"], spec["seconds"])
+    print(json.dumps(result), flush=True)
+
+
 def load_process() -> None:
     spec = json.loads(sys.stdin.read())
     spec["keys"] = json.loads(Path(spec.pop("key_file")).read_text())[:-1]
@@ -307,8 +351,9 @@ def run(args: argparse.Namespace) -> int:
         server = serve(tmp, database_url, port)
         try:
             return measure(
-                args, base=base, key_file=key_file, entries=entries[:-1], reader=reader, keys=keys
-            )
+                args, base=base, key_file=key_file, entries=entries[:-1], reader=reader, keys=keys,
+                database_url=database_url,
+            )  # fmt: skip
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -322,11 +367,13 @@ def measure(
     entries: list[dict[str, str]],
     reader: str,
     keys: int,
+    database_url: str,
 ) -> int:
     spec = {"base": base, "key_file": str(key_file), "rate": args.rate,
-            "seconds": args.seconds, "connections": args.connections}  # fmt: skip
+            "seconds": args.seconds, "connections": args.connections,
+            "database_url": database_url}  # fmt: skip
     load = subprocess.Popen(
-        [sys.executable, __file__, "--load-process"],
+        [sys.executable, __file__, "--inject-process" if args.inject else "--load-process"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert load.stdin is not None
@@ -383,8 +430,9 @@ def report(
           f"worker, {keys} keys, {args.connections} connections)")  # fmt: skip
     if load:
         sent = load["ok"] + load["non_2xx"] + load["errors"]
-        print(f"load: target {args.rate:,.0f} req/s for {args.seconds:.0f} s; achieved "
-              f"{sent / load['elapsed']:,.0f} req/s ({load['ok']} ok, {load['non_2xx']} "
+        what = "usage events written into the stream" if args.inject else "requests"
+        print(f"load ({what}): target {args.rate:,.0f}/s for {args.seconds:.0f} s; achieved "
+              f"{sent / load['elapsed']:,.0f}/s ({load['ok']} ok, {load['non_2xx']} "
               f"non-2xx, {load['errors']} errors)")  # fmt: skip
     if len(samples.events) >= 2:
         (t0, e0), (t1, e1) = samples.events[0], samples.events[-1]
@@ -417,12 +465,20 @@ def main() -> None:
     if sys.argv[1:2] == ["--load-process"]:
         load_process()
         return
+    if sys.argv[1:2] == ["--inject-process"]:
+        inject_process()
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="target requests/s")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the load")
     parser.add_argument("--trials", type=int, default=3, help="compromises, one key each")
     parser.add_argument("--keys", type=int, default=4, help="keys under load (≥ trials)")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--inject", action="store_true",
+        help="write the usage events of --rate requests/s straight into the stream (several "
+        "API nodes' worth) instead of sending the requests to the one server",
+    )  # fmt: skip
     args = parser.parse_args()
     if not (0 < args.rate <= 20_000 and 0 < args.seconds <= 600 and 1 <= args.trials <= 20):
         parser.error("--rate in (0, 20000], --seconds in (0, 600], --trials in [1, 20]")
