@@ -1,7 +1,7 @@
 """Online detector lag under load, and time to an alert (run by hand; results go to
 docs/benchmarks.md; issue 11).
 
-    .venv/bin/python bench/detector_lag.py [--rate 1000] [--seconds 20] [--trials 3]
+    .venv/bin/python bench/detector_lag.py [--rate 1000] [--seconds 20] [--trials 3] [--inject]
                                            [--keys 4] [--connections 64]
 
 On an embedded SQLite database (the default install), creates a tenant with `--keys` live
