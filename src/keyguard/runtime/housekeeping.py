@@ -25,6 +25,8 @@ from keyguard.monitoring import POLL_SECONDS
 from keyguard.periodic import every
 from keyguard.runtime.container import Runtime
 
+Job = Callable[[], object]  # a periodic job: what it returns is ignored
+
 # Half a second between polls of the audit log: a revocation reaches every process within a
 # second, poll included; on SQLite and PostgreSQL each poll is one indexed range scan.
 CHANGE_FEED_SECONDS: Final = 0.5
@@ -35,13 +37,10 @@ EXPIRY_SCAN_SECONDS: Final = 300.0
 OVERRIDE_SECONDS: Final = 1.0
 
 
-@asynccontextmanager
-async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncIterator[None]:
-    """With `maintenance` (the delivery worker's process: `keyguard worker`, or `serve`
-    running the worker) also the usage rollup and purge (keyguard.usage.retention)."""
-    runtime.usage.start()
-    await anyio.to_thread.run_sync(runtime.changes.poll)  # the change feed's starting point
-    jobs: list[tuple[float, Callable[[], object]]] = [
+def periodic_jobs(runtime: Runtime, *, maintenance: bool) -> list[tuple[float, Job]]:
+    """What `housekeeping` runs, and how often: every process's share, and with
+    `maintenance` the worker's as well."""
+    jobs: list[tuple[float, Job]] = [
         (runtime.settings.last_used_flush_seconds, runtime.flush_last_used),
         (CHANGE_FEED_SECONDS, runtime.changes.poll),  # other processes' revocations
         (SWEEP_SECONDS, runtime.limits.sweep),
@@ -56,6 +55,16 @@ async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncI
         # week is up: the audit log remembers the last one, so a restart neither skips nor
         # repeats a digest.
         jobs.append((runtime.settings.review_digest_check_seconds, runtime.review_digest.run))
+    return jobs
+
+
+@asynccontextmanager
+async def housekeeping(runtime: Runtime, *, maintenance: bool = False) -> AsyncIterator[None]:
+    """With `maintenance` (the delivery worker's process: `keyguard worker`, or `serve`
+    running the worker) also the usage rollup and purge (keyguard.usage.retention)."""
+    runtime.usage.start()
+    await anyio.to_thread.run_sync(runtime.changes.poll)  # the change feed's starting point
+    jobs = periodic_jobs(runtime, maintenance=maintenance)
     tasks = [asyncio.create_task(every(seconds, job)) for seconds, job in jobs]
     try:
         yield

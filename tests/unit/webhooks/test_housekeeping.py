@@ -1,54 +1,29 @@
 """The worker's housekeeping delivers webhooks and scans for expiring keys; other processes'
-housekeeping does neither."""
+housekeeping does neither. Read from the schedule itself, so no test waits on the clock."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
-from keyguard.clock import ManualClock
-from keyguard.runtime import Runtime, housekeeping
+from keyguard.runtime import Runtime
+from keyguard.runtime.housekeeping import periodic_jobs
 from keyguard.settings import Settings
 
 
-class _Counting:
-    """Stands in for a periodic job: tells the test when it ran."""
-
-    def __init__(self) -> None:
-        self.ran = threading.Event()
-
-    def run(self) -> int:
-        self.ran.set()
-        return 0
+def _scheduled(runtime: Runtime, *, maintenance: bool) -> dict[object, float]:
+    return {job: seconds for seconds, job in periodic_jobs(runtime, maintenance=maintenance)}
 
 
-def _run(runtime: Runtime, job: _Counting, *, maintenance: bool, wait: float) -> bool:
-    async def main() -> bool:
-        async with housekeeping(runtime, maintenance=maintenance):
-            return await asyncio.to_thread(job.ran.wait, wait)
-
-    return asyncio.run(main())
-
-
-def test_the_workers_housekeeping_delivers_webhooks(
-    runtime: Runtime, settings: Settings, clock: ManualClock
+def test_the_workers_housekeeping_delivers_webhooks_and_scans_expiries(
+    runtime: Runtime, settings: Settings
 ) -> None:
-    worker = Runtime.build(settings.model_copy(update={"webhook_delivery_seconds": 0.01}), clock)
-    job = _Counting()
-    worker.deliveries = job  # type: ignore[assignment]  # the wiring is what is tested here
-    try:
-        assert _run(worker, job, maintenance=True, wait=30)
-    finally:
-        worker.close()
+    jobs = _scheduled(runtime, maintenance=True)
+    assert jobs[runtime.deliveries.run] == settings.webhook_delivery_seconds
+    assert runtime.expiry_scan.run in jobs
 
 
-def test_a_serving_process_without_the_worker_does_not_deliver(
-    runtime: Runtime, settings: Settings, clock: ManualClock
+def test_a_serving_process_without_the_worker_neither_delivers_nor_scans(
+    runtime: Runtime,
 ) -> None:
-    server = Runtime.build(settings.model_copy(update={"webhook_delivery_seconds": 0.01}), clock)
-    job = _Counting()
-    server.deliveries = job  # type: ignore[assignment]  # the wiring is what is tested here
-    try:
-        assert not _run(server, job, maintenance=False, wait=0.5)
-    finally:
-        server.close()
+    jobs = _scheduled(runtime, maintenance=False)
+    assert runtime.deliveries.run not in jobs
+    assert runtime.expiry_scan.run not in jobs
+    assert runtime.changes.poll in jobs  # every process follows revocations
