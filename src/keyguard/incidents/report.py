@@ -80,12 +80,7 @@ class IncidentReports:
 
 def _incident(session: Session, actor: Actor, incident_id: str) -> IncidentView:
     row = session.get(Incident, incident_id)
-    # Another tenant's incident, or another environment's, looks exactly like a missing one.
-    if (
-        row is None
-        or (actor.tenant_id is not None and row.tenant_id != actor.tenant_id)
-        or (actor.env is not None and row.env != actor.env)
-    ):
+    if row is None or not actor.sees(row.tenant_id, row.env):
         raise NotFound(f"no incident {incident_id!r}")
     steps = session.scalars(
         select(IncidentStep).where(IncidentStep.incident_id == row.id).order_by(IncidentStep.id)
