@@ -82,7 +82,7 @@ class CachedProbe:
         return ok
 
 
-class Readiness:
+class ReadinessChecks:
     """The checks of one app; built with it, the secrets probe on first use."""
 
     def __init__(self, runtime: Runtime, *, monotonic: Callable[[], float]) -> None:

@@ -16,7 +16,7 @@ from keyguard.api.documented import UNAVAILABLE
 from keyguard.api.enforcement import EnforcedRoute
 from keyguard.api.metrics import CONTENT_TYPE
 from keyguard.api.problems import problem_response
-from keyguard.api.readiness import Check, Readiness as ReadinessChecks
+from keyguard.api.readiness import Check, ReadinessChecks
 
 router = APIRouter(route_class=EnforcedRoute, tags=["operations"])
 # How soon a load balancer may ask again after a 503.
@@ -51,14 +51,13 @@ async def readyz(request: Request) -> Readiness | Response:
     failing = [name for name, state in checks.items() if state == "unavailable"]
     if not failing:
         return Readiness(status="ready", checks=checks)
-    response = problem_response(
+    return problem_response(
         503,
         "not_ready",
         f"not ready: {', '.join(failing)} unavailable",
         retry_after=NOT_READY_RETRY_SECONDS,
         extensions={"checks": checks},
     )
-    return response
 
 
 @router.get("/metrics", operation_id="metrics_get", response_class=Response)
