@@ -4,6 +4,7 @@ loopback, on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,23 +12,31 @@ import smtplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from keyguard.lifecycle import DEFAULT_TENANT, OPERATOR, ApiKey, KeySpec, ensure_tenant
 from keyguard.lifecycle.views import CreatedKey
+from keyguard.mail.models import Message
+from keyguard.mail.schemas import BatchIn
+from keyguard.mail.usage import Caller
 from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 from keyguard.storage import migrate
 from keyguard.usage.models import UsageEvent
+from keyguard.verification import Allowed
 from tests.conftest import TEST_PEPPER
 from tests.functional.api.servers import ProcessServer
+from tests.functional.mail.sinks import free_port
 
 DEADLINE = 60.0  # seconds any one wait may take before the test fails
 
@@ -153,15 +162,17 @@ def test_smtp_finishes_a_message_in_flight_at_sigterm_and_writes_its_usage(
     node: Runtime, settings: Settings, tmp_path: Path
 ) -> None:
     sender = _key(node, "mail:send")
+    node.mail.domains.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
     smtp = _start_smtp(settings, tmp_path)
     client = smtplib.SMTP("127.0.0.1", smtp.port, timeout=DEADLINE)
     idle = smtplib.SMTP("127.0.0.1", smtp.port, timeout=DEADLINE)
     try:
         client.login("apikey", sender.key.reveal())
-        client.mail("sender@example.com")
+        client.mail("sender@brand.example")
         client.rcpt("someone@example.net")
         client.putcmd("data")
         assert client.getreply()[0] == 354
+        client.send(b"From: sender@brand.example\r\nTo: someone@example.net\r\n")
         client.send(b"Subject: drained\r\n\r\nfirst half, ")
         smtp.process.send_signal(signal.SIGTERM)
         _wait_for_line(smtp.output, "smtp submission draining", smtp.process)
@@ -176,6 +187,66 @@ def test_smtp_finishes_a_message_in_flight_at_sigterm_and_writes_its_usage(
     assert smtp.process.wait(timeout=DEADLINE) == 0
     assert _events(node, sender.view.id) >= 1
     assert _last_used(node, sender.view.id) is not None
+
+
+class _HoldingRelay:
+    """A relay that takes each message only once the test releases it."""
+
+    def __init__(self) -> None:
+        self.in_flight = threading.Event()
+        self.release = threading.Event()
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.in_flight.set()
+        await asyncio.to_thread(self.release.wait, DEADLINE)
+        self.received.append(envelope.original_content or b"")
+        return "250 2.0.0 accepted"
+
+
+def _states(runtime: Runtime) -> dict[str, int]:
+    with runtime.sessions() as session:
+        rows = session.execute(select(Message.state, func.count()).group_by(Message.state))
+        return {str(state): int(count) for state, count in rows}
+
+
+def test_worker_finishes_the_delivery_under_way_at_sigterm_and_records_it(
+    node: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    node.mail.domains.add_domain(DEFAULT_TENANT, "brand.example", OPERATOR.id)
+    decision = node.verifier.verify(_key(node, "mail:send").key.reveal())
+    assert isinstance(decision, Allowed)
+    letter = {"from": "news@brand.example", "to": ["a@example.com"], "subject": "s", "text": "t"}
+    batch = BatchIn.model_validate({"messages": [letter] * 3})
+    node.mail.sending.send(Caller(decision.key, ip="127.0.0.1", user_agent="tests"), batch)
+
+    relay, port = _HoldingRelay(), free_port()
+    controller = Controller(relay, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    output = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "KEYGUARD_DATA_DIR": str(settings.data_dir),
+        "KEYGUARD_DATABASE_URL": settings.database_url,
+        "KEYGUARD_PEPPER": TEST_PEPPER,
+        "KEYGUARD_SMTP_RELAY": f"smtp://127.0.0.1:{port}",
+    }
+    try:
+        with output.open("wb") as sink:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "keyguard", "worker"],
+                stdout=sink, stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+        assert relay.in_flight.wait(DEADLINE), output.read_text()
+        worker.send_signal(signal.SIGTERM)
+        _wait_for_line(output, "finishing the work under way", worker)
+        relay.release.set()
+        assert worker.wait(timeout=DEADLINE) == 0
+    finally:
+        relay.release.set()
+        controller.stop()
+    assert _states(node) == {"sent": 3}  # delivered and recorded: nothing sent twice later
+    assert len(relay.received) == 3
 
 
 def _read_http(sock: socket.socket) -> bytes:
