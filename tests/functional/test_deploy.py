@@ -95,7 +95,7 @@ def _cli(*args: str, env: dict[str, str]) -> int:
 
 def _on_port(args: list[str], port: int) -> list[str]:
     """The same command on a free loopback port (8080/2525 may be taken on a shared machine)."""
-    swapped = [a.replace("0.0.0.0", "127.0.0.1") for a in args]
+    swapped = [a.replace("0.0.0.0", "127.0.0.1") for a in args]  # noqa: S104 - replaced, not bound
     return [re.sub(r"\b(8080|2525)\b", str(port), a) for a in swapped]
 
 
