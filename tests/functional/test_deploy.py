@@ -302,9 +302,10 @@ def test_image_builds_and_serves(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     inspected = subprocess.run(
-        [podman, "image", "inspect", tag], capture_output=True, text=True, check=True
-    )
-    config = json.loads(inspected.stdout)[0]["Config"]
+        [podman, "image", "inspect", "--format", "{{json .Config}}", tag],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    config = json.loads(inspected.stdout)
     assert config["User"] == "10001:10001"
     assert config["Healthcheck"]["Test"][1:] == dockerfile().healthcheck
 
