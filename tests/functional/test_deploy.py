@@ -302,12 +302,13 @@ def test_image_builds_and_serves(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     inspected = subprocess.run(
-        [podman, "image", "inspect", "--format", "{{json .Config}}", tag],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    config = json.loads(inspected.stdout)
+        [podman, "image", "inspect", tag], capture_output=True, text=True, check=True
+    )
+    found = json.loads(inspected.stdout)[0]
+    config = found["Config"]
     assert config["User"] == "10001:10001"
-    assert config["Healthcheck"]["Test"][1:] == dockerfile().healthcheck
+    healthcheck = found["Healthcheck"]["Test"][1:]  # podman lists it beside the OCI config
+    assert healthcheck == dockerfile().healthcheck
 
     container = subprocess.run(
         [buildah, "from", tag], capture_output=True, text=True, check=True
@@ -324,7 +325,7 @@ def test_image_builds_and_serves(tmp_path: Path) -> None:
         command = [*run, container, "--", *config["Entrypoint"], *_on_port(config["Cmd"], port)]
         with log.open("wb") as sink:
             serve = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-        health = [*run, container, "--", *_on_port(config["Healthcheck"]["Test"][1:], port)]
+        health = [*run, container, "--", *_on_port(healthcheck, port)]
         deadline = time.monotonic() + 300
         while subprocess.run(health, capture_output=True, check=False).returncode != 0:
             assert serve.poll() is None and time.monotonic() < deadline, log.read_text()
