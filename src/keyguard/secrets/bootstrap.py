@@ -158,51 +158,77 @@ def _bao(settings: SecretsSettings) -> str:
 def _transit(
     settings: SecretsSettings, connection: OpenBaoConnection, *, create: bool
 ) -> list[Need]:
-    mount = settings.openbao_transit_mount.strip("/")
-    key = settings.openbao_transit_key
-    where = f"Transit key {key!r} under {mount}/"
-    key_command = f"{_bao(settings)} write -f {shlex.quote(f'{mount}/keys/{key}')}"
-    engine_command = f"{_bao(settings)} secrets enable -path={shlex.quote(mount)} transit"
+    return _Transit(settings, connection).needs(create=create)
 
-    def read_key() -> Any:
-        return connection.call(
-            "reading the Transit key",
-            lambda c: c.secrets.transit.read_key(name=key, mount_point=mount),
-        )
 
-    outcome = _attempt(read_key)
-    if outcome is None:
-        return [Need("transit key", "present", where)]
-    if not isinstance(outcome, NotFound):
-        return [Need("transit key", "missing", outcome.message, key_command)]
-    needs: list[Need] = []
-    engine = _mount_type(connection, mount)
-    if engine is None:
+@dataclass(frozen=True)
+class _Transit:
+    """The Transit engine and key the wrapper uses: present, created, or missing."""
+
+    settings: SecretsSettings
+    connection: OpenBaoConnection
+
+    @property
+    def mount(self) -> str:
+        return self.settings.openbao_transit_mount.strip("/")
+
+    @property
+    def where(self) -> str:
+        return f"Transit key {self.settings.openbao_transit_key!r} under {self.mount}/"
+
+    def needs(self, *, create: bool) -> list[Need]:
+        found = _attempt(self._read_key)
+        if found is None:
+            return [Need("transit key", "present", self.where)]
+        if not isinstance(found, NotFound):  # denied: the token cannot even read it
+            return [self._key_missing(found.message)]
+        engine = [] if _mount_type(self.connection, self.mount) else [self._engine(create)]
+        if not create or any(need.status == "missing" for need in engine):
+            return [*engine, self._key_missing(f"no {self.where}")]
+        return [*engine, self._create_key()]
+
+    def _engine(self, create: bool) -> Need:
+        command = f"{_bao(self.settings)} secrets enable -path={shlex.quote(self.mount)} transit"
         if not create:
-            detail = f"no Transit engine at {mount}/ (or the token cannot see it)"
-            needs.append(Need("transit engine", "missing", detail, engine_command))
-        else:
-            enabled = _attempt(
-                lambda: connection.call(
-                    f"enabling the Transit engine at {mount}/",
-                    lambda c: c.sys.enable_secrets_engine("transit", path=mount),
-                )
+            detail = f"no Transit engine at {self.mount}/ (or the token cannot see it)"
+            return Need("transit engine", "missing", detail, command)
+        failed = _attempt(
+            lambda: self._call(
+                f"enabling the Transit engine at {self.mount}/",
+                lambda c: c.sys.enable_secrets_engine("transit", path=self.mount),
             )
-            if enabled is not None:
-                needs.append(Need("transit engine", "missing", enabled.message, engine_command))
-                return [*needs, Need("transit key", "missing", f"no {where}", key_command)]
-            needs.append(Need("transit engine", "created", f"{mount}/"))
-    if not create:
-        return [*needs, Need("transit key", "missing", f"no {where}", key_command)]
-    made = _attempt(
-        lambda: connection.call(
-            "creating the Transit key",
-            lambda c: c.secrets.transit.create_key(name=key, mount_point=mount),
         )
-    )
-    if made is not None:
-        return [*needs, Need("transit key", "missing", made.message, key_command)]
-    return [*needs, Need("transit key", "created", where)]
+        if failed is not None:
+            return Need("transit engine", "missing", failed.message, command)
+        return Need("transit engine", "created", f"{self.mount}/")
+
+    def _create_key(self) -> Need:
+        key = self.settings.openbao_transit_key
+        failed = _attempt(
+            lambda: self._call(
+                "creating the Transit key",
+                lambda c: c.secrets.transit.create_key(name=key, mount_point=self.mount),
+            )
+        )
+        if failed is not None:
+            return self._key_missing(failed.message)
+        return Need("transit key", "created", self.where)
+
+    def _read_key(self) -> object:
+        key = self.settings.openbao_transit_key
+        return self._call(
+            "reading the Transit key",
+            lambda c: c.secrets.transit.read_key(name=key, mount_point=self.mount),
+        )
+
+    def _key_missing(self, detail: str) -> Need:
+        path = f"{self.mount}/keys/{self.settings.openbao_transit_key}"
+        return Need(
+            "transit key", "missing", detail, f"{_bao(self.settings)} write -f {shlex.quote(path)}"
+        )
+
+    def _call(self, operation: str, request: Callable[[Any], object]) -> object:
+        return self.connection.call(operation, request)
 
 
 def _mount_type(connection: OpenBaoConnection, mount: str) -> str | None:
