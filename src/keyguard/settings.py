@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     # When Redis (shared rate limits) is unreachable: refuse with 503 (default) or let through.
     redis_fail_open: bool = False
+    # The Redis pub/sub channel of the revocation fan-out (keyguard.fanout), when redis_url
+    # is set; deployments sharing one Redis keep their own.
+    fanout_channel: str = Field(default="keyguard:changes", min_length=1, max_length=200)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     # Usage events are written in batches: at most this long in memory before a flush.
     usage_flush_seconds: float = Field(default=1.0, gt=0)

@@ -9,10 +9,12 @@ Public surface::
         (each has an `_async` twin for the event loop)
         .overrides.per_minute(key_id, configured) # a throttle's lower rate, if one is live
     set_override / clear_override(session, …)    # a throttle, in the caller's transaction
+    RateOverride                                 # its row (the fan-out watches for it)
     LimitDecision                                # allowed, limit, remaining, reset, retry
 """
 
 from keyguard.ratelimit.decisions import LimitDecision
+from keyguard.ratelimit.models import RateOverride
 from keyguard.ratelimit.overrides import Overrides, clear_override, set_override
 from keyguard.ratelimit.redis_backend import RedisBackend
 from keyguard.ratelimit.service import RateLimits, build_limits
@@ -21,6 +23,7 @@ __all__ = [
     "LimitDecision",
     "Overrides",
     "RateLimits",
+    "RateOverride",
     "RedisBackend",
     "build_limits",
     "clear_override",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock
@@ -37,8 +37,14 @@ def set_override(
 
 def clear_override(session: Session, key_id: str) -> bool:
     """Lift a throttle; True when there was one."""
-    result = session.execute(delete(RateOverride).where(RateOverride.key_id == key_id))
-    return bool(getattr(result, "rowcount", 0))
+    # Through the ORM, not a bulk DELETE: the fan-out (keyguard.fanout) sees the flushed
+    # deletion and tells every process to reload its throttles.
+    row = session.get(RateOverride, key_id, with_for_update=True)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
 
 
 class Overrides:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.clock import Clock, system_clock
+from keyguard.fanout import Publisher, watch
 from keyguard.incidents import (
     GitHubKeys,
     IncidentReports,
@@ -66,6 +67,9 @@ class Runtime:
     detector: Detector
     alerts: AlertService
     closed: bool = field(default=False)
+    # The revocation fan-out (keyguard.fanout) when Redis is configured: every commit that
+    # changes a key or a throttle is published; housekeeping follows the channel.
+    publisher: Publisher | None = field(default=None)
     # Compromise response (docs/incidents.md): built after the services it uses.
     incidents: IncidentService = field(init=False)
     incident_reports: IncidentReports = field(init=False)
@@ -163,6 +167,9 @@ class Runtime:
             ),
             alerts=AlertService(sessions, clock, responder),
         )
+        if settings.redis_url:
+            runtime.publisher = Publisher(settings.redis_url, settings.fanout_channel)
+            watch(sessions, runtime.publisher.publish)
         runtime.detector.notifier = AlertEvents(events)
         runtime.incidents = IncidentService(
             sessions, keys, rotation, clock, notifier=IncidentEvents(events, sessions, clock)
@@ -177,6 +184,10 @@ class Runtime:
         )
         return runtime
 
+    def reload_throttles(self) -> None:
+        """Read the live throttles again (keyguard.ratelimit.overrides)."""
+        self.limits.overrides.load(self.sessions)
+
     def flush_last_used(self) -> None:
         """Write the last-used times (and pending re-hashes) verification noted in memory."""
         self.verifier.last_used.flush(self.sessions)
@@ -188,6 +199,8 @@ class Runtime:
         self.usage.close()
         self.flush_last_used()
         self.limits.backend.close()
+        if self.publisher is not None:
+            self.publisher.close()
         if self.locator is not None:
             self.locator.close()
         self.engine.dispose()
