@@ -36,13 +36,13 @@ class Publisher:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.channel = channel
-        # No retries: a failed publish is covered by the change feed, a retry only delays
-        # the commit's caller.
+        # One immediate retry, for a pooled connection Redis closed (a restart): beyond that a
+        # failed publish is covered by the change feed, and retries only delay the committer.
         self._client = redis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1),
         )
         self._pause = pause
         self._monotonic = monotonic
