@@ -129,7 +129,7 @@ class Runtime:
             peppers,
             clock,
             verifier,
-            Gate(verifier, limits),
+            Gate(verifier, limits, accepting=usage.accepting),
             keys,
             usage,
             limits,

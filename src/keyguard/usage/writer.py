@@ -8,8 +8,11 @@ graceful shutdown loses nothing.
 Crash window: events not yet flushed live only in this process. A crash (SIGKILL, OOM, power
 loss) loses at most the events of the last `flush_interval` seconds, plus whatever piled up
 while the database was unreachable, and never more than `max_queue` events
-(docs/http-api.md). When the queue is full, new events are dropped and counted
-(`keyguard_usage_events_dropped_total`), so a database outage cannot exhaust memory.
+(docs/http-api.md). When the queue holds `max_queue` events, `accepting()` turns False and
+the gate refuses new uses with 503 (docs/operations.md, "When a dependency fails"): a use is
+refused rather than served without its event. Events of uses admitted just before are still
+taken, up to a margin above `max_queue`; only past that is an event dropped, counted
+(`keyguard_usage_events_dropped_total`) and logged, so a database outage cannot exhaust memory.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ class UsageWriter:
         flush_interval: float = 1.0,
         max_batch: int = 1000,
         max_queue: int = 100_000,
+        overflow: int | None = None,
         locator: IpLocator | None = None,
     ) -> None:
         self._sessions = sessions
@@ -114,6 +118,10 @@ class UsageWriter:
         self._interval = flush_interval
         self._max_batch = max_batch
         self._max_queue = max_queue
+        # Room for the events of requests admitted before the queue filled (in flight).
+        self._hard_limit = max_queue + (
+            max(1000, max_queue // 10) if overflow is None else overflow
+        )
         self._queue: deque[UsageRecord] = deque()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -127,10 +135,16 @@ class UsageWriter:
 
     # -- the request path ----------------------------------------------------------------
 
+    def accepting(self) -> bool:
+        """Whether a new use may be admitted: its event will find room in the queue."""
+        return len(self._queue) < self._max_queue
+
     def submit(self, record: UsageRecord) -> None:
         """Queue one event; never blocks and never touches the database."""
-        if len(self._queue) >= self._max_queue:
+        if len(self._queue) >= self._hard_limit:
             self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error("usage_event_dropped", dropped=self.dropped, queued=len(self._queue))
             return
         self._queue.append(record)
         if len(self._queue) >= self._max_batch:

@@ -73,11 +73,17 @@ def test_close_writes_everything_still_queued(runtime: Runtime) -> None:
     assert len(_stored(runtime)) == 5
 
 
-def test_a_full_queue_drops_and_counts_instead_of_growing(runtime: Runtime) -> None:
-    writer = UsageWriter(runtime.sessions, max_queue=3)
-    for n in range(5):
+def test_a_full_queue_stops_accepting_then_drops_and_counts_past_its_margin(
+    runtime: Runtime,
+) -> None:
+    writer = UsageWriter(runtime.sessions, max_queue=3, overflow=1)
+    for n in range(3):
+        assert writer.accepting()
         writer.submit(_record(n))
-    assert (writer.depth(), writer.dropped) == (3, 2)
+    assert not writer.accepting()  # the gate now refuses new uses with 503
+    for n in range(3, 5):  # requests admitted before: their events still find room, once
+        writer.submit(_record(n))
+    assert (writer.depth(), writer.dropped) == (4, 1)
 
 
 def test_an_unavailable_database_keeps_the_events_for_the_next_flush(runtime: Runtime) -> None:
