@@ -119,7 +119,10 @@ class PrivateRedis:
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "keyguard", *args], stdout=sink, stderr=subprocess.STDOUT, env=env
+            [sys.executable, "-m", "keyguard", *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
 
 
@@ -248,6 +251,31 @@ async def phase(
     return [await one_revocation(runtime, nodes, committed, next(SERIAL)) for _ in range(n)]
 
 
+def start_nodes(
+    stack: ExitStack, workdir: Path, database_url: str, redis_url: str, count: int
+) -> tuple[list[str], int]:
+    """`count` x `keyguard serve` and one `keyguard smtp`; their URLs and the SMTP port."""
+    env = {
+        **os.environ, "KEYGUARD_DATA_DIR": str(workdir / "data"),
+        "KEYGUARD_DATABASE_URL": database_url, "KEYGUARD_PEPPER": PEPPER,
+        "KEYGUARD_REDIS_URL": redis_url, "KEYGUARD_MAIL_WORKER_IN_SERVE": "false",
+        "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    serving = []
+    for n in range(count):
+        port = free_port()
+        log = workdir / f"serve-{n}.log"
+        process = spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log)
+        stack.callback(_stop, process)
+        serving.append((process, f"http://127.0.0.1:{port}", log))
+    smtp_log = workdir / "smtp.log"
+    smtp = spawn(["smtp", "--port", "0"], env, smtp_log)
+    stack.callback(_stop, smtp)
+    for process, url, log in serving:
+        wait_http(process, url, log)
+    return [url for _, url, _ in serving], wait_smtp(smtp, smtp_log)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--revocations", type=int, default=200)
@@ -279,27 +307,7 @@ def main() -> None:
             runtime.sessions, "after_commit", lambda _s: committed.append(time.perf_counter()),
             insert=True,
         )  # fmt: skip
-        env = {
-            **os.environ, "KEYGUARD_DATA_DIR": str(workdir / "data"),
-            "KEYGUARD_DATABASE_URL": database_url, "KEYGUARD_PEPPER": PEPPER,
-            "KEYGUARD_REDIS_URL": private.url, "KEYGUARD_MAIL_WORKER_IN_SERVE": "false",
-            "PYTHONUNBUFFERED": "1",
-        }  # fmt: skip
-        processes = []
-        urls = []
-        for n in range(args.nodes):
-            port = free_port()
-            log = workdir / f"serve-{n}.log"
-            process = spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log)
-            processes.append((process, f"http://127.0.0.1:{port}", log))
-            urls.append(f"http://127.0.0.1:{port}")
-        smtp_log = workdir / "smtp.log"
-        smtp = spawn(["smtp", "--port", "0"], env, smtp_log)
-        for process in [smtp, *(p for p, _, _ in processes)]:
-            stack.callback(_stop, process)
-        for process, url, log in processes:
-            wait_http(process, url, log)
-        smtp_port = wait_smtp(smtp, smtp_log)
+        urls, smtp_port = start_nodes(stack, workdir, database_url, private.url, args.nodes)
         gateway = runtime.keys.create(
             OPERATOR, KeySpec(DEFAULT_TENANT, "live", ["keys:verify"])
         ).key.reveal()
@@ -307,12 +315,18 @@ def main() -> None:
         async def run() -> list[str]:
             nodes = Nodes(urls, smtp_port, gateway)
             try:
-                lines = [summary("redis up", await phase(runtime, nodes, committed, args.revocations))]
+                lines = [
+                    summary("redis up", await phase(runtime, nodes, committed, args.revocations))
+                ]
                 await asyncio.to_thread(private.stop)
-                lines.append(summary("redis down", await phase(runtime, nodes, committed, args.fallback)))
+                lines.append(
+                    summary("redis down", await phase(runtime, nodes, committed, args.fallback))
+                )
                 await asyncio.to_thread(private.start)
                 await asyncio.sleep(3.0)  # the subscribers' backoff is capped at 2 s
-                lines.append(summary("redis back", await phase(runtime, nodes, committed, args.after)))
+                lines.append(
+                    summary("redis back", await phase(runtime, nodes, committed, args.after))
+                )
                 return lines
             finally:
                 await nodes.aclose()

@@ -16,6 +16,7 @@ import fastapi.routing
 import structlog
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -249,9 +250,21 @@ def _not_json(request: Request, errors: Sequence[Any]) -> bool:
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
+    if _database_away(exc):
+        # The database is unreachable (docs/operations.md): a write or a lookup that needs it
+        # is refused for now, like the gate's own refusal, never reported as our bug.
+        _remember(request, "database_unavailable")
+        detail = "the database is unreachable; retry shortly"
+        return problem_response(503, "database_unavailable", detail, retry_after=1.0)
     _remember(request, "internal_error")
     log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return problem_response(500, "internal_error", "an unexpected error occurred")
+
+
+def _database_away(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -34,6 +34,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from keyguard.clock import Clock
 from keyguard.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     InvalidInput,
     KeyguardError,
     PermissionDenied,
@@ -74,6 +75,8 @@ def smtp_reply(error: KeyguardError) -> tuple[int, str]:
     """The one mapping from Keyguard errors to SMTP replies (code and enhanced status)."""
     if isinstance(error, RateLimited):
         return 452, "4.7.1"
+    if isinstance(error, ConfigurationError):
+        return 451, "4.3.0"  # a dependency is down (docs/operations.md): retry, never bounce
     if isinstance(error, AuthenticationFailed):
         return 535, "5.7.8"
     if isinstance(error, PermissionDenied):
@@ -137,7 +140,10 @@ class SubmissionHandler:
         if login != USERNAME:
             presented = ""  # a wrong username is treated like an invalid key: one answer
         # AUTH alone sends nothing: the message is counted against the key's rate at MAIL FROM.
-        decision = await self.gate.admit(presented, scope=SCOPE, ip=ip, spend_rate=False)
+        try:
+            decision = await self.gate.admit(presented, scope=SCOPE, ip=ip, spend_rate=False)
+        except ConfigurationError as error:  # the key store or the usage queue is away
+            return AuthResult(success=False, handled=False, message=f"454 4.7.0 {error.code}")
         if isinstance(decision, Denied):
             self._record_auth(decision, ip)
             return AuthResult(

@@ -31,7 +31,6 @@ from keyguard.policy import IPAddress
 from keyguard.ratelimit import LimitDecision, RateLimits
 from keyguard.verification.service import Allowed, Decision, Denied, Owner, Verifier
 
-
 DATABASE_UNAVAILABLE = "database_unavailable"
 USAGE_BACKLOG = "usage_backlog_full"
 
