@@ -16,7 +16,7 @@ import fastapi.routing
 import structlog
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -249,22 +249,19 @@ def _not_json(request: Request, errors: Sequence[Any]) -> bool:
     return not json_like
 
 
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is unreachable (docs/operations.md): a route that needs it is refused for
+    now ("try later", as the gate refuses a lookup), not reported as a bug of ours."""
+    _remember(request, "database_unavailable")
+    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+    detail = "the database is unreachable; retry shortly"
+    return problem_response(503, "database_unavailable", detail, retry_after=1.0)
+
+
 async def internal_error(request: Request, exc: Exception) -> Response:
-    if _database_away(exc):
-        # The database is unreachable (docs/operations.md): a write or a lookup that needs it
-        # is refused for now, like the gate's own refusal, never reported as our bug.
-        _remember(request, "database_unavailable")
-        detail = "the database is unreachable; retry shortly"
-        return problem_response(503, "database_unavailable", detail, retry_after=1.0)
     _remember(request, "internal_error")
     log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return problem_response(500, "internal_error", "an unexpected error occurred")
-
-
-def _database_away(exc: Exception) -> bool:
-    return isinstance(exc, OperationalError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
 
 
 def install(app: FastAPI) -> None:
@@ -272,4 +269,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(KeyguardError, keyguard_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(Exception, internal_error)

@@ -59,10 +59,14 @@ def test_with_postgresql_away_cached_keys_keep_serving_and_no_usage_event_is_los
     assert api.runtime.engine.url.port == forwarder.port
     gateway = create_key(runtime, scopes=["keys:verify"])
     target = create_key(runtime, scopes=["mail:send"])
-    client = api.client(gateway)
+    reader = create_key(runtime, scopes=["keys:read"])
+    client, lister = api.client(gateway), api.client(reader)
     ask = {"key": target.key.reveal()}
     assert client.post("/v1/keys/verify", json=ask).json()["valid"]  # both now cached
+    assert lister.get("/v1/keys").status_code == 200
     forwarder.cut()
+    listing = lister.get("/v1/keys")  # the key is cached, but the route reads the database
+    assert (listing.status_code, listing.json()["code"]) == (503, "database_unavailable")
     answers = [client.post("/v1/keys/verify", json=ask) for _ in range(10)]
     assert [(a.status_code, a.json()["valid"]) for a in answers] == [(200, True)] * 10
     uncached = api.client(create_key(runtime, scopes=["keys:read"]))
@@ -75,6 +79,7 @@ def test_with_postgresql_away_cached_keys_keep_serving_and_no_usage_event_is_los
     until(lambda: api.runtime.usage.flush() >= 0 and api.runtime.usage.depth() == 0, "flushed")
     assert stored(runtime, gateway.view.id) == [200] * 11
     assert len(stored(runtime, target.view.id)) == 11  # the verified key's own events
+    assert stored(runtime, reader.view.id) == [200, 503]
 
 
 def test_with_redis_stopped_revocations_arrive_through_the_change_feed(
