@@ -215,7 +215,7 @@ async def refused_after(check: object, committed: list[float]) -> float | None:
 
 async def one_revocation(
     runtime: Runtime, nodes: Nodes, committed: list[float], serial: int
-) -> float | None:
+) -> list[float | None]:
     created = runtime.keys.create(OPERATOR, KeySpec(DEFAULT_TENANT, "live", ["mail:send"]))
     key = created.key.reveal()
     checks = nodes.checks(key, serial)
@@ -226,11 +226,21 @@ async def one_revocation(
     await asyncio.to_thread(runtime.keys.revoke, OPERATOR, created.view.id)
     if not committed:
         raise SystemExit("the revocation's commit was not seen")
-    times = await asyncio.gather(*(refused_after(c, committed) for c in checks))
-    return None if None in times else max(t for t in times if t is not None)
+    return list(await asyncio.gather(*(refused_after(c, committed) for c in checks)))
 
 
-def summary(name: str, results: list[float | None]) -> str:
+def summary(name: str, per_node: list[list[float | None]]) -> str:
+    """Every node's refusal (the slowest of the four per revocation), then each node's own."""
+    everyone = [
+        None if None in times else max(t for t in times if t is not None) for times in per_node
+    ]
+    lines = [_quantiles(name, everyone)]
+    for n, label in enumerate([*(f"http{n + 1}" for n in range(len(per_node[0]) - 1)), "smtp"]):
+        lines.append("  " + _quantiles(label, [times[n] for times in per_node]))
+    return "\n".join(lines)
+
+
+def _quantiles(name: str, results: list[float | None]) -> str:
     done = sorted(r for r in results if r is not None)
     missed = len(results) - len(done)
     if not done:
@@ -247,7 +257,7 @@ SERIAL = iter(range(10**6))
 
 async def phase(
     runtime: Runtime, nodes: Nodes, committed: list[float], n: int
-) -> list[float | None]:
+) -> list[list[float | None]]:
     return [await one_revocation(runtime, nodes, committed, next(SERIAL)) for _ in range(n)]
 
 
