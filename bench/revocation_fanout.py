@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import base64
 import os
+import random
 import re
 import secrets
 import shutil
@@ -222,6 +223,9 @@ async def one_revocation(
     accepted = await asyncio.gather(*(c() for c in checks))  # type: ignore[operator]
     if not all(accepted):
         raise SystemExit(f"revocation {serial}: a node refused a new key first: {accepted}")
+    # A pause of 0-0.5 s (seeded): otherwise each revocation would follow the slowest node's
+    # last refusal by the same few milliseconds, in step with its feed's 0.5 s polls.
+    await asyncio.sleep(random.Random(serial).uniform(0, 0.5))
     committed.clear()
     await asyncio.to_thread(runtime.keys.revoke, OPERATOR, created.view.id)
     if not committed:
