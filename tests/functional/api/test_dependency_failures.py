@@ -133,3 +133,33 @@ def test_the_forwarder_really_cuts_the_database(runtime: Runtime, forwarder: For
             assert connection.scalar(select(1)) == 1
     finally:
         engine.dispose()
+
+
+def test_when_the_usage_queue_is_full_uses_are_refused_and_every_event_is_kept(
+    runtime: Runtime, start_api: StartApi, forwarder: Forwarder
+) -> None:
+    forwarded = make_url(runtime.engine.url).set(host="127.0.0.1", port=forwarder.port)
+    api = start_api(
+        database_url=forwarded.render_as_string(hide_password=False), usage_queue_limit=6
+    )
+    gateway = create_key(runtime, scopes=["keys:verify"])
+    client = api.client(gateway)
+    ask = {"key": create_key(runtime, scopes=["mail:send"]).key.reveal()}
+    assert client.post("/v1/keys/verify", json=ask).status_code == 200
+    api.runtime.usage.flush()  # an empty queue to start from
+    forwarder.cut()
+    statuses = [client.post("/v1/keys/verify", json=ask).status_code for _ in range(6)]
+    # Each verification queues two events (the gateway's and the verified key's): the
+    # queue of 6 is full after three, and the gate refuses until it drains.
+    assert statuses == [200, 200, 200, 503, 503, 503]
+    refused = client.post("/v1/keys/verify", json=ask)
+    assert refused.json()["code"] == "usage_backlog_full"
+    forwarder.restore()
+    until(lambda: api.runtime.usage.flush() >= 0 and api.runtime.usage.depth() == 0, "flushed")
+    assert client.post("/v1/keys/verify", json=ask).status_code == 200  # drained: served again
+    api.runtime.usage.flush()
+    assert stored(runtime, gateway.view.id) == [200] * 5  # every accepted use
+    with runtime.sessions() as session:  # and the refusals (decided before the key was)
+        refusals = session.scalars(select(UsageEvent.outcome).where(UsageEvent.status == 503))
+        assert list(refusals) == ["rate_limited"] * 4
+    assert api.runtime.usage.dropped == 0
