@@ -337,7 +337,8 @@ def main() -> None:
                     summary("redis down", await phase(runtime, nodes, committed, args.fallback))
                 )
                 await asyncio.to_thread(private.start)
-                await asyncio.sleep(3.0)  # the subscribers' backoff is capped at 2 s
+                # The subscribers' backoff is capped at 2 s, the publisher's pause at 5 s.
+                await asyncio.sleep(6.0)
                 lines.append(
                     summary("redis back", await phase(runtime, nodes, committed, args.after))
                 )

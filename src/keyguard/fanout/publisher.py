@@ -2,8 +2,9 @@
 
 Called in the committing thread right after the commit (keyguard.fanout.watch), so it must be
 quick and must never raise: a PUBLISH on loopback takes about 0.1 ms. When Redis does not
-answer, the publisher pauses for `pause` seconds instead of making every commit wait for a
-timeout; what it did not publish, the database change feed delivers within its interval.
+answer, the publisher pauses (`pause` seconds, doubled after each further failure up to
+`max_pause`) instead of making every commit wait for a timeout; what it did not publish, the
+database change feed delivers within its interval.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Publisher:
         *,
         timeout: float = 0.25,
         pause: float = 1.0,
+        max_pause: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.channel = channel
@@ -45,6 +47,8 @@ class Publisher:
             retry=Retry(NoBackoff(), 1),
         )
         self._pause = pause
+        self._max_pause = max_pause
+        self._failed_in_a_row = 0
         self._monotonic = monotonic
         self._paused_until = 0.0
         self._lock = threading.Lock()
@@ -64,10 +68,13 @@ class Publisher:
         except (redis.RedisError, OSError) as exc:
             with self._lock:
                 self.failures += 1
-                self._paused_until = self._monotonic() + self._pause
+                pause = min(self._pause * 2**self._failed_in_a_row, self._max_pause)
+                self._failed_in_a_row += 1
+                self._paused_until = self._monotonic() + pause
             log.warning("fanout_publish_unavailable", error=type(exc).__name__)
             return False
         self.published += 1
+        self._failed_in_a_row = 0
         return True
 
     def close(self) -> None:

@@ -99,13 +99,15 @@ def test_the_subscriber_reconnects_after_redis_restarts_and_catches_up(
 
 
 def test_a_publisher_pauses_after_a_failure_instead_of_waiting_on_every_commit() -> None:
-    ticks = iter([0.0, 0.0, 0.5, 2.0, 2.0])
+    ticks = iter([0.0, 0.0, 0.5, 2.0, 2.0, 3.5, 4.5, 4.5])
     publisher = Publisher("redis://127.0.0.1:1/0", pause=1.0, monotonic=lambda: next(ticks))
     change = Change(frozenset({"key_x"}))
-    assert not publisher.publish(change)  # tried: connection refused
-    assert not publisher.publish(change)  # within the pause: not even tried
-    assert not publisher.publish(change)  # after it: tried again
-    assert (publisher.failures, publisher.skipped) == (2, 1)
+    assert not publisher.publish(change)  # t=0: tried, connection refused: 1 s pause
+    assert not publisher.publish(change)  # t=0.5, within the pause: not even tried
+    assert not publisher.publish(change)  # t=2: tried again, refused again: 2 s pause
+    assert not publisher.publish(change)  # t=3.5: within the doubled pause
+    assert not publisher.publish(change)  # t=4.5: tried
+    assert (publisher.failures, publisher.skipped) == (3, 2)
     publisher.close()
 
 
