@@ -92,12 +92,21 @@ class Subscriber:
             retry=Retry(NoBackoff(), 0),  # the loop in `run` is the retry, with its backoff
         )
         try:
-            async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+            async with client.pubsub() as pubsub:
                 await pubsub.subscribe(self.channel)
-                await pubsub.ping()  # the subscription is in place once Redis answers
+                await self._confirmed(pubsub)
                 await self._listening(pubsub)
         finally:
             await client.aclose()
+
+    async def _confirmed(self, pubsub: Any) -> None:
+        """Wait for Redis to confirm the subscription: only from then on is nothing missed,
+        so only then may the catch-up read what was missed before."""
+        async with asyncio.timeout(self._connect_timeout * 5):  # TimeoutError: an OSError
+            while True:
+                message = await pubsub.get_message(timeout=self._connect_timeout)
+                if message is not None and message.get("type") == "subscribe":
+                    return
 
     async def _listening(self, pubsub: Any) -> None:
         self.connections += 1
