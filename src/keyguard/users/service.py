@@ -131,6 +131,14 @@ class UserService:
             subject="Your Keyguard dashboard invitation", text=text, now=now,
         )  # fmt: skip
 
+    def send_setup(self, invitation: Invitation, link: str) -> None:
+        """E-mail a reset's set-up link to the person, through the mail outbox."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            user = self._user(session, invitation.user.id)
+            for tenant in sorted(invitation.user.roles)[:1]:
+                self._invite(session, user, tenant, link, now)
+
     def list(self, tenant_id: str | None = None) -> builtins.list[UserView]:
         with self._sessions() as session:
             query = select(User).order_by(User.email)
