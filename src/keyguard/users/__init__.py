@@ -12,7 +12,7 @@ Public surface::
     ROLES, Role, role()  → the one roles table (docs/dashboard.md)
 """
 
-from keyguard.users.factors import totp_code
+from keyguard.users.factors import new_totp_secret, totp_code, totp_uri
 from keyguard.users.passkeys import Relying
 from keyguard.users.roles import ROLE_NAMES, ROLES, Role, role
 from keyguard.users.service import NoticeSink, UserService
@@ -33,5 +33,7 @@ __all__ = [
     "UserView",
     "csrf_of",
     "role",
+    "new_totp_secret",
     "totp_code",
+    "totp_uri",
 ]

@@ -84,6 +84,8 @@ class WebSession(Base):
     tenant_id: Mapped[str | None] = mapped_column(String(64))
     env: Mapped[str] = mapped_column(String(8), default="live")
     challenge: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The one form that may reveal a key (create, rotate): a reload re-posts a spent nonce.
+    form_nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reauth_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

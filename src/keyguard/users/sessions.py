@@ -104,6 +104,22 @@ class Sessions:
             challenge, row.challenge = row.challenge, None
             return challenge
 
+    def issue_nonce(self, session_id: str) -> str:
+        """A nonce for the next form that reveals a key; a newer form replaces it."""
+        nonce = new_token()
+        with self._sessions.begin() as session:
+            self._row(session, session_id).form_nonce = digest(nonce)
+        return nonce
+
+    def spend_nonce(self, session_id: str, nonce: str) -> bool:
+        """True once for the issued nonce: a reloaded answer re-posts a spent one."""
+        with self._sessions.begin() as session:
+            row = self._row(session, session_id)
+            if row.form_nonce is None or not hmac.compare_digest(row.form_nonce, digest(nonce)):
+                return False
+            row.form_nonce = None
+            return True
+
     def mark_reauthenticated(self, session_id: str) -> None:
         with self._sessions.begin() as session:
             self._row(session, session_id).reauth_at = self._clock()

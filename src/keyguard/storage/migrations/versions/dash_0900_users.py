@@ -101,6 +101,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(length=64), nullable=True),
         sa.Column("env", sa.String(length=8), nullable=False),
         sa.Column("challenge", sa.LargeBinary(), nullable=True),
+        sa.Column("form_nonce", sa.String(length=64), nullable=True),
         sa.Column("created_at", _TIME(timezone=True), nullable=False),
         sa.Column("last_seen_at", _TIME(timezone=True), nullable=False),
         sa.Column("reauth_at", _TIME(timezone=True), nullable=True),
