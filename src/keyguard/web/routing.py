@@ -33,7 +33,9 @@ CSP: Final = (
 HEADERS: Final = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",  # set-up links carry a token in the query
+    # Set-up links carry a token in the query: never sent to another site. (no-referrer
+    # would also make the browser send `Origin: null` on our own forms.)
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",

@@ -42,7 +42,7 @@ def test_every_page_sends_the_security_headers(api: Api) -> None:
         and "unsafe-inline" not in csp
     )
     assert answer.headers["x-frame-options"] == "DENY"
-    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert answer.headers["referrer-policy"] == "same-origin"
     assert "no-store" in answer.headers["cache-control"]
     assert "strict-transport-security" not in answer.headers  # dev mode, plain HTTP
 
