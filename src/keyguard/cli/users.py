@@ -120,6 +120,24 @@ def reset(
     _show(invitation, url, invite, json_output)
 
 
+def announce_dashboard(runtime: Any, host: str, port: int, tls: bool) -> None:
+    """The start-up lines of `keyguard serve`: where the dashboard is, and with no user yet,
+    how to create the first owner. Loopback is shown as localhost: passkeys need a name."""
+    import structlog
+
+    log = structlog.get_logger("keyguard.serve")
+    shown = "localhost" if host in ("127.0.0.1", "::1", "localhost") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    url = f"{'https' if tls else 'http'}://{shown}:{port}"
+    log.info(f"Dashboard: {url}/ui/", dashboard_url=f"{url}/ui/")
+    if not runtime.users.list():
+        log.info(
+            "No dashboard user yet: create the first owner with "
+            f"`keyguard users add YOU@EXAMPLE.COM --role owner --url {url}` and open its link",
+            first_owner=f"keyguard users add YOU@EXAMPLE.COM --role owner --url {url}",
+        )
+
+
 def _link(url: str, token: str) -> str:
     return f"{url.rstrip('/')}/ui/setup?token={token}"
 
