@@ -34,3 +34,21 @@ def test_the_dashboard_answers_on_the_served_port(tmp_path: Path) -> None:
         server.stop()
     assert answer.status_code == 200 and "Sign in to Keyguard" in answer.text
     assert asset.status_code == 200 and asset.headers["content-type"].startswith("text/javascript")
+
+
+def test_live_mode_sends_hsts_and_a_host_only_secure_cookie(tmp_path: Path) -> None:
+    import httpx
+
+    database_url = f"sqlite:///{tmp_path / 'keyguard.db'}"
+    Cli(tmp_path / "data", database_url, []).run("init")
+    server = ProcessServer(
+        tmp_path / "data", database_url, env={"KEYGUARD_MODE": "live"},
+        args=("--behind-proxy", "127.0.0.1/32"),
+    ).start()  # fmt: skip
+    try:
+        answer = httpx.get(f"{server.wait_ready().url}/ui/login", timeout=30)
+    finally:
+        server.stop()
+    assert answer.headers["strict-transport-security"].startswith("max-age=")
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("__Host-kg_session=") and "Secure" in cookie and "HttpOnly" in cookie
