@@ -80,11 +80,11 @@ def root() -> Response:
 
 
 @router.get("/ui/login")
-def login(request: Request, error: str | None = None) -> Response:
+def login(request: Request) -> Response:
     view, token = _pending(request)
     if view.signed_in:
         raise Redirect("/ui/")
-    return _with_cookie(request, page(request, "login.html", csrf=view.csrf, error=error), token)
+    return _with_cookie(request, page(request, "login.html", csrf=view.csrf, error=None), token)
 
 
 @router.post("/ui/login/password")
