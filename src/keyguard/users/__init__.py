@@ -32,8 +32,8 @@ __all__ = [
     "UserService",
     "UserView",
     "csrf_of",
-    "role",
     "new_totp_secret",
+    "role",
     "totp_code",
     "totp_uri",
 ]

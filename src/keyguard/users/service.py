@@ -1,9 +1,7 @@
-"""UserService: people, their roles, their factors, and signing in.
+"""UserService: people, their roles and their set-up; signing in is keyguard.users.signin.
 
 Every change is audited as whoever made it (`operator:cli`, or `user:<id>` from the
-dashboard), in the change's own transaction. Signing in gives one answer to every failure
-(`sign_in_failed`), does the same Argon2 work for an unknown address as for a known one, and
-is throttled per account and per address through keyguard.ratelimit before any check runs.
+dashboard), in the change's own transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import builtins
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,22 +23,19 @@ from keyguard.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
-    RateLimited,
 )
 from keyguard.lifecycle import get_tenant
 from keyguard.ratelimit import RateLimits
-from keyguard.secrets import KeyWrapper, SecretValue, delete_secrets, read_secret, store_secret
+from keyguard.secrets import KeyWrapper, SecretValue, delete_secrets, store_secret
 from keyguard.users import factors, passkeys
 from keyguard.users.models import Membership, RecoveryCode, User, WebAuthnCredential, WebSession
 from keyguard.users.passkeys import Relying
 from keyguard.users.roles import ROLES, role
 from keyguard.users.sessions import Sessions
+from keyguard.users.signin import SECRETS_TENANT, TOTP_PURPOSE, SignIn
 from keyguard.users.views import Invitation, SessionPolicy, UserView
 
 SETUP_LIFETIME = timedelta(hours=72)
-SECRETS_TENANT = "_users"  # stored secrets of people belong to no tenant
-TOTP_PURPOSE = "totp_seed"
-FAILED = "wrong address, password or code"
 
 
 class NoticeSink(Protocol):
@@ -52,7 +47,7 @@ class NoticeSink(Protocol):
     ) -> object: ...  # fmt: skip
 
 
-class UserService:
+class UserService(SignIn):
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -65,13 +60,11 @@ class UserService:
         account_per_minute: int = 5,
         address_per_minute: int = 30,
     ) -> None:
-        self._sessions = sessions
-        self._clock = clock
-        self._limits = limits
-        self._wrapper = wrapper
+        super().__init__(
+            sessions, clock, limits, wrapper,
+            account_per_minute=account_per_minute, address_per_minute=address_per_minute,
+        )  # fmt: skip
         self._notices = notices
-        self._account_rate = account_per_minute
-        self._address_rate = address_per_minute
         self.web = Sessions(sessions, clock, policy or SessionPolicy())
 
     # -- people --------------------------------------------------------------------------
@@ -284,190 +277,6 @@ class UserService:
         self._record_all(session, now, f"user:{user.id}", "user.set_up", user, method=method)
         return codes
 
-    # -- signing in ------------------------------------------------------------------------
-
-    def sign_in_password(self, email: str, password: str, code: str, *, ip: str | None) -> str:
-        """The user's id when address, password and current TOTP code all match."""
-        email = email.strip().lower()
-        self._throttle(email, ip)
-        now = self._clock()
-        with self._sessions.begin() as session:
-            user = session.scalar(select(User).where(User.email == email))
-            ok = factors.check_password(user.password_hash if user else None, password)
-            if user is not None and ok and self._totp_ok(session, user, code, now):
-                self._record_all(
-                    session,
-                    now,
-                    f"user:{user.id}",
-                    "user.signed_in",
-                    user,
-                    method="password+totp",
-                    ip=ip,
-                )
-                return user.id
-        raise self._failure(email, ip, "password+totp")
-
-    def sign_in_recovery(self, email: str, code: str, *, ip: str | None) -> str:
-        """A recovery code instead of the second factor (with the password); spent on use."""
-        email = email.strip().lower()
-        self._throttle(email, ip)
-        now = self._clock()
-        wanted = factors.digest(factors.normalize_recovery_code(code))
-        with self._sessions.begin() as session:
-            user = session.scalar(select(User).where(User.email == email))
-            row = None
-            if user is not None:
-                row = session.scalar(select(RecoveryCode).where(
-                    RecoveryCode.user_id == user.id, RecoveryCode.code_hash == wanted,
-                    RecoveryCode.used_at.is_(None),
-                ))  # fmt: skip
-            if user is not None and row is not None:
-                row.used_at = now
-                self._record_all(
-                    session,
-                    now,
-                    f"user:{user.id}",
-                    "user.signed_in",
-                    user,
-                    method="recovery_code",
-                    ip=ip,
-                )
-                return user.id
-        raise self._failure(email, ip, "recovery_code")
-
-    def sign_in_options(self, relying: Relying) -> tuple[str, bytes]:
-        return passkeys.authentication_options(relying)
-
-    def sign_in_passkey(
-        self, relying: Relying, response: str, challenge: bytes, *, ip: str | None
-    ) -> str:
-        self._throttle(None, ip)
-        credential_id = passkeys.credential_id_of(response)
-        now = self._clock()
-        with self._sessions.begin() as session:
-            row = session.get(WebAuthnCredential, credential_id)
-            if row is not None:
-                try:
-                    count = passkeys.verify_authentication(
-                        relying,
-                        response,
-                        challenge,
-                        public_key=row.public_key,
-                        sign_count=row.sign_count,
-                    )
-                except AuthenticationFailed:
-                    count = None
-                if count is not None:
-                    row.sign_count, row.last_used_at = count, now
-                    user = self._user(session, row.user_id)
-                    self._record_all(
-                        session,
-                        now,
-                        f"user:{user.id}",
-                        "user.signed_in",
-                        user,
-                        method="passkey",
-                        ip=ip,
-                    )
-                    return user.id
-        raise self._failure(None, ip, "passkey")
-
-    def reauthenticate_totp(self, user_id: str, code: str) -> None:
-        now = self._clock()
-        with self._sessions.begin() as session:
-            user = self._user(session, user_id)
-            if user.totp_enabled and self._totp_ok(session, user, code, now):
-                self._record_all(
-                    session, now, f"user:{user.id}", "user.reauthenticated", user, method="totp"
-                )
-                return
-        raise AuthenticationFailed("the code does not match", code="reauth_failed")
-
-    def reauthenticate_passkey(
-        self, user_id: str, relying: Relying, response: str, challenge: bytes
-    ) -> None:
-        now = self._clock()
-        with self._sessions.begin() as session:
-            row = session.get(WebAuthnCredential, passkeys.credential_id_of(response))
-            if row is None or row.user_id != user_id:
-                raise AuthenticationFailed("the passkey was not accepted", code="reauth_failed")
-            row.sign_count = passkeys.verify_authentication(
-                relying, response, challenge, public_key=row.public_key, sign_count=row.sign_count
-            )
-            self._record_all(
-                session,
-                now,
-                f"user:{user_id}",
-                "user.reauthenticated",
-                self._user(session, user_id),
-                method="passkey",
-            )
-
-    def has_totp(self, user_id: str) -> bool:
-        with self._sessions() as session:
-            return self._user(session, user_id).totp_enabled
-
-    # -- helpers -------------------------------------------------------------------------
-
-    def _throttle(self, email: str | None, ip: str | None) -> None:
-        """Both counters are spent by every attempt, known address or not (no enumeration)."""
-        checks = [(f"signin:addr:{ip or '-'}", self._address_rate)]
-        if email is not None:
-            checks.append((f"signin:acct:{factors.digest(email)[:32]}", self._account_rate))
-        for bucket, rate in checks:
-            decision = self._limits.check(bucket, rate)
-            if not decision.allowed:
-                raise RateLimited(
-                    "too many sign-in attempts; wait a minute",
-                    code="sign_in_throttled",
-                    retry_after=decision.retry_after,
-                )
-
-    def _failure(self, email: str | None, ip: str | None, method: str) -> AuthenticationFailed:
-        """Audit the failure (never what was typed) and give the one answer."""
-        now = self._clock()
-        with self._sessions.begin() as session:
-            known = session.scalar(select(User.id).where(User.email == email)) if email else None
-            audit.append(
-                session,
-                now=now,
-                actor=f"user:{known}" if known else "anonymous",
-                action="user.sign_in_failed",
-                target=known,
-                data={"method": method, "ip": ip},
-            )
-        return AuthenticationFailed(FAILED, code="sign_in_failed")
-
-    def _totp_ok(self, session: Session, user: User, code: str, now: datetime) -> bool:
-        if not user.totp_enabled:
-            return False
-        seed = read_secret(
-            session, self._wrapper(), tenant_id=SECRETS_TENANT, purpose=TOTP_PURPOSE, name=user.id
-        )
-        step = factors.totp_step(seed.reveal(), code, now)
-        if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-            return False  # a code is good once: a replayed one is refused
-        user.totp_last_step = step
-        return True
-
-    def _record_all(
-        self, session: Session, now: datetime, by: str, action: str, user: User, **data: Any
-    ) -> None:
-        """One audit event per tenant of the user (each tenant's log shows its people)."""
-        tenants: builtins.list[str | None] = builtins.list(
-            session.scalars(select(Membership.tenant_id).where(Membership.user_id == user.id))
-        )
-        for tenant in tenants or [None]:
-            audit.append(
-                session,
-                now=now,
-                actor=by,
-                action=action,
-                tenant_id=tenant,
-                target=user.id,
-                data=data,
-            )
-
     @staticmethod
     def _owners(session: Session, tenant_id: str) -> int:
         return int(
@@ -489,18 +298,6 @@ class UserService:
             raise AuthenticationFailed(
                 "this set-up link is unknown or expired", code="invalid_setup_token"
             )
-        return user
-
-    @staticmethod
-    def _user(session: Session, who: str) -> User:
-        query = (
-            select(User).where(User.email == who.strip().lower())
-            if "@" in who
-            else select(User).where(User.id == who)
-        )
-        user = session.scalar(query)
-        if user is None:
-            raise NotFound(f"no user {who!r}")
         return user
 
 
