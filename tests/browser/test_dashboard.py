@@ -198,7 +198,7 @@ def test_a_forged_form_and_a_stale_factor_are_refused(page: Any, served: Served)
     _shot(page, "reauth")
     page.get_by_role("button", name="Confirm with a passkey").click()
     page.wait_for_url(re.compile(r".*/ui/keys/new$"))
-    assert page.get_by_role("button", name="Create the key").is_visible()
+    page.get_by_role("button", name="Create the key").wait_for()  # the form, after the factor
 
 
 def test_a_person_of_another_tenant_sees_nothing_of_this_one(page: Any, served: Served) -> None:
@@ -211,3 +211,42 @@ def test_a_person_of_another_tenant_sees_nothing_of_this_one(page: Any, served: 
     for path in PAGES:
         page.goto(f"{served.url}{path}")
         assert served.watched_key not in page.content(), path
+
+
+def test_reading_works_without_javascript(chromium: Any, served: Served) -> None:
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(served.add_user("nojs.viewer@example.com", "viewer"))
+        assert not page.get_by_role("button", name="Create a passkey").is_visible()  # needs JS
+        secret = page.locator("#totp-secret").inner_text()
+        page.get_by_label("New password (12 characters or more)").fill("a long enough password")
+        page.get_by_label("The same password again").fill("a long enough password")
+        page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
+        page.get_by_role("button", name="Finish set-up").click()
+        page.get_by_role("link", name="I have saved them — continue").click()
+        page.wait_for_url("**/ui/")
+        page.goto(f"{served.url}/ui/keys")
+        assert "watched" in page.locator("#keys").inner_text()
+        page.goto(f"{served.url}/ui/keys/{served.watched_key}")
+        assert page.locator("svg.chart").count() == 1
+        page.goto(f"{served.url}/ui/alerts")
+        assert page.locator("#alerts tbody tr").count() >= 2
+    finally:
+        context.close()
+
+
+def test_pages_fit_a_phone_screen(chromium: Any, served: Served) -> None:
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        _sign_up_with_passkey(page, served, "phone.owner@example.com")
+        for path in PAGES:
+            page.goto(f"{served.url}{path}")
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390, (path, width)  # wide tables scroll inside their own box
+            _accessible(page)
+        page.goto(f"{served.url}/ui/keys/{served.watched_key}")
+        _shot(page, "phone-key-detail")
+    finally:
+        context.close()
