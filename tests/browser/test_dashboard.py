@@ -126,7 +126,7 @@ def test_passkey_sign_up_then_a_key_shown_once_rotated_and_revoked(
 
 def test_password_and_totp_sign_up_then_an_alert_and_an_incident(page: Any, served: Served) -> None:
     page.goto(served.add_user("totp.admin@example.com", "admin"))
-    _shot(page, "setup")
+    _shot(page, "setup", mask=("#totp-secret", ".small code"))
     secret = page.locator("#totp-secret").inner_text()
     totp = pyotp.TOTP(secret)
     page.get_by_label("New password (12 characters or more)").fill("a long enough password")
