@@ -12,11 +12,13 @@ Extension points for feature packages (mail, …)::
 from keyguard.api.app import ROUTERS, create_app
 from keyguard.api.context import Principal, mark_usage_recorded
 from keyguard.api.enforcement import EnforcedRoute, require_scope
-from keyguard.api.server import uvicorn_config
+from keyguard.api.server import GRACEFUL_SHUTDOWN_SECONDS, GracefulServer, uvicorn_config
 
 __all__ = [
+    "GRACEFUL_SHUTDOWN_SECONDS",
     "ROUTERS",
     "EnforcedRoute",
+    "GracefulServer",
     "Principal",
     "create_app",
     "mark_usage_recorded",

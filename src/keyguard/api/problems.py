@@ -125,8 +125,10 @@ def problem_response(
     headers: dict[str, str] | None = None,
     retry_after: float | None = None,
     instance: str | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """The problem JSON answer; `instance` is the request id, by default the current one."""
+    """The problem JSON answer; `instance` is the request id, by default the current one;
+    `extensions` are further members (RFC 9457 §3.2), never user input."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": HTTPStatus(status).phrase,
@@ -143,6 +145,7 @@ def problem_response(
     if retry_after is not None:
         body["retry_after"] = max(1, math.ceil(retry_after))
         headers["Retry-After"] = str(body["retry_after"])
+    body.update(extensions or {})
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="keyguard"'
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)

@@ -8,11 +8,17 @@ The HTTP protocol is uvicorn's httptools one with two changes (`KeyguardProtocol
 request head is limited while it arrives (keyguard.api.limits: 431 before a request exists,
 so a huge header costs neither memory nor event-loop time), and a request the parser rejects
 (NUL bytes, obs-fold, a broken request line) gets problem JSON instead of uvicorn's text/plain.
+
+On SIGTERM or SIGINT uvicorn stops accepting, lets in-flight requests finish (at most
+GRACEFUL_SHUTDOWN_SECONDS), then runs the lifespan's shutdown, where housekeeping writes the
+queued usage events and last-used times (`GracefulServer`: docs/deploy.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
@@ -95,6 +101,26 @@ class KeyguardProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+# How long in-flight requests may take to finish after SIGTERM; systemd's TimeoutStopSec and
+# compose's stop_grace_period are set above it (deploy/), so the flush after it is not killed.
+GRACEFUL_SHUTDOWN_SECONDS: Final = 30
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's Server that returns after a graceful stop on a signal.
+
+    uvicorn re-raises the signal once it has drained, which kills the process before the
+    caller's `finally` (Runtime.close) runs; returning lets `keyguard serve` close its runtime
+    and exit 0, which is what supervisors and `docker stop` expect of a clean stop.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # drained already: nothing left to re-raise for
+
+
 def uvicorn_config(
     app: Any,
     *,
@@ -117,5 +143,5 @@ def uvicorn_config(
         log_config=None,
         log_level=log_level,
         lifespan="on",
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )

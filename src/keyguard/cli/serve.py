@@ -34,7 +34,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API. In live mode, plain HTTP needs --behind-proxy (TLS ends there)."""
-    from keyguard.api import create_app, uvicorn_config
+    from keyguard.api import GracefulServer, create_app, uvicorn_config
     from keyguard.logging import configure_logging
     from keyguard.runtime import Runtime, freeze_start_up_heap
     from keyguard.storage import migrate
@@ -55,15 +55,13 @@ def serve(
             raise ConfigurationError(
                 "the database schema is not current: run `keyguard init --if-needed` first"
             )
-    import uvicorn
-
     configure_logging()
     app = create_app(runtime, hsts=tls)
     _announce(settings, host, port, tls)
     from keyguard.cli.users import announce_dashboard  # the dashboard's link (docs/dashboard.md)
 
     announce_dashboard(runtime, host, port, tls)
-    server = uvicorn.Server(
+    server = GracefulServer(  # SIGTERM: stop accepting, drain, flush usage, close, exit 0
         uvicorn_config(app, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
     )
     freeze_start_up_heap()

@@ -100,10 +100,12 @@ def markdown(data: dict[str, Any]) -> str:
     out += [
         "## Exposure window",
         "",
-        f"From {_md(window['start'])} ({_md(window['start_basis'])}) to "
+        f"From {_md(window['start'])} ({_md(_start_basis(window))}) to "
         f"{_md(window['end'])} ({_md(window['end_basis'])}).",
         "",
     ]
+    out += ["## Alerts raised", ""]
+    out += _md_table(_ALERT_HEADERS, [_alert_row(a) for a in data["alerts"]])
     out += ["## Uses inside the window", ""]
     for kind in KINDS:
         out += [f"### {LABELS[kind]}", ""]
@@ -129,9 +131,38 @@ LABELS: Final = {
 _SOURCE_HEADERS: Final = ["value", "requests", "denied", "first seen", "last seen", "usual"]
 
 
+_ALERT_HEADERS: Final = [
+    "raised",
+    "rule",
+    "severity",
+    "action",
+    "first event",
+    "state",
+    "in the window",
+    "evidence",
+]
+
+
+def _alert_row(a: dict[str, Any]) -> list[Any]:
+    inside = "yes" if a["in_window"] else "no"
+    return [
+        a["ts"], a["rule"], a["severity"], a["action"], a["first_event_ts"], a["state"], inside,
+        a["evidence"],
+    ]  # fmt: skip
+
+
 def _source_row(s: dict[str, Any]) -> list[Any]:
     usual = "usual" if s["usual"] else "NEW"
     return [s["value"], s["requests"], s["denied"], s["first_seen"], s["last_seen"], usual]
+
+
+def _start_basis(window: dict[str, Any]) -> str:
+    """Why the window starts where it does, in words."""
+    if window["trigger_alert"] is not None:
+        return f"the first event of alert {window['trigger_alert']}"
+    if window["trigger_network"] is not None:
+        return f"the first use from a new network, {window['trigger_network']}"
+    return str(window["start_basis"])
 
 
 def _summary(data: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -146,6 +177,7 @@ def _summary(data: dict[str, Any]) -> list[tuple[str, Any]]:
         ("scopes", ", ".join(key["scopes"])),
         ("restrictions", key["restrictions"]),
         ("requests in the window", f"{totals['requests']} ({totals['denied']} denied)"),
+        ("alerts raised", len(data["alerts"])),
     ]
 
 
@@ -269,9 +301,13 @@ def html_page(data: dict[str, Any]) -> str:
     ]
     body += [
         "<h2>Exposure window</h2>",
-        f"<p>From {_e(window['start'])} ({_e(window['start_basis'])}) to "
+        f"<p>From {_e(window['start'])} ({_e(_start_basis(window))}) to "
         f"{_e(window['end'])} ({_e(window['end_basis'])}).</p>",
         chart(data["uses"]["hours"]),
+    ]
+    body += [
+        "<h2>Alerts raised</h2>",
+        _html_table(_ALERT_HEADERS, [_alert_row(a) for a in data["alerts"]]),
     ]
     body.append("<h2>Uses inside the window</h2>")
     for kind in KINDS:

@@ -10,7 +10,9 @@ report_views.py, the recommendations in advice.py.
 The exposure window runs from the last known-good point to containment:
 
 - known good: the key's creation, or (for a successor) the rotation that issued it;
-- later than that when anomalous activity starts: there is no alerts table, so the first
+- later than that when anomalous activity starts: the earliest `first_event_ts` of the
+  alerts the detector raised on the key (keyguard.monitoring, not marked false positive)
+  marks it. Without such an alert (detection off, a leak reported from outside), the first
   accepted use from a network (/24, /48) the key had not used during its first day of use
   (its baseline, `BASELINE`) marks the start. A key whose first day already was the
   attacker's has no such point: the window then starts at the known-good point;
@@ -41,12 +43,14 @@ from keyguard.incidents.report_views import KINDS, Counted, Mail, Report, Source
 from keyguard.incidents.views import IncidentView, StepView
 from keyguard.lifecycle import Actor, ApiKey
 from keyguard.mail import Message
+from keyguard.monitoring import StoredAlert, alert_json
 from keyguard.rotation import KeyDelivery
 from keyguard.usage import UsageEvent, hour_of, network_of
 
 BASELINE: Final = timedelta(days=1)
 MAX_CHART_BARS: Final = 240
 CONTAINMENT_STEPS: Final = frozenset({"key.revoked", "key.suspended"})
+MAX_ALERTS: Final = 200  # the report lists the key's alerts, the latest this many
 # Scopes whose GET requests read the tenant's data (what an attacker could take away).
 READ_SCOPES: Final = (
     "contacts:read",
@@ -98,7 +102,8 @@ class _Builder:
     legit: dict[str, int] = field(default_factory=dict)  # accepted uses before the window
 
     def report(self) -> Report:
-        window = self._window()
+        alerts = self._alerts()
+        window = self._window(alerts)
         sources, totals = self._sources(window)
         scopes, data_read = self._endpoints(window, sources)
         mail = self._mail(window)
@@ -118,6 +123,7 @@ class _Builder:
             data_read=data_read,
             mail=mail,
             keys_created=created,
+            alerts=[_alert(a, window) for a in alerts],
             recommendations=[],
         )
         report.recommendations.extend(recommend(report, self.legit))
@@ -180,7 +186,17 @@ class _Builder:
 
     # -- the window ------------------------------------------------------------------------
 
-    def _window(self) -> Window:
+    def _alerts(self) -> list[StoredAlert]:
+        """The alerts the detector raised on the key, oldest first."""
+        query = (
+            select(StoredAlert)
+            .where(StoredAlert.key_id == self.key.id)
+            .order_by(StoredAlert.id.desc())
+            .limit(MAX_ALERTS)
+        )
+        return sorted(self.session.scalars(query).all(), key=lambda a: a.id)
+
+    def _window(self, alerts: list[StoredAlert]) -> Window:
         end, end_basis = self.now, "report_time"
         for step in self.incident.steps:
             if step.kind in CONTAINMENT_STEPS and step.key_id == self.key.id:
@@ -188,6 +204,15 @@ class _Builder:
                 break
         good = _utc(self.key.created_at)
         basis = "rotation" if self.key.parent_id else "created"
+        # A person who marked an alert a false positive said that activity was the key's own.
+        raised = [
+            a
+            for a in alerts
+            if a.state != "false_positive" and good < _utc(a.first_event_ts) <= end
+        ]
+        if raised:
+            first = min(raised, key=lambda a: _utc(a.first_event_ts))
+            return Window(_utc(first.first_event_ts), end, "alert", end_basis, alert=first.id)
         first_ok = self._first_ok_by_network(end)
         if first_ok:
             began = min(first_ok.values())
@@ -387,6 +412,16 @@ class _Builder:
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _alert(row: StoredAlert, window: Window) -> dict[str, Any]:
+    first = _utc(row.first_event_ts)
+    times = {  # in the report's own time format, like every other time in it
+        "ts": iso(_utc(row.ts)),
+        "first_event_ts": iso(first),
+        "updated_at": iso(_utc(row.updated_at)),
+    }
+    return {**alert_json(row), **times, "in_window": window.start <= first <= window.end}
 
 
 def _hour_number(ts: datetime) -> int:

@@ -73,9 +73,10 @@ def top(found: dict[Any, Source]) -> list[Source]:
 class Window:
     start: datetime
     end: datetime
-    start_basis: str  # created, rotation, anomaly
+    start_basis: str  # created, rotation, alert, anomaly
     end_basis: str  # key.revoked, key.suspended, report_time
     trigger: str | None = None  # the first new network, when the basis is an anomaly
+    alert: int | None = None  # the earliest alert's id, when the basis is an alert
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,7 @@ class Window:
             "start_basis": self.start_basis,
             "end_basis": self.end_basis,
             "trigger_network": self.trigger,
+            "trigger_alert": self.alert,
         }
 
 
@@ -122,6 +124,7 @@ class Report:
     data_read: dict[str, int]
     mail: Mail
     keys_created: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]  # the detector's alerts on the key (alert_json + in_window)
     recommendations: list[str]
 
     def to_json(self) -> dict[str, Any]:
@@ -140,6 +143,7 @@ class Report:
                 **{kind: [s.to_json() for s in found] for kind, found in self.sources.items()},
                 "hours": self.hours,
             },
+            "alerts": self.alerts,
             "impact": {
                 "could": sorted(self.key["scopes"]),
                 "scopes_used": dict(sorted(self.scopes_used.items())),

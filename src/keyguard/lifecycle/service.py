@@ -24,6 +24,7 @@ from keyguard.errors import InvalidInput, NotFound, PermissionDenied
 from keyguard.keys import (
     ALPHABET,
     ENVIRONMENTS,
+    Environment,
     PepperRing,
     RawKey,
     digest_key,
@@ -66,6 +67,10 @@ _NOTIFIED: Final = frozenset({"key.revoked", "key.suspended"})
 
 def new_key_id() -> str:
     return "key_" + "".join(secrets.choice(ALPHABET) for _ in range(16))
+
+
+# The environments by name, typed (a `str` from a request becomes an `Environment` here).
+_BY_NAME: Final[dict[str, Environment]] = {env: env for env in ENVIRONMENTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +153,8 @@ class KeyService:
         raw: RawKey | None = None,
         key_id: str | None = None,
     ) -> tuple[ApiKey, Any]:
-        if spec.env not in ENVIRONMENTS:
+        env = _BY_NAME.get(spec.env)
+        if env is None:
             raise InvalidInput(
                 f"unknown environment {spec.env!r} (use live, test or dev)",
                 code="invalid_environment",
@@ -165,7 +171,7 @@ class KeyService:
             expires_at = min(expires_at, actor.expires_at)
         _forbid_escalation(actor, spec.env, scopes, spec.restrictions, expires_at)
         if raw is None:
-            raw = generate_key(spec.env)  # type: ignore[arg-type]  # in ENVIRONMENTS: checked above
+            raw = generate_key(env)
         elif not raw.reveal().startswith(f"kg_{spec.env}_"):
             raise InvalidInput(f"the key given is not a {spec.env} key", field="env")
         pepper = self._peppers.current

@@ -6,6 +6,7 @@ Public surface::
     build_provider(settings) -> SecretProvider # get / put / versions / health
     build_wrapper(settings) -> KeyWrapper      # Transit, KMS or the local master key (dev)
     load_pepper_ring(provider) -> PepperRing
+    bootstrap_backend(settings, create=) -> [Need]  # what `keyguard init` creates (dev) or checks
     seal / unseal / rewrap                     # envelope encryption (keyguard.secrets.envelope)
     store_secret / read_secret / rewrap_all    # stored secrets (keyguard.secrets.service)
 
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 # The face is resolved on first use (PEP 562): `keyguard.settings` imports the settings module
 # of this package at every start-up, and must not pay for cryptography, hvac or boto3.
 _FACE = {
+    "Need": "bootstrap",
+    "bootstrap_backend": "bootstrap",
     "call": "aws",
     "client_config": "aws",
     "make_session": "aws",
@@ -58,6 +61,7 @@ _FACE = {
 if TYPE_CHECKING:
     from keyguard.secrets import pepper_rotation
     from keyguard.secrets.aws import call, client_config, make_session
+    from keyguard.secrets.bootstrap import Need, bootstrap_backend
     from keyguard.secrets.checks import Check, exit_code, run_checks
     from keyguard.secrets.envelope import Binding, Envelope, rewrap, seal, unseal
     from keyguard.secrets.factory import build_provider, build_wrapper, openbao_connection
@@ -103,6 +107,7 @@ __all__ = [
     "Check",
     "Envelope",
     "KeyWrapper",
+    "Need",
     "OpenBaoConnection",
     "OpenBaoSecretProvider",
     "RewrapReport",
@@ -111,6 +116,7 @@ __all__ = [
     "SecretVersion",
     "SecretsSettings",
     "WrappedKey",
+    "bootstrap_backend",
     "build_provider",
     "build_wrapper",
     "call",

@@ -20,6 +20,7 @@ through the batched usage writer, never one transaction each.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import ssl
@@ -65,6 +66,7 @@ AUTH_FAILURES_PER_CONNECTION: Final = 3
 AUTH_FAILURES_PER_ADDRESS: Final = 20
 STARTTLS_FIRST: Final = "530 5.7.0 Must issue a STARTTLS command first"
 TOO_MANY_FAILURES: Final = "421 4.7.0 Too many failed authentications, closing connection"
+SHUTTING_DOWN: Final = b"421 4.3.2 Service shutting down, try again later\r\n"
 _MAX_BLOCKED: Final = 10_000  # remembered blocked addresses; the limiter stays authoritative
 
 
@@ -122,6 +124,10 @@ class SubmissionHandler:
         # Addresses refused AUTH until a time (epoch seconds on `clock`), so a throttled
         # address costs no verification and no limiter round trip per attempt.
         self._blocked: dict[str, float] = {}
+        # Open connections, for a graceful stop (`drain`).
+        self.connections: set[KeyguardSMTP] = set()
+        self.draining = False
+        self.all_closed = asyncio.Event()
 
     # -- AUTH (called by KeyguardSMTP) ------------------------------------------------------
 
@@ -315,6 +321,32 @@ class KeyguardSMTP(SMTP):
         self._keyguard = handler
         self._auth_failures = 0
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._keyguard.connections.add(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._keyguard.connections.discard(self)
+        if not self._keyguard.connections:
+            self._keyguard.all_closed.set()
+        super().connection_lost(error)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Between MAIL FROM and the end of DATA: a message a stop must let finish."""
+        return self.envelope is not None and self.envelope.mail_from is not None
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's command name
+        await super().smtp_DATA(arg)
+        if self._keyguard.draining:
+            self.close_for_shutdown()  # the message is answered; take no further one
+
+    def close_for_shutdown(self) -> None:
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(SHUTTING_DOWN)
+            transport.close()
+
     async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's command name
         assert self.session is not None  # noqa: S101 - commands run inside a session
         if self._tls_protocol is None and not _is_loopback(_peer_ip(self.session)):
@@ -395,6 +427,26 @@ async def start_server(
     server = await loop.create_server(protocol, host=host, port=port)
     log.info("smtp submission listening", host=host, port=bound_port(server), tls=bool(tls))
     return server
+
+
+async def drain(handler: SubmissionHandler, *, grace: float) -> None:
+    """After the listener has closed: 421 to idle connections, let each message under way
+    finish (for at most `grace` seconds), then close whatever is left."""
+    handler.draining = True
+    handler.all_closed.clear()
+    log.info(
+        "smtp submission draining",
+        connections=len(handler.connections),
+        in_transaction=sum(c.in_transaction for c in handler.connections),
+    )
+    for connection in list(handler.connections):
+        if not connection.in_transaction:
+            connection.close_for_shutdown()
+    if handler.connections:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(handler.all_closed.wait(), grace)
+    for connection in list(handler.connections):  # past the grace: the client retries
+        connection.close_for_shutdown()
 
 
 def bound_port(server: asyncio.Server) -> int:

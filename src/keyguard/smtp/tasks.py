@@ -13,14 +13,18 @@ import asyncio
 import signal
 from collections.abc import Callable
 from types import TracebackType
+from typing import Final
 
 import structlog
 
 from keyguard.mail import DeliveryWorker
 from keyguard.runtime import Runtime, relay_from_settings, submission_tls, worker_config
-from keyguard.smtp.submission import SubmissionHandler, bound_port, start_server
+from keyguard.smtp.submission import SubmissionHandler, bound_port, drain, start_server
 
 log = structlog.get_logger("keyguard.smtp.tasks")
+
+# After SIGTERM, how long a message under way may take to finish (as HTTP's drain).
+DRAIN_SECONDS: Final = 30.0
 
 
 class MailTasks:
@@ -41,6 +45,7 @@ class MailTasks:
         self._stop = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
+        self._handler: SubmissionHandler | None = None
         self.worker: DeliveryWorker | None = None
 
     @classmethod
@@ -55,7 +60,7 @@ class MailTasks:
     async def start(self) -> None:
         runtime = self._runtime
         if self._submit:
-            handler = SubmissionHandler(
+            handler = self._handler = SubmissionHandler(
                 runtime.gate,
                 runtime.mail.sending,
                 usage=runtime.usage,
@@ -72,12 +77,14 @@ class MailTasks:
             self._start_worker()
 
     async def stop(self) -> None:
+        """Stop accepting connections, let the messages under way finish, stop the worker."""
         self._stop.set()
+        if self._server is not None and self._handler is not None:
+            self._server.close()
+            await drain(self._handler, grace=DRAIN_SECONDS)
+            await self._server.wait_closed()
         if self._worker_task is not None:
             await self._worker_task
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
 
     async def run_until_signalled(self, on_ready: Callable[[], None] | None = None) -> None:
         """For `keyguard worker` and `keyguard smtp`: run until SIGINT or SIGTERM."""
@@ -89,6 +96,8 @@ class MailTasks:
             if on_ready is not None:
                 on_ready()
             await stopping.wait()
+            # Leaving the block stops accepting and finishes what is under way (`stop`).
+            log.info("stopping: finishing the work under way")
 
     async def __aenter__(self) -> MailTasks:
         await self.start()

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
 
+import httpx
+import pytest
+
+from keyguard.secrets import OpenBaoSecretProvider, SecretsSettings, format_pepper
 from tests.functional.api.conftest import Api, StartApi
 from tests.functional.api.servers import free_port
-from tests.services import REDIS, service_url
+from tests.services import OPENBAO, REDIS, service_url
+from tests.unit.secrets.servers import start_openbao
 
 
 def test_health_and_readiness_need_no_key(api: Api) -> None:
     assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{api.url}/readyz").json()
-    assert ready == {"status": "ready", "checks": {"database": "ok", "redis": "not_configured"}}
+    assert ready == {
+        "status": "ready",
+        "checks": {"database": "ok", "redis": "not_configured", "secrets": "ok"},
+    }
 
 
 def test_readiness_checks_redis_when_configured(start_api: StartApi) -> None:
@@ -26,6 +34,37 @@ def test_unreachable_redis_makes_the_server_not_ready(start_api: StartApi) -> No
     assert answer.status_code == 503
     assert answer.json()["code"] == "not_ready"
     assert "redis" in answer.json()["detail"]
+    assert answer.json()["checks"] == {
+        "database": "ok",
+        "redis": "unavailable",
+        "secrets": "ok",
+    }
+    assert "redis://" not in answer.text and answer.headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_vault_that_stops_makes_the_server_not_ready_without_leaking_it(
+    start_api: StartApi, tmp_path: Path
+) -> None:
+    service_url(OPENBAO)
+    server = start_openbao(tmp_path)  # its own server: this test stops it
+    try:
+        secrets = SecretsSettings(
+            backend="openbao", openbao_addr=server.address, openbao_token=server.root_token
+        )
+        provider = OpenBaoSecretProvider(server.connection())
+        provider.put("pepper", format_pepper("v1", "f" * 8 + "0123456789abcdef" * 3))
+        api = start_api(secrets=secrets)  # the pepper ring comes from OpenBao
+        assert httpx.get(f"{api.url}/readyz").json()["checks"]["secrets"] == "ok"
+        api = start_api(secrets=secrets)  # a fresh app: its probe has no cached answer
+    finally:
+        server.stop()
+    answer = httpx.get(f"{api.url}/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["secrets"] == "unavailable"
+    assert answer.json()["detail"] == "not ready: secrets unavailable"
+    assert server.address not in answer.text and server.root_token not in answer.text
+    assert httpx.get(f"{api.url}/healthz").status_code == 200  # alive, only not ready
 
 
 def test_metrics_count_outcomes_latency_limits_and_the_usage_queue(api: Api) -> None:

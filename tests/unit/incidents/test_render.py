@@ -145,6 +145,7 @@ def test_json_has_the_documented_top_level_keys(made: tuple[CreatedKey, dict[str
         "deliveries",
         "window",
         "uses",
+        "alerts",
         "impact",
         "recommendations",
     ]

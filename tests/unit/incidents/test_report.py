@@ -9,7 +9,7 @@ import pytest
 
 from keyguard.clock import ManualClock
 from keyguard.errors import NotFound
-from keyguard.incidents import OpenRequest, Report
+from keyguard.incidents import OpenRequest, Report, render
 from keyguard.lifecycle.service import KeySpec
 from keyguard.lifecycle.views import OPERATOR, Actor, CreatedKey
 from keyguard.mail import Message
@@ -328,3 +328,59 @@ def test_a_successor_is_known_good_from_its_rotation_and_lists_its_delivery(
     assert [d["target"] for d in report["deliveries"]] == ["file:/run/secrets/mailer"]
     assert not any(r.startswith("enable vault delivery") for r in report["recommendations"])
     assert any(r.startswith("rotate on a schedule") for r in report["recommendations"])
+
+
+def _detected_leak(runtime: Runtime, clock: ManualClock) -> tuple[CreatedKey, str]:
+    """A key with a stable history from the office, then the attacker's network: the online
+    detector (the worker's, run here by hand) raises its alerts before the incident opens."""
+    runtime.detector.catch_up()  # from an empty log: it follows every event written next
+    created = create_key(runtime, scopes=["mail:send"])
+    office = [
+        event(START + timedelta(hours=h), created, ip=OFFICE, path="/v1/mail/send")
+        for h in range(1, 120, 3)
+    ]
+    attack = [
+        event(START + timedelta(days=5, hours=h), created, ip=ATTACKER, geo="NL", asn=64500)
+        for h in range(4)
+    ]
+    write(runtime, office + attack)
+    clock.advance(timedelta(days=6))
+    runtime.detector.catch_up()
+    opened = runtime.incidents.open(OPERATOR, OpenRequest(created.view.id, "seen in a gist"))
+    clock.advance(timedelta(hours=1))
+    return created, opened.incident.id
+
+
+def test_the_detectors_first_alert_starts_the_window_and_the_report_lists_it(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    _, incident_id = _detected_leak(runtime, clock)
+    report = _report(runtime, incident_id)
+    window, alerts = report["window"], report["alerts"]
+    assert alerts, "the detector raised nothing on the attacker's network"
+    first = min(alerts, key=lambda a: a["first_event_ts"])
+    assert (window["start_basis"], window["trigger_alert"]) == ("alert", first["id"])
+    assert window["start"] == first["first_event_ts"] == _z(START + timedelta(days=5))
+    assert all(a["in_window"] for a in alerts)
+    assert {"rule", "severity", "action", "evidence", "state"} <= set(first)
+
+
+def test_an_alert_marked_false_positive_does_not_start_the_window(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    _, incident_id = _detected_leak(runtime, clock)
+    for alert in _report(runtime, incident_id)["alerts"]:
+        runtime.alerts.move(OPERATOR, alert["id"], "false_positive")
+    window = _report(runtime, incident_id)["window"]
+    assert (window["start_basis"], window["trigger_alert"]) == ("anomaly", None)
+    assert window["trigger_network"] == "203.0.113.0/24"
+
+
+def test_the_alerts_are_shown_in_markdown_and_html(runtime: Runtime, clock: ManualClock) -> None:
+    _, incident_id = _detected_leak(runtime, clock)
+    report: Report = runtime.incident_reports.build(OPERATOR, incident_id)
+    rule = report.alerts[0]["rule"]
+    for text in (render(report, "md"), render(report, "html")):
+        assert "Alerts raised" in text
+        assert rule in text
+        assert "the first event of alert" in text

@@ -31,6 +31,7 @@ __all__ = [
     "ImportResult",
     "ImportRowError",
     "Incident",
+    "IncidentReport",
     "IncidentStep",
     "Key",
     "KeyPublic",
@@ -45,6 +46,8 @@ __all__ = [
     "PlannedKey",
     "Readiness",
     "Received",
+    "ReportAlert",
+    "ReportWindow",
     "Restrictions",
     "Review",
     "ReviewApplied",
@@ -479,9 +482,10 @@ class ReportWindow(_Answer):
 
     start: datetime
     end: datetime
-    start_basis: str = Field(description="created, rotation or anomaly.")
+    start_basis: str = Field(description="created, rotation, alert or anomaly.")
     end_basis: str = Field(description="key.revoked, key.suspended or report_time.")
     trigger_network: str | None = Field(description="The first new network (anomaly).")
+    trigger_alert: int | None = Field(default=None, description="The earliest alert (alert).")
 
 
 class IncidentReport(_Answer):
@@ -496,6 +500,7 @@ class IncidentReport(_Answer):
     deliveries: list[dict[str, Any]]
     window: ReportWindow
     uses: dict[str, Any]
+    alerts: list[ReportAlert] = Field(default_factory=list)
     impact: dict[str, Any]
     recommendations: list[str]
 
@@ -555,6 +560,12 @@ class Alert(_Answer):
 
 
 # -- mail --------------------------------------------------------------------------------------
+
+
+class ReportAlert(Alert):
+    """An alert on an incident's key, as its report lists it."""
+
+    in_window: bool = Field(description="Its first event lies inside the exposure window.")
 
 
 class SendItem(_Answer):

@@ -1,12 +1,13 @@
-"""Operations: liveness, readiness (database and Redis) and Prometheus metrics; no key needed."""
+"""Operations: liveness, readiness (database, Redis, secrets backend: keyguard.api.readiness)
+and Prometheus metrics; no key needed."""
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -14,13 +15,12 @@ from keyguard.api.context import api_state
 from keyguard.api.documented import UNAVAILABLE
 from keyguard.api.enforcement import EnforcedRoute
 from keyguard.api.metrics import CONTENT_TYPE
-from keyguard.errors import ConfigurationError
-from keyguard.ratelimit import RedisBackend
-from keyguard.runtime import Runtime
+from keyguard.api.problems import problem_response
+from keyguard.api.readiness import Check, ReadinessChecks
 
 router = APIRouter(route_class=EnforcedRoute, tags=["operations"])
-
-Check = Literal["ok", "unavailable", "not_configured"]
+# How soon a load balancer may ask again after a 503.
+NOT_READY_RETRY_SECONDS = 5.0
 
 
 class Health(BaseModel):
@@ -38,20 +38,26 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", operation_id="readiness_get", responses=UNAVAILABLE)
-async def readyz(request: Request) -> Readiness:
-    """Readiness: the database answers, and Redis when one is configured."""
-    runtime = api_state(request).runtime
-    checks: dict[str, Check] = {
-        "database": "ok" if await run_in_threadpool(_database_ok, runtime) else "unavailable",
-        "redis": "not_configured",
-    }
-    if isinstance(runtime.limits.backend, RedisBackend):
-        checks["redis"] = "ok" if await runtime.limits.backend.ping_async() else "unavailable"
-    if "unavailable" in checks.values():
-        failing = ", ".join(name for name, state in checks.items() if state == "unavailable")
-        raise ConfigurationError(f"not ready: {failing} unavailable", code="not_ready")
-    return Readiness(status="ready", checks=checks)
+@router.get(
+    "/readyz", operation_id="readiness_get", responses=UNAVAILABLE, response_model=Readiness
+)
+async def readyz(request: Request) -> Readiness | Response:
+    """Readiness: the database answers, Redis when one is configured, the secrets backend.
+
+    503 problem JSON `not_ready` names the failing checks in `detail` and carries every
+    check's state in `checks`; the reasons are in the server log only.
+    """
+    checks = await _readiness(request).checks()
+    failing = [name for name, state in checks.items() if state == "unavailable"]
+    if not failing:
+        return Readiness(status="ready", checks=checks)
+    return problem_response(
+        503,
+        "not_ready",
+        f"not ready: {', '.join(failing)} unavailable",
+        retry_after=NOT_READY_RETRY_SECONDS,
+        extensions={"checks": checks},
+    )
 
 
 @router.get("/metrics", operation_id="metrics_get", response_class=Response)
@@ -61,10 +67,11 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=CONTENT_TYPE)
 
 
-def _database_ok(runtime: Runtime) -> bool:
-    try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception:  # any failure means "not ready"; the reason is in the server log
-        return False
-    return True
+def _readiness(request: Request) -> ReadinessChecks:
+    """The app's checks, made on the first probe (their cache lives as long as the app)."""
+    state = request.app.state
+    checks: ReadinessChecks | None = getattr(state, "readiness", None)
+    if checks is None:
+        checks = ReadinessChecks(api_state(request).runtime, monotonic=time.monotonic)
+        state.readiness = checks
+    return checks
