@@ -19,7 +19,7 @@ import pytest
 
 from tests.browser.conftest import SHOTS, Served, axe_violations, with_passkeys
 
-PAGES = ("/ui/", "/ui/keys", "/ui/alerts", "/ui/incidents", "/ui/review", "/ui/audit",
+PAGES = ("/ui/", "/ui/keys", "/ui/alerts", "/ui/alerts/policy", "/ui/incidents", "/ui/review", "/ui/audit",
          "/ui/webhooks", "/ui/users", "/ui/account")  # fmt: skip
 KEY = re.compile(r"kg_(live|test|dev)_[0-9A-Za-z]{20,}")
 

@@ -19,7 +19,15 @@ from keyguard.audit import list_events, verify_chain
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.incidents import MEDIA_TYPES, OpenRequest, render
 from keyguard.lifecycle import DEFAULT_GRACE
-from keyguard.monitoring import AlertFilter
+from keyguard.monitoring import (
+    ACTIONS,
+    MODES,
+    SEVERITIES,
+    AlertFilter,
+    load_policy,
+    save_policy,
+    updated,
+)
 from keyguard.users import ROLE_NAMES, ROLES
 from keyguard.web.auth import relying
 from keyguard.web.deps import Form, Session, check_csrf, recently_authenticated, require
@@ -94,6 +102,34 @@ def move_alert(
         raise NotFound("no such action")
     web_state(request).runtime.alerts.move(view.actor(), alert_id, ALERT_MOVES[move])
     return RedirectResponse(f"/ui/alerts?done={move}", status_code=303)
+
+
+@router.get("/ui/alerts/policy")
+def response_policy(request: Request, view: Session) -> Response:
+    require(view, "alerts:read")
+    with web_state(request).runtime.sessions() as session:
+        policy = load_policy(session, view.tenant_id)
+    return page(
+        request, "policy.html", policy=policy, modes=MODES, actions=ACTIONS,
+        severities=SEVERITIES, may_write=view.may("alerts:write") and view.may("keys:write"),
+    )  # fmt: skip
+
+
+@router.post("/ui/alerts/policy")
+def set_response_policy(request: Request, view: Session, fields: Form) -> Response:
+    """What the detector does on its own (throttle, quarantine, revoke keys): sensitive."""
+    check_csrf(request, view, fields)
+    require(view, "alerts:write")
+    require(view, "keys:write")  # the policy quarantines and revokes keys
+    recently_authenticated(request, view, "/ui/alerts/policy")
+    runtime = web_state(request).runtime
+    tenant = view.tenant_id or ""
+    with runtime.sessions.begin() as session:
+        current = load_policy(session, tenant)
+        by_severity = {s: fields.get(f"severity_{s}", current.by_severity[s]) for s in SEVERITIES}
+        policy = updated(current, mode=fields.get("mode") or None, by_severity=by_severity)
+        save_policy(session, runtime.clock(), f"user:{view.user_id}", tenant, policy)
+    return RedirectResponse("/ui/alerts/policy?done=saved", status_code=303)
 
 
 # -- incidents ---------------------------------------------------------------------------

@@ -341,3 +341,35 @@ def test_setup_by_link_with_password_and_totp(
     assert "Overview" in person.client.get("/ui/").text
     again = person.client.get("/ui/setup", params={"token": invitation.token})
     assert again.status_code == 401
+
+
+def test_the_response_policy_changes_only_after_a_recent_factor(
+    owner: Person, clock: ManualClock, api: Api
+) -> None:
+    from keyguard.monitoring import load_policy
+
+    saved = owner.post(
+        "/ui/alerts/policy", "/ui/alerts/policy", mode="enforce", severity_high="revoke"
+    )
+    assert saved.status_code == 303
+    with api.runtime.sessions() as session:
+        policy = load_policy(session, "default")
+        actor = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "monitor.policy_set")
+        ).one()
+    assert (policy.mode, policy.by_severity["high"], actor) == (
+        "enforce",
+        "revoke",
+        f"user:{owner.user_id}",
+    )
+    clock.advance(timedelta(minutes=6))
+    stale = owner.post("/ui/alerts/policy", "/ui/alerts/policy", mode="monitor")
+    assert stale.status_code == 303 and stale.headers["location"].startswith("/ui/reauth")
+
+
+def test_a_viewer_reads_the_response_policy_but_has_no_form(people: PeopleFactory) -> None:
+    viewer = people("viewer")
+    viewer.sign_in()
+    html = viewer.client.get("/ui/alerts/policy").text
+    assert "Response policy" in html and 'action="/ui/alerts/policy"' not in html
+    assert viewer.post("/ui/alerts/policy", "/ui/", mode="enforce").status_code == 403
