@@ -59,7 +59,9 @@ def registration_options(
         user_display_name=email,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.PREFERRED,
+            # A passkey is the whole sign-in, not a second factor: the authenticator must
+            # verify the person (PIN, biometrics), not merely notice a touch.
+            user_verification=UserVerificationRequirement.REQUIRED,
         ),
         exclude_credentials=[
             PublicKeyCredentialDescriptor(id=base64url_to_bytes(c)) for c in existing
@@ -75,6 +77,7 @@ def verify_registration(relying: Relying, response: str, challenge: bytes) -> Ne
             expected_challenge=challenge,
             expected_rp_id=relying.rp_id,
             expected_origin=relying.origin,
+            require_user_verification=True,
         )
     except Exception as exc:  # the library raises several unrelated types; all mean "no"
         raise AuthenticationFailed(
@@ -89,7 +92,7 @@ def verify_registration(relying: Relying, response: str, challenge: bytes) -> Ne
 
 def authentication_options(relying: Relying) -> tuple[str, bytes]:
     options = generate_authentication_options(
-        rp_id=relying.rp_id, user_verification=UserVerificationRequirement.PREFERRED
+        rp_id=relying.rp_id, user_verification=UserVerificationRequirement.REQUIRED
     )
     return options_to_json(options), options.challenge
 
@@ -113,6 +116,7 @@ def verify_authentication(
             expected_origin=relying.origin,
             credential_public_key=public_key,
             credential_current_sign_count=sign_count,
+            require_user_verification=True,
         )
     except Exception:  # the library raises several unrelated types; all mean "no"
         raise AuthenticationFailed("the passkey was not accepted", code="passkey_refused") from None

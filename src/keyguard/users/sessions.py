@@ -51,6 +51,7 @@ class Sessions:
     ) -> tuple[str, SessionView]:
         token, now = new_token(), self._clock()
         with self._sessions.begin() as session:
+            self._purge(session, now)
             tenant = None
             if user_id is not None:
                 tenant = session.scalar(
@@ -66,6 +67,18 @@ class Sessions:
             session.add(row)
             session.flush()
             return token, _view(session, row, token)
+
+    def _purge(self, session: Session, now: datetime) -> None:
+        """Delete timed-out sessions as new ones open: a client that never sends its cookie
+        back (a bot on the sign-in page) cannot grow the table without bound."""
+        policy, table = self.policy, WebSession
+        session.execute(
+            delete(table).where(
+                (table.user_id.is_(None) & (table.created_at < now - policy.pending))
+                | (table.last_seen_at < now - policy.idle)
+                | (table.created_at < now - policy.absolute)
+            )
+        )
 
     def current(self, token: str | None) -> SessionView | None:
         """The live session of `token` (touched), or None when unknown or timed out."""

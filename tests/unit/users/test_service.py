@@ -219,3 +219,18 @@ def test_the_totp_seed_is_not_stored_in_clear(runtime: Runtime) -> None:
     with runtime.sessions() as session:
         rows = list(session.scalars(select(StoredSecret)))
     assert rows and all(SEED.encode() not in bytes(r.ciphertext) for r in rows)
+
+
+def test_timed_out_sessions_are_deleted_as_new_ones_open(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    from sqlalchemy import func
+
+    from keyguard.users.models import WebSession
+
+    for _ in range(5):
+        runtime.users.web.open_pending("192.0.2.1")  # a bot that never sends the cookie back
+    clock.advance(timedelta(minutes=16))
+    runtime.users.web.open_pending("192.0.2.1")
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 1
