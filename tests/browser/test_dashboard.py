@@ -144,6 +144,10 @@ def test_password_and_totp_sign_up_then_an_alert_and_an_incident(page: Any, serv
     page.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/ui/")
+    page.goto(f"{served.url}/ui/keys/{served.watched_key}?hours=720")
+    assert page.locator("svg.chart rect").count() > 0
+    _accessible(page)
+    _shot(page, "key-usage")
     page.goto(f"{served.url}/ui/alerts")
     _accessible(page)
     _shot(page, "alerts")

@@ -40,6 +40,7 @@ ACTIONS: Final = {
 }
 SENSITIVE: Final = frozenset({"rotate", "revoke"})
 EXPIRIES: Final = ("30d", "90d", "180d", "365d")
+WINDOWS: Final = {24: "24 hours", 48: "48 hours", 168: "7 days", 720: "30 days"}
 
 
 def all_keys(request: Request, view: SessionView) -> list[KeyView]:
@@ -122,16 +123,18 @@ def create_key(request: Request, view: Session, fields: Form) -> Response:
 
 
 @router.get("/ui/keys/{key_id}")
-def key_detail(request: Request, view: Session, key_id: KeyId) -> Response:
+def key_detail(request: Request, view: Session, key_id: KeyId, hours: int = 48) -> Response:
     require(view, "keys:read")
     runtime = web_state(request).runtime
     actor = view.actor()
     key = runtime.keys.show(actor, key_id)
     owner = Owner(key.tenant_id, key.env)
     now = runtime.clock()
+    hours = hours if hours in WINDOWS else 48
     series = runtime.history.series(
-        key_id, owner=owner, start=now - timedelta(hours=48), end=now, bucket="hour"
-    )
+        key_id, owner=owner, start=now - timedelta(hours=hours), end=now,
+        bucket="hour" if hours <= 48 else "day",
+    )  # fmt: skip
     sources = runtime.history.sources(key_id, owner=owner)
     alerts = (
         runtime.alerts.list(actor, AlertFilter(key_id=key_id), limit=20)
@@ -145,7 +148,7 @@ def key_detail(request: Request, view: Session, key_id: KeyId) -> Response:
     return page(
         request, "key_detail.html", key=key, chart=usage_chart(series), series=series,
         sources=sources, alerts=alerts, history=history, actions=ACTIONS,
-        may_write=view.may("keys:write"),
+        may_write=view.may("keys:write"), hours=hours, windows=WINDOWS,
     )  # fmt: skip
 
 

@@ -373,3 +373,15 @@ def test_a_viewer_reads_the_response_policy_but_has_no_form(people: PeopleFactor
     html = viewer.client.get("/ui/alerts/policy").text
     assert "Response policy" in html and 'action="/ui/alerts/policy"' not in html
     assert viewer.post("/ui/alerts/policy", "/ui/", mode="enforce").status_code == 403
+
+
+def test_the_usage_chart_draws_the_keys_requests_in_the_chosen_window(
+    owner: Person, api: Api
+) -> None:
+    key = create_key(api.runtime)
+    store(api.runtime, trace(key.view.id, "default"))
+    default = owner.client.get(f"/ui/keys/{key.view.id}").text
+    month = owner.client.get(f"/ui/keys/{key.view.id}", params={"hours": "720"}).text
+    odd = owner.client.get(f"/ui/keys/{key.view.id}", params={"hours": "5"}).text
+    assert "Usage, last 48 hours, by hour" in default and "Usage, last 48 hours" in odd
+    assert "Usage, last 30 days, by day" in month and month.count("<rect") > 0
