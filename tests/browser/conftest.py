@@ -64,6 +64,7 @@ class Served:
     cli: Cli
     runtime: Runtime  # the same database, from the test's side
     watched_key: str  # a key of tenant `default` whose usage raised alerts
+    server: ProcessServer
 
     def add_user(self, email: str, role: str = "owner", tenant: str = "default") -> str:
         outcome = self.cli.run(
@@ -87,7 +88,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[
     runtime.detector.drain()
     server = ProcessServer(data_dir, database_url).start().wait_ready()
     try:
-        yield Served(f"http://localhost:{server.port}", cli, runtime, key.view.id)
+        yield Served(f"http://localhost:{server.port}", cli, runtime, key.view.id, server)
     finally:
         server.stop()
         runtime.close()

@@ -118,6 +118,8 @@ def test_passkey_sign_up_then_a_key_shown_once_rotated_and_revoked(
         _nothing_secret_left(page, raw)
         _nothing_secret_left(page, successor)
         assert not KEY.search(page.content()), path
+    log = served.server.log()
+    assert raw not in log and successor not in log and "token=" not in log  # nor in its log
     page.goto(f"{served.url}/ui/keys")
     _shot(page, "keys")
     page.goto(f"{served.url}/ui/audit")

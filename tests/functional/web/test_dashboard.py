@@ -385,3 +385,28 @@ def test_the_usage_chart_draws_the_keys_requests_in_the_chosen_window(
     odd = owner.client.get(f"/ui/keys/{key.view.id}", params={"hours": "5"}).text
     assert "Usage, last 48 hours, by hour" in default and "Usage, last 48 hours" in odd
     assert "Usage, last 30 days, by day" in month and month.count("<rect") > 0
+
+
+def test_an_owner_removes_a_user_whose_sessions_end(
+    owner: Person, people: PeopleFactory, api: Api
+) -> None:
+    viewer = people("viewer")
+    viewer.sign_in()
+    assert viewer.client.get("/ui/").status_code == 200
+    removed = owner.post(f"/ui/users/{viewer.user_id}/remove", "/ui/users")
+    assert removed.status_code == 303
+    assert viewer.client.get("/ui/").status_code == 303  # signed out at once
+    assert viewer.email not in [u.email for u in api.runtime.users.list("default")]
+
+
+def test_the_overview_counts_keys_by_environment(owner: Person, api: Api) -> None:
+    create_key(api.runtime, env="test")
+    create_key(api.runtime, env="live")
+    create_key(api.runtime, env="live")
+    html = owner.client.get("/ui/").text
+    rows = {
+        env: html.split(f'<th scope="row">{env}</th>')[1].split("</tr>")[0]
+        for env in ("live", "test", "dev")
+    }
+    assert rows["live"].startswith("<td>2</td>") and rows["test"].startswith("<td>1</td>")
+    assert rows["dev"].startswith("<td>0</td>")
