@@ -17,6 +17,7 @@ from keyguard.rotation import models as rotation_models  # noqa: F401 - register
 from keyguard.secrets import models as secrets_models  # noqa: F401 - registers the tables
 from keyguard.storage import Base
 from keyguard.usage import models as usage_models  # noqa: F401 - registers the tables
+from keyguard.users import models as users_models  # noqa: F401 - registers the tables
 from keyguard.webhooks import models as webhooks_models  # noqa: F401 - registers the tables
 
 target_metadata = Base.metadata

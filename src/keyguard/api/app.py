@@ -52,6 +52,7 @@ from keyguard.rotation import scheduled_rotation
 from keyguard.runtime import Runtime, housekeeping
 from keyguard.settings import Settings
 from keyguard.smtp import MailTasks
+from keyguard.web import mount_dashboard
 
 # The routers create_app mounts, in this order (verify before keys: /v1/keys/verify is not
 # a key id). A feature appends its own.
@@ -122,6 +123,7 @@ def create_app(
     for router in [*(ROUTERS if routers is None else routers), *extra_routers]:
         _check_router(router)
         app.include_router(router)
+    mount_dashboard(app, runtime)  # the dashboard at /ui/ (docs/dashboard.md)
     app.add_middleware(KeyguardMiddleware, api=api)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app

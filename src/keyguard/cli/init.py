@@ -71,6 +71,7 @@ def init(
     if created is not None:
         stdout.print(f"Initialised Keyguard in {settings.data_dir}")
         stdout.print(f"First admin key {created.view.id} written to {key_path} (mode 0600)")
+        stdout.print("Dashboard owner: keyguard users add YOU@EXAMPLE.COM --role owner")
 
 
 def _bootstrap_secrets(settings: Settings) -> list[Need]:

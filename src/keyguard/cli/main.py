@@ -101,6 +101,9 @@ def _register() -> None:
     from keyguard.cli import review  # access review (docs/review.md)
 
     app.add_typer(review.app, name="review")
+    from keyguard.cli import users  # the people of the dashboard (docs/dashboard.md)
+
+    app.add_typer(users.app, name="users")
 
 
 _KEY_LIKE = re.compile(r"kg_(live|test|dev)_")

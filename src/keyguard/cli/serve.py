@@ -58,6 +58,9 @@ def serve(
     configure_logging()
     app = create_app(runtime, hsts=tls)
     _announce(settings, host, port, tls)
+    from keyguard.cli.users import announce_dashboard  # the dashboard's link (docs/dashboard.md)
+
+    announce_dashboard(runtime, host, port, tls)
     server = GracefulServer(  # SIGTERM: stop accepting, drain, flush usage, close, exit 0
         uvicorn_config(app, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
     )

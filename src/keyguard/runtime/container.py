@@ -35,6 +35,7 @@ from keyguard.secrets import build_wrapper
 from keyguard.settings import Settings
 from keyguard.storage import make_engine, make_session_factory
 from keyguard.usage import IpLocator, UsageHistory, UsageRetention, UsageWriter
+from keyguard.users import NoticeSink, UserService
 from keyguard.verification import ChangeFeed, Gate, SnapshotCache, Verifier
 from keyguard.webhooks import Backoff, ExpiryScan, Notifier, WebhookDeliverer, WebhookService
 
@@ -79,6 +80,7 @@ class Runtime:
     # Access review (docs/review.md) and its weekly digest to the security contacts.
     review: ReviewService = field(init=False)
     review_digest: ReviewDigest = field(init=False)
+    users: UserService = field(init=False)  # people of the dashboard (docs/dashboard.md)
 
     @classmethod
     def build(
@@ -182,6 +184,7 @@ class Runtime:
         runtime.review_digest = ReviewDigest(
             sessions, runtime.review, clock, ContactMail(webhooks, notices)
         )
+        runtime.users = _users(settings, runtime, notices)
         return runtime
 
     def reload_throttles(self) -> None:
@@ -214,6 +217,11 @@ def _review_policy(settings: Settings) -> ReviewPolicy:
         expiring_days=settings.review_expiring_days,
         ci_asns=frozenset(settings.review_ci_asns),
     )
+
+
+def _users(settings: Settings, runtime: Runtime, notices: NoticeSink) -> UserService:
+    wrapper = functools.cache(lambda: build_wrapper(settings.secrets))  # TOTP seeds, sealed
+    return UserService(runtime.sessions, runtime.clock, runtime.limits, wrapper, notices=notices)
 
 
 def _github_keys(settings: Settings, clock: Clock) -> GitHubKeys | None:

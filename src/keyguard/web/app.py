@@ -1,0 +1,15 @@
+"""mount_dashboard: the dashboard's routers and state on the API's app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from keyguard.runtime import Runtime
+from keyguard.web import auth, keys, pages, static
+from keyguard.web.state import WebState
+
+
+def mount_dashboard(app: FastAPI, runtime: Runtime) -> None:
+    app.state.dashboard = WebState(runtime=runtime, live=runtime.settings.mode == "live")
+    for router in (static.router, auth.router, keys.router, pages.router):
+        app.include_router(router)
