@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import partial
 from itertools import groupby
 from operator import attrgetter
@@ -33,12 +33,13 @@ from keyguard.usage.records import WIDTHS, UsageRecord
 
 log = structlog.get_logger("keyguard.usage")
 _TABLE = cast(Table, UsageEvent.__table__)
-# Optional columns are left out of a row when empty (SQL NULL, and no JSON encoding).
-_INSERT = insert(_TABLE)
 _PLAIN = (
     "ts", "key_id", "tenant_id", "env", "ip", "user_agent", "method", "path", "scope",
     "outcome", "status", "request_id", "key_last_used_at", "geo", "asn", "ip_hex",
 )  # fmt: skip
+# Every column: the rows that carry an optional one (a verification's `via`, a mail send's
+# recipients and sender) take the same compiled path, their empty JSON columns as SQL NULL.
+_WIDE = (*_PLAIN, "recipients", "recipient_domains", "sender", "extra")
 
 
 def _cut_to(width: int, value: str | None) -> str | None:
@@ -46,8 +47,9 @@ def _cut_to(width: int, value: str | None) -> str | None:
 
 
 class _PlainInsert:
-    """Rows without optional columns (nearly every HTTP request's) go to the driver as plain
-    values: SQLAlchemy compiles the statement and each column's conversion once per dialect.
+    """Rows go to the driver as plain values: SQLAlchemy compiles the statement and each
+    column's conversion once per dialect. `_PLAIN` takes the rows without optional columns
+    (nearly every HTTP request's), `_WIDE` the others.
 
     With a positional driver (sqlite3) a chunk of rows is one multi-row INSERT: one statement
     step, so the writer thread gives the GIL up and takes it back once per chunk instead of
@@ -55,13 +57,13 @@ class _PlainInsert:
     drivers (psycopg) get executemany, which they pipeline.
     """
 
-    ROWS_PER_STATEMENT = 200  # x 16 columns: far below SQLite's 32,766 bound variables
+    ROWS_PER_STATEMENT = 200  # x 20 columns: far below SQLite's 32,766 bound variables
 
-    def __init__(self, dialect: Dialect) -> None:
-        compiled = insert(_TABLE).inline().compile(dialect=dialect, column_keys=list(_PLAIN))
+    def __init__(self, dialect: Dialect, columns: tuple[str, ...] = _PLAIN) -> None:
+        compiled = insert(_TABLE).inline().compile(dialect=dialect, column_keys=list(columns))
         self.sql = compiled.string
         self.positional = compiled.positional
-        self.names = list(compiled.positiontup or _PLAIN) if self.positional else list(_PLAIN)
+        self.names = list(compiled.positiontup or columns) if self.positional else list(columns)
         self._values = attrgetter(*self.names)  # UsageRecord's attributes are the columns
         # (position, conversion): the dialect's bind processing, and the cut to column widths
         # (WIDTHS) so that one odd request cannot make a whole batch fail on PostgreSQL.
@@ -69,7 +71,7 @@ class _PlainInsert:
         for i, name in enumerate(self.names):
             convert = _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             if convert is not None:
-                self._fixes.append((i, convert))
+                self._fixes.append((i, _null_stays_null(convert)))
             if name in WIDTHS:
                 self._fixes.append((i, partial(_cut_to, WIDTHS[name])))
         self._multi: dict[int, str] = {}
@@ -99,6 +101,11 @@ class _PlainInsert:
         return self._multi[count]
 
 
+def _null_stays_null(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """None is SQL NULL for every column (a JSON column would otherwise store `null`)."""
+    return lambda value: None if value is None else convert(value)
+
+
 class UsageWriter:
     def __init__(
         self,
@@ -119,8 +126,7 @@ class UsageWriter:
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._plain: _PlainInsert | None = None
-        self._plain_dialect: Dialect | None = None
+        self._inserts: tuple[Dialect, _PlainInsert, _PlainInsert] | None = None
         self.written = 0
         self.dropped = 0
         self.failures = 0
@@ -181,14 +187,10 @@ class UsageWriter:
         try:
             with self._sessions.begin() as session:
                 connection = session.connection()
-                plain = self._plain_insert(connection.dialect)
+                plain, wide = self._plain_insert(connection.dialect)
                 for is_plain, run in groupby(batch, key=lambda record: record.plain):
-                    records = list(run)  # consecutive runs: the batch's order is kept
-                    if is_plain:
-                        plain.execute(connection, records)
-                    else:
-                        for rows in _runs(r.columns(omit_empty=True) for r in records):
-                            connection.execute(_INSERT, rows)
+                    # consecutive runs: the batch's order is kept
+                    (plain if is_plain else wide).execute(connection, list(run))
         except (OperationalError, DBAPIError) as exc:
             self.failures += 1
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
@@ -212,25 +214,13 @@ class UsageWriter:
         except Exception as exc:  # a damaged IP database must not cost the events themselves
             log.warning("usage_locate_failed", error=type(exc).__name__)
 
-    def _plain_insert(self, dialect: Dialect) -> _PlainInsert:
-        if self._plain is None or self._plain_dialect is not dialect:
-            self._plain, self._plain_dialect = _PlainInsert(dialect), dialect
-        return self._plain
+    def _plain_insert(self, dialect: Dialect) -> tuple[_PlainInsert, _PlainInsert]:
+        if self._inserts is None or self._inserts[0] is not dialect:
+            self._inserts = (dialect, _PlainInsert(dialect), _PlainInsert(dialect, _WIDE))
+        return self._inserts[1], self._inserts[2]
 
     def _take(self, limit: int) -> list[UsageRecord]:
         batch: list[UsageRecord] = []
         while self._queue and len(batch) < limit:
             batch.append(self._queue.popleft())
         return batch
-
-
-def _runs(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Consecutive rows with the same columns, so each run is one executemany, in order."""
-    run: list[dict[str, Any]] = []
-    for row in rows:
-        if run and row.keys() != run[0].keys():
-            yield run
-            run = []
-        run.append(row)
-    if run:
-        yield run
