@@ -51,6 +51,8 @@ class UsagePartitions:
 
     def days(self) -> list[datetime]:
         """The day partitions there are, oldest first."""
+        if not self.partitioned():
+            return []
         with self._sessions() as session:
             names = session.scalars(
                 text(
@@ -66,6 +68,8 @@ class UsagePartitions:
 
     def prepare(self, now: datetime, ahead: int = DAYS_AHEAD) -> int:
         """Create the partitions of today and the next `ahead` days; returns how many."""
+        if not self.partitioned():
+            return 0
         existing = set(self.days())
         created = 0
         for offset in range(ahead + 1):

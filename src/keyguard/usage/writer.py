@@ -58,6 +58,7 @@ class _PlainInsert:
     """
 
     ROWS_PER_STATEMENT = 200  # x 20 columns: far below SQLite's 32,766 bound variables
+    use_copy = True  # PostgreSQL (psycopg): COPY; bench/usage_ingest.py compares executemany
 
     def __init__(self, dialect: Dialect, columns: tuple[str, ...] = _PLAIN) -> None:
         compiled = insert(_TABLE).inline().compile(dialect=dialect, column_keys=list(columns))
@@ -78,6 +79,9 @@ class _PlainInsert:
 
     def execute(self, connection: Connection, records: list[UsageRecord]) -> None:
         values = [self._row(record) for record in records]
+        if self.copies(connection):
+            self._copy(connection, values)
+            return
         if not self.positional:
             connection.exec_driver_sql(
                 self.sql, [dict(zip(self.names, v, strict=True)) for v in values]
@@ -87,6 +91,28 @@ class _PlainInsert:
             chunk = values[start : start + self.ROWS_PER_STATEMENT]
             flat = tuple(value for row in chunk for value in row)
             connection.exec_driver_sql(self._rows_sql(len(chunk)), flat)
+
+    def copies(self, connection: Connection) -> bool:
+        return self.use_copy and connection.dialect.driver == "psycopg"
+
+    def _copy(self, connection: Connection, values: list[list[Any]]) -> None:
+        """PostgreSQL: COPY FROM STDIN, in the session's transaction (psycopg streams the
+        rows; one round trip for the batch, no statement per row on the server)."""
+        driver = connection.connection.dbapi_connection
+        assert driver is not None  # noqa: S101 - a checked-out connection always has one
+        dbapi = connection.dialect.loaded_dbapi
+        try:
+            with driver.cursor() as cursor, cursor.copy(self._copy_sql) as copy:  # type: ignore[attr-defined]  # psycopg's Connection
+                for row in values:
+                    copy.write_row(row)
+        except dbapi.Error as exc:  # as SQLAlchemy would have raised it: the writer's policy
+            raise DBAPIError.instance(
+                self._copy_sql, None, exc, dbapi.Error, dialect=connection.dialect
+            ) from exc
+
+    @property
+    def _copy_sql(self) -> str:
+        return f"COPY usage_events ({', '.join(self.names)}) FROM STDIN"
 
     def _row(self, record: UsageRecord) -> list[Any]:
         row = list(self._values(record))
@@ -188,9 +214,12 @@ class UsageWriter:
             with self._sessions.begin() as session:
                 connection = session.connection()
                 plain, wide = self._plain_insert(connection.dialect)
-                for is_plain, run in groupby(batch, key=lambda record: record.plain):
-                    # consecutive runs: the batch's order is kept
-                    (plain if is_plain else wide).execute(connection, list(run))
+                if wide.copies(connection):  # one COPY for the batch, every column
+                    wide.execute(connection, batch)
+                else:
+                    for is_plain, run in groupby(batch, key=lambda record: record.plain):
+                        # consecutive runs: the batch's order is kept
+                        (plain if is_plain else wide).execute(connection, list(run))
         except (OperationalError, DBAPIError) as exc:
             self.failures += 1
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
