@@ -64,12 +64,12 @@ class KeyguardMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id, user_agent = _request_headers(scope)
+        given_id, user_agent = _request_headers(scope)
         context = RequestContext(
             ts=self.api.runtime.clock(),
             ip=client_ip(scope, self.api.trusted),
             user_agent=scrub(user_agent) if user_agent else None,  # once, for every reader
-            request_id=request_id_from(request_id),
+            request_id=request_id_from(given_id),
         )
         scope.setdefault("state", {})[CONTEXT_KEY] = context
         request_id = current_request_id.set(context.request_id)

@@ -47,7 +47,7 @@ class UsagePartitions:
             kind = session.scalar(
                 text("SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass('usage_events')")
             )
-            return kind == "p"
+            return bool(kind == "p")
 
     def days(self) -> list[datetime]:
         """The day partitions there are, oldest first."""
