@@ -264,7 +264,7 @@ class _RawConnection(asyncio.Protocol):
             return
         now = time.perf_counter()
         self.latencies.append(now - self.started)
-        self.failures += not self.buffer[9:10] == b"2"
+        self.failures += self.buffer[9:10] != b"2"
         if now < self.deadline:
             self._send()
         elif not self.done.done():
@@ -461,7 +461,7 @@ def report(args: argparse.Namespace, results: dict[str, list[Result]]) -> None:
     print(f"load average before/after: {args.load_before} / {os.getloadavg()}")
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"command: {' '.join(sys.argv)} (load: {args.load}, {args.connections} connections, "
-          f"{args.duration} s x {args.rounds} rounds, {args.workers} Keyguard workers)")  # fmt: skip
+          f"{args.duration} s x {args.rounds} rounds, {args.workers} Keyguard workers)")  # fmt: skip  # noqa: E501
     print("| endpoint | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/req |")
     print("|---|---|---|---|---|---|")
     for name, runs in results.items():
