@@ -112,6 +112,13 @@ def _announce(settings: Settings, host: str, port: int, tls: bool, workers: int 
         f"Keyguard ({settings.mode} mode{processes}) on {url}",
         mode=settings.mode, url=url, workers=workers,
     )  # fmt: skip
+    if workers > 1 and settings.redis_url is None:
+        # Request-rate counters live in each process's memory without Redis.
+        log.warning(
+            f"{workers} workers without KEYGUARD_REDIS_URL: each keeps its own request-rate "
+            f"counters, so a key may make up to {workers}x its rate limit",
+            workers=workers,
+        )
     key_file = settings.data_dir / ADMIN_KEY_FILE
     if key_file.exists():
         log.info(
