@@ -65,6 +65,16 @@ SERVER_CPU, LOAD_CPU = 0, 1
 # -- the server side ----------------------------------------------------------------------
 
 
+def _reuse_port_socket(port: int) -> socket.socket:
+    """The port as `keyguard serve --workers` binds it (SO_REUSEPORT), so that --workers N
+    bench servers share it; kept here so the bench also runs against older revisions."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
 def _bench_router() -> APIRouter:
     router = APIRouter(route_class=EnforcedRoute)
 
@@ -113,23 +123,25 @@ def serve(data_dir: Path | None, database_url: str, port: int, index: int) -> No
 
     from keyguard.api import ROUTERS, create_app
     from keyguard.api.server import uvicorn_config
-    from keyguard.api.workers import WorkerSpec, reuse_port_socket
     from keyguard.runtime import freeze_start_up_heap
     from keyguard.settings import Settings
 
-    sock = reuse_port_socket("127.0.0.1", port)
+    sock = _reuse_port_socket(port)
     if data_dir is None:  # the bare app, on Keyguard's uvicorn settings
         app = bare_app()
         freeze_start_up_heap()
         uvicorn.Server(uvicorn_config(app, port=port, log_level="warning")).run(sockets=[sock])
         return
     settings = Settings(data_dir=data_dir, database_url=database_url, pepper=PEPPER)
-    spec = WorkerSpec(settings, "127.0.0.1", port, None, None, index=index)
+    if index > 0:  # as keyguard.api.workers does: delivery and maintenance in worker 0 only
+        settings = settings.model_copy(
+            update={"mail_worker_in_serve": False, "smtp_in_serve": False}
+        )
     with open(os.devnull, "w") as sink:
         # The bench routes first, where a hot route sits (verify is second): FastAPI matches
         # the included routers one after the other, so the last route pays for all before it.
         routers = [_bench_router(), *ROUTERS]
-        app = create_app(spec.worker_settings(), routers=routers, log_stream=sink)
+        app = create_app(settings, routers=routers, log_stream=sink)
         freeze_start_up_heap()  # as `keyguard serve` does before serving
         config = uvicorn_config(app, port=port, log_level="warning")
         uvicorn.Server(config).run(sockets=[sock])

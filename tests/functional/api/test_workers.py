@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -119,3 +120,23 @@ def test_only_the_first_worker_runs_the_delivery_worker_and_smtp_submission(
     )
     assert (first.mail_worker_in_serve, first.smtp_in_serve) == (True, True)
     assert (second.mail_worker_in_serve, second.smtp_in_serve) == (False, False)
+
+
+def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(
+    served: ProcessServer,
+) -> None:
+    first = _wait_for_workers(served, 2)
+    victim = min(first)
+    psutil.Process(victim).kill()  # SIGKILL: no goodbye
+    deadline = time.monotonic() + DEADLINE
+    while len(now := _listening_workers(served)) < 2 or victim in now:
+        assert time.monotonic() < deadline, f"no replacement; log:\n{served.log()}"
+        time.sleep(0.05)
+    assert len(now - first) == 1  # a new process took the dead one's place
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    try:
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+    assert f"exited (-{int(signal.SIGKILL)})" in served.log()
