@@ -132,7 +132,9 @@ class Supervisor:
             sentinels = {child.sentinel: index for index, child in self._children.items()}
             for ready in wait(list(sentinels), timeout=1.0):
                 index = sentinels[ready]  # type: ignore[index]  # sentinels are ints
-                code = self._children[index].exitcode
+                child = self._children[index]
+                child.join(5.0)  # the sentinel can close a moment before the exit is reaped
+                code = child.exitcode
                 if self._stopping:
                     break
                 log.warning(f"worker {index} exited ({code})", worker=index, exitcode=code)
