@@ -13,6 +13,7 @@ from keyguard.api.app import ROUTERS, create_app
 from keyguard.api.context import Principal, mark_usage_recorded
 from keyguard.api.enforcement import EnforcedRoute, require_scope
 from keyguard.api.server import GRACEFUL_SHUTDOWN_SECONDS, GracefulServer, uvicorn_config
+from keyguard.api.workers import serve_workers
 
 __all__ = [
     "GRACEFUL_SHUTDOWN_SECONDS",
@@ -23,5 +24,6 @@ __all__ = [
     "create_app",
     "mark_usage_recorded",
     "require_scope",
+    "serve_workers",
     "uvicorn_config",
 ]

@@ -117,6 +117,9 @@ def create_app(
         # document stays at /openapi.json for any local viewer.
         docs_url=None,
         redoc_url=None,
+        # Keyguard's metrics are Prometheus (/metrics): FastAPI's OpenTelemetry bridge would
+        # only look up, on every request, whether an OTel provider was configured meanwhile.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.keyguard = api
     problems.install(app)

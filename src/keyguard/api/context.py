@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from contextvars import ContextVar
@@ -33,8 +34,21 @@ _WELL_FORMED_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 current_request_id: ContextVar[str | None] = ContextVar("keyguard_request_id", default=None)
 
 
-def new_request_id() -> str:
-    return secrets.token_hex(16)
+class _RequestIds:
+    """32 hex digits: a random prefix drawn once per process, then a counter. Unique without
+    a system call per request; a request id is a correlation handle, never a secret."""
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        if not self._prefix:  # drawn at first use, in the process that serves (not at import)
+            self._prefix = secrets.token_hex(8)
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+new_request_id: Final = _RequestIds()
 
 
 def request_id_from(value: str | None) -> str:

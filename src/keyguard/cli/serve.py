@@ -32,9 +32,18 @@ def serve(
             help="Trusted proxy network (repeatable); its X-Forwarded-For names the client.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port (one per core); the first also runs the "
+            "delivery worker and maintenance.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API. In live mode, plain HTTP needs --behind-proxy (TLS ends there)."""
-    from keyguard.api import GracefulServer, create_app, uvicorn_config
+    from keyguard.api import GracefulServer, create_app, serve_workers, uvicorn_config
     from keyguard.logging import configure_logging
     from keyguard.runtime import Runtime, freeze_start_up_heap
     from keyguard.storage import migrate
@@ -56,6 +65,17 @@ def serve(
                 "the database schema is not current: run `keyguard init --if-needed` first"
             )
     configure_logging()
+    if workers > 1:
+        runtime.close()  # each worker builds its own; the supervisor keeps none
+        try:
+            status = serve_workers(
+                settings, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,
+                workers=workers,
+                announce=lambda bound: _announce(settings, host, bound, tls, workers),
+            )  # fmt: skip
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(status)
     app = create_app(runtime, hsts=tls)
     _announce(settings, host, port, tls)
     from keyguard.cli.users import announce_dashboard  # the dashboard's link (docs/dashboard.md)
@@ -81,14 +101,25 @@ def _with_proxies(settings: Settings, cidrs: list[str]) -> Settings:
     return settings.model_copy(update={"trusted_proxies": networks})
 
 
-def _announce(settings: Settings, host: str, port: int, tls: bool) -> None:
+def _announce(settings: Settings, host: str, port: int, tls: bool, workers: int = 1) -> None:
     """The start-up banner, as JSON log lines like every other line the server writes."""
     import structlog
 
     log = structlog.get_logger("keyguard.serve")
     shown = f"[{host}]" if ":" in host else host
     url = f"{'https' if tls else 'http'}://{shown}:{port}"
-    log.info(f"Keyguard ({settings.mode} mode) on {url}", mode=settings.mode, url=url)
+    processes = f", {workers} workers" if workers > 1 else ""
+    log.info(
+        f"Keyguard ({settings.mode} mode{processes}) on {url}",
+        mode=settings.mode, url=url, workers=workers,
+    )  # fmt: skip
+    if workers > 1 and settings.redis_url is None:
+        # Request-rate counters live in each process's memory without Redis.
+        log.warning(
+            f"{workers} workers without KEYGUARD_REDIS_URL: each keeps its own request-rate "
+            f"counters, so a key may make up to {workers}x its rate limit",
+            workers=workers,
+        )
     key_file = settings.data_dir / ADMIN_KEY_FILE
     if key_file.exists():
         log.info(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol, TypedDict
@@ -24,6 +25,10 @@ WIDTHS: Final = {
 }
 
 
+# A dotted-quad part as ipaddress accepts it: 0-255, no leading zero.
+_OCTET: Final = re.compile(r"25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]")
+
+
 def _cut(name: str, value: str | None) -> str | None:
     return value[: WIDTHS[name]] if value is not None else None
 
@@ -35,6 +40,9 @@ def ip_hex(ip: str | None) -> str | None:
     None for no address or one that does not parse."""
     if ip is None:
         return None
+    quad = ip.split(".")
+    if len(quad) == 4 and all(_OCTET.fullmatch(part) for part in quad):  # the common case
+        return "00000000000000000000ffff" + "".join(f"{int(part):02x}" for part in quad)
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

@@ -11,6 +11,10 @@ process ending) and the next one carries on:
 2. Purge events older than the raw retention — never past the rollup mark, so no event goes
    before its hour is rolled up — `batch` rows per transaction.
 3. Purge rollups older than their own retention, a day of them per transaction.
+
+On PostgreSQL, where `usage_events` is partitioned by day (keyguard.usage.partitions), each
+run first makes the coming days' partitions, and step 2 drops the whole days it may before
+deleting what is left row by row (the default partition, a day cut in two).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from keyguard.clock import Clock
 from keyguard.usage.history import ROLLUP_STATE
 from keyguard.usage.hours import HOUR, floor_hour, hour_start, listed_networks, raw_hours
 from keyguard.usage.models import UsageEvent, UsageRollup, UsageRollupState
+from keyguard.usage.partitions import UsagePartitions
 
 log = structlog.get_logger("keyguard.usage.retention")
 _EVENTS: Final = UsageEvent.__table__.c
@@ -40,6 +45,7 @@ class RetentionReport:
     hours_rolled: int = 0
     events_purged: int = 0
     rollups_purged: int = 0
+    partitions_dropped: int = 0  # whole days of events, on PostgreSQL
 
 
 class UsageRetention:
@@ -63,16 +69,25 @@ class UsageRetention:
         self._batch = batch
         self._max_hours = max_hours  # hours rolled up per run: a backlog takes a few runs
         self._max_batches = max_batches  # transactions per purge per run
+        self.partitions = UsagePartitions(sessions)
+        self._partitioned: bool | None = None  # looked up once, at the first run
 
     def run(self) -> RetentionReport:
         """Roll up, then purge: the order that loses nothing."""
-        report = RetentionReport(self.roll_up(), self.purge_events(), self.purge_rollups())
+        if self._partitioned is None:
+            self._partitioned = self.partitions.partitioned()
+        if self._partitioned:
+            self.partitions.prepare(self._clock())
+        hours = self.roll_up()
+        dropped = self.drop_partitions() if self._partitioned else 0
+        report = RetentionReport(hours, self.purge_events(), self.purge_rollups(), dropped)
         if report != RetentionReport():
             log.info(
                 "usage_retention",
                 hours_rolled=report.hours_rolled,
                 events_purged=report.events_purged,
                 rollups_purged=report.rollups_purged,
+                partitions_dropped=report.partitions_dropped,
             )
         return report
 
@@ -137,13 +152,24 @@ class UsageRetention:
 
     # -- 2. and 3. purge ----------------------------------------------------------------------
 
-    def purge_events(self) -> int:
-        """Delete raw events past the retention and already rolled up, batch by batch."""
+    def _purge_cut(self) -> datetime | None:
+        """Events before this may go: past the retention and rolled up (None: nothing may)."""
         with self._sessions() as session:
             until = rolled_until(session)
         if until is None:
+            return None
+        return min(floor_hour(self._clock() - self.raw_retention), until)
+
+    def drop_partitions(self) -> int:
+        """PostgreSQL: drop the day partitions wholly before the purge's cut."""
+        cut = self._purge_cut()
+        return 0 if cut is None else self.partitions.drop_before(cut)
+
+    def purge_events(self) -> int:
+        """Delete raw events past the retention and already rolled up, batch by batch."""
+        cut = self._purge_cut()
+        if cut is None:
             return 0
-        cut = min(floor_hour(self._clock() - self.raw_retention), until)
         purged = 0
         for _ in range(self._max_batches):
             oldest = (

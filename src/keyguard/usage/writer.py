@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import partial
 from itertools import groupby
 from operator import attrgetter
@@ -36,12 +36,13 @@ from keyguard.usage.records import WIDTHS, UsageRecord
 
 log = structlog.get_logger("keyguard.usage")
 _TABLE = cast(Table, UsageEvent.__table__)
-# Optional columns are left out of a row when empty (SQL NULL, and no JSON encoding).
-_INSERT = insert(_TABLE)
 _PLAIN = (
     "ts", "key_id", "tenant_id", "env", "ip", "user_agent", "method", "path", "scope",
     "outcome", "status", "request_id", "key_last_used_at", "geo", "asn", "ip_hex",
 )  # fmt: skip
+# Every column: the rows that carry an optional one (a verification's `via`, a mail send's
+# recipients and sender) take the same compiled path, their empty JSON columns as SQL NULL.
+_WIDE = (*_PLAIN, "recipients", "recipient_domains", "sender", "extra")
 
 
 def _cut_to(width: int, value: str | None) -> str | None:
@@ -49,8 +50,9 @@ def _cut_to(width: int, value: str | None) -> str | None:
 
 
 class _PlainInsert:
-    """Rows without optional columns (nearly every HTTP request's) go to the driver as plain
-    values: SQLAlchemy compiles the statement and each column's conversion once per dialect.
+    """Rows go to the driver as plain values: SQLAlchemy compiles the statement and each
+    column's conversion once per dialect. `_PLAIN` takes the rows without optional columns
+    (nearly every HTTP request's), `_WIDE` the others.
 
     With a positional driver (sqlite3) a chunk of rows is one multi-row INSERT: one statement
     step, so the writer thread gives the GIL up and takes it back once per chunk instead of
@@ -58,13 +60,14 @@ class _PlainInsert:
     drivers (psycopg) get executemany, which they pipeline.
     """
 
-    ROWS_PER_STATEMENT = 200  # x 16 columns: far below SQLite's 32,766 bound variables
+    ROWS_PER_STATEMENT = 200  # x 20 columns: far below SQLite's 32,766 bound variables
+    use_copy = True  # PostgreSQL (psycopg): COPY; bench/usage_ingest.py compares executemany
 
-    def __init__(self, dialect: Dialect) -> None:
-        compiled = insert(_TABLE).inline().compile(dialect=dialect, column_keys=list(_PLAIN))
+    def __init__(self, dialect: Dialect, columns: tuple[str, ...] = _PLAIN) -> None:
+        compiled = insert(_TABLE).inline().compile(dialect=dialect, column_keys=list(columns))
         self.sql = compiled.string
         self.positional = compiled.positional
-        self.names = list(compiled.positiontup or _PLAIN) if self.positional else list(_PLAIN)
+        self.names = list(compiled.positiontup or columns) if self.positional else list(columns)
         self._values = attrgetter(*self.names)  # UsageRecord's attributes are the columns
         # (position, conversion): the dialect's bind processing, and the cut to column widths
         # (WIDTHS) so that one odd request cannot make a whole batch fail on PostgreSQL.
@@ -72,13 +75,16 @@ class _PlainInsert:
         for i, name in enumerate(self.names):
             convert = _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             if convert is not None:
-                self._fixes.append((i, convert))
+                self._fixes.append((i, _null_stays_null(convert)))
             if name in WIDTHS:
                 self._fixes.append((i, partial(_cut_to, WIDTHS[name])))
         self._multi: dict[int, str] = {}
 
     def execute(self, connection: Connection, records: list[UsageRecord]) -> None:
         values = [self._row(record) for record in records]
+        if self.copies(connection):
+            self._copy(connection, values)
+            return
         if not self.positional:
             connection.exec_driver_sql(
                 self.sql, [dict(zip(self.names, v, strict=True)) for v in values]
@@ -88,6 +94,28 @@ class _PlainInsert:
             chunk = values[start : start + self.ROWS_PER_STATEMENT]
             flat = tuple(value for row in chunk for value in row)
             connection.exec_driver_sql(self._rows_sql(len(chunk)), flat)
+
+    def copies(self, connection: Connection) -> bool:
+        return self.use_copy and connection.dialect.driver == "psycopg"
+
+    def _copy(self, connection: Connection, values: list[list[Any]]) -> None:
+        """PostgreSQL: COPY FROM STDIN, in the session's transaction (psycopg streams the
+        rows; one round trip for the batch, no statement per row on the server)."""
+        driver = connection.connection.dbapi_connection
+        assert driver is not None  # noqa: S101 - a checked-out connection always has one
+        dbapi = connection.dialect.loaded_dbapi
+        try:
+            with driver.cursor() as cursor, cursor.copy(self._copy_sql) as copy:  # type: ignore[attr-defined]  # psycopg's Connection
+                for row in values:
+                    copy.write_row(row)
+        except dbapi.Error as exc:  # as SQLAlchemy would have raised it: the writer's policy
+            raise DBAPIError.instance(
+                self._copy_sql, None, exc, dbapi.Error, dialect=connection.dialect
+            ) from exc
+
+    @property
+    def _copy_sql(self) -> str:
+        return f"COPY usage_events ({', '.join(self.names)}) FROM STDIN"
 
     def _row(self, record: UsageRecord) -> list[Any]:
         row = list(self._values(record))
@@ -100,6 +128,11 @@ class _PlainInsert:
             head, _, row = self.sql.partition(" VALUES ")
             self._multi[count] = f"{head} VALUES {', '.join([row] * count)}"
         return self._multi[count]
+
+
+def _null_stays_null(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """None is SQL NULL for every column (a JSON column would otherwise store `null`)."""
+    return lambda value: None if value is None else convert(value)
 
 
 class UsageWriter:
@@ -127,8 +160,7 @@ class UsageWriter:
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._plain: _PlainInsert | None = None
-        self._plain_dialect: Dialect | None = None
+        self._inserts: tuple[Dialect, _PlainInsert, _PlainInsert] | None = None
         self.written = 0
         self.dropped = 0
         self.failures = 0
@@ -195,14 +227,13 @@ class UsageWriter:
         try:
             with self._sessions.begin() as session:
                 connection = session.connection()
-                plain = self._plain_insert(connection.dialect)
-                for is_plain, run in groupby(batch, key=lambda record: record.plain):
-                    records = list(run)  # consecutive runs: the batch's order is kept
-                    if is_plain:
-                        plain.execute(connection, records)
-                    else:
-                        for rows in _runs(r.columns(omit_empty=True) for r in records):
-                            connection.execute(_INSERT, rows)
+                plain, wide = self._plain_insert(connection.dialect)
+                if wide.copies(connection):  # one COPY for the batch, every column
+                    wide.execute(connection, batch)
+                else:
+                    for is_plain, run in groupby(batch, key=lambda record: record.plain):
+                        # consecutive runs: the batch's order is kept
+                        (plain if is_plain else wide).execute(connection, list(run))
         except (OperationalError, DBAPIError) as exc:
             self.failures += 1
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
@@ -226,25 +257,13 @@ class UsageWriter:
         except Exception as exc:  # a damaged IP database must not cost the events themselves
             log.warning("usage_locate_failed", error=type(exc).__name__)
 
-    def _plain_insert(self, dialect: Dialect) -> _PlainInsert:
-        if self._plain is None or self._plain_dialect is not dialect:
-            self._plain, self._plain_dialect = _PlainInsert(dialect), dialect
-        return self._plain
+    def _plain_insert(self, dialect: Dialect) -> tuple[_PlainInsert, _PlainInsert]:
+        if self._inserts is None or self._inserts[0] is not dialect:
+            self._inserts = (dialect, _PlainInsert(dialect), _PlainInsert(dialect, _WIDE))
+        return self._inserts[1], self._inserts[2]
 
     def _take(self, limit: int) -> list[UsageRecord]:
         batch: list[UsageRecord] = []
         while self._queue and len(batch) < limit:
             batch.append(self._queue.popleft())
         return batch
-
-
-def _runs(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Consecutive rows with the same columns, so each run is one executemany, in order."""
-    run: list[dict[str, Any]] = []
-    for row in rows:
-        if run and row.keys() != run[0].keys():
-            yield run
-            run = []
-        run.append(row)
-    if run:
-        yield run

@@ -111,3 +111,21 @@ def test_overlong_values_are_cut_to_the_column_widths(runtime: Runtime) -> None:
     writer.flush()
     (event,) = _stored(runtime)
     assert (len(event.user_agent or ""), len(event.path)) == (300, 300)
+
+
+def test_rows_with_and_without_optional_columns_keep_their_order_and_sql_nulls(
+    runtime: Runtime,
+) -> None:
+    writer = UsageWriter(runtime.sessions)
+    writer.submit(_record(0))
+    writer.submit(_record(1, extra={"via": "key_gateway"}))
+    writer.submit(_record(2, recipients=2, sender="news@brand.example"))
+    writer.submit(_record(3))
+    assert writer.flush() == 4
+    stored = _stored(runtime)
+    assert [e.path for e in stored] == [f"/v1/keys/{n}" for n in range(4)]
+    assert [e.extra for e in stored] == [None, {"via": "key_gateway"}, None, None]
+    assert (stored[2].recipients, stored[2].sender) == (2, "news@brand.example")
+    with runtime.sessions() as session:  # SQL NULL, not a JSON `null`
+        nulls = session.scalars(select(UsageEvent.path).where(UsageEvent.extra.is_(None)))
+        assert sorted(nulls) == ["/v1/keys/0", "/v1/keys/2", "/v1/keys/3"]
