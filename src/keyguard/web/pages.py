@@ -1,5 +1,5 @@
 """The dashboard's other pages: overview, alerts, incidents (and their reports), the audit
-log with the chain's status, access review, webhooks and contacts, users, the account.
+log with the chain's status, access review, users, the account (webhooks: web/webhooks.py).
 
 Each route checks the same scope the API route over the same service requires, then calls
 that service as the person's Actor; another tenant's or environment's thing is `not_found`.
@@ -243,39 +243,6 @@ def apply_finding(request: Request, view: Session, fields: Form, finding_id: Fin
             title="Finding applied: key rotated",
         )
     return RedirectResponse(f"/ui/keys/{applied.key.id}?done=review", status_code=303)
-
-
-# -- webhooks and security contacts ------------------------------------------------------
-
-
-@router.get("/ui/webhooks")
-def webhooks(request: Request, view: Session) -> Response:
-    require(view, "webhooks:write")
-    service = web_state(request).runtime.webhooks
-    tenant = view.tenant_id or ""
-    endpoints = service.endpoints(view.actor(), tenant)
-    contacts = service.contacts(view.actor(), tenant)
-    return page(request, "webhooks.html", endpoints=endpoints, contacts=contacts)
-
-
-@router.post("/ui/contacts")
-def add_contact(request: Request, view: Session, fields: Form) -> Response:
-    check_csrf(request, view, fields)
-    require(view, "webhooks:write")
-    web_state(request).runtime.webhooks.add_contact(
-        view.actor(), view.tenant_id or "", fields.get("email", "")
-    )
-    return RedirectResponse("/ui/webhooks?done=contact", status_code=303)
-
-
-@router.post("/ui/contacts/remove")
-def remove_contact(request: Request, view: Session, fields: Form) -> Response:
-    check_csrf(request, view, fields)
-    require(view, "webhooks:write")
-    web_state(request).runtime.webhooks.remove_contact(
-        view.actor(), view.tenant_id or "", fields.get("contact", "")
-    )
-    return RedirectResponse("/ui/webhooks?done=removed", status_code=303)
 
 
 # -- users and the account ---------------------------------------------------------------
