@@ -10,6 +10,9 @@ from keyguard.web.state import WebState
 
 
 def mount_dashboard(app: FastAPI, runtime: Runtime) -> None:
-    app.state.dashboard = WebState(runtime=runtime, live=runtime.settings.mode == "live")
+    settings = runtime.settings
+    app.state.dashboard = WebState(
+        runtime=runtime, live=settings.mode == "live", public_url=settings.public_url
+    )
     for router in (static.router, auth.router, keys.router, webhooks.router, pages.router):
         app.include_router(router)

@@ -262,7 +262,7 @@ def add_user(request: Request, view: Session, fields: Form) -> Response:
     check_csrf(request, view, fields)
     recently_authenticated(request, view, "/ui/users")
     service = web_state(request).runtime.users
-    base = f"{request.url.scheme}://{request.url.netloc}/ui/setup?token="
+    base = f"{web_state(request).origin(request)}/ui/setup?token="
     invite = fields.get("invite") == "yes"
     invitation = service.add(
         f"user:{view.user_id}", email=fields.get("email", ""), tenant_id=view.tenant_id or "",
