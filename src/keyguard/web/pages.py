@@ -7,6 +7,7 @@ that service as the person's Actor; another tenant's or environment's thing is `
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import timedelta
 from typing import Annotated, Final
@@ -24,10 +25,13 @@ from keyguard.monitoring import (
     MODES,
     SEVERITIES,
     AlertFilter,
+    EngineConfig,
+    default_rules,
     load_policy,
     save_policy,
     updated,
 )
+from keyguard.policy import parse_duration
 from keyguard.users import ROLE_NAMES, ROLES
 from keyguard.web.auth import relying
 from keyguard.web.deps import Form, Session, check_csrf, recently_authenticated, require
@@ -111,8 +115,15 @@ def response_policy(request: Request, view: Session) -> Response:
         policy = load_policy(session, view.tenant_id)
     return page(
         request, "policy.html", policy=policy, modes=MODES, actions=ACTIONS,
-        severities=SEVERITIES, may_write=view.may("alerts:write") and view.may("keys:write"),
+        severities=SEVERITIES, rules=rule_names(),
+        may_write=view.may("alerts:write") and view.may("keys:write"),
     )  # fmt: skip
+
+
+@functools.cache
+def rule_names() -> tuple[str, ...]:
+    """The detector's rules, each of which may have its own action over its severity's."""
+    return tuple(rule.name for rule in default_rules(EngineConfig(), {}))
 
 
 @router.post("/ui/alerts/policy")
@@ -127,9 +138,41 @@ def set_response_policy(request: Request, view: Session, fields: Form) -> Respon
     with runtime.sessions.begin() as session:
         current = load_policy(session, tenant)
         by_severity = {s: fields.get(f"severity_{s}", current.by_severity[s]) for s in SEVERITIES}
-        policy = updated(current, mode=fields.get("mode") or None, by_severity=by_severity)
+        policy = updated(
+            current,
+            mode=fields.get("mode") or None,
+            by_severity=by_severity,
+            by_rule=_by_rule(fields, current.by_rule),
+            throttle_per_minute=_whole(fields.get("throttle_per_minute"), "throttle_per_minute"),
+            throttle_seconds=_seconds(fields.get("throttle_for")),
+        )
         save_policy(session, runtime.clock(), f"user:{view.user_id}", tenant, policy)
     return RedirectResponse("/ui/alerts/policy?done=saved", status_code=303)
+
+
+def _by_rule(fields: dict[str, str], current: dict[str, str]) -> dict[str, str]:
+    """A rule's own action where the form gives one; empty: its severity's (no override)."""
+    chosen = dict(current)
+    for name in rule_names():
+        if f"rule_{name}" in fields:
+            action = fields[f"rule_{name}"]
+            if action:
+                chosen[name] = action  # checked by updated(), as the CLI's are
+            else:
+                chosen.pop(name, None)
+    return chosen
+
+
+def _whole(text: str | None, field: str) -> int | None:
+    if not text:
+        return None
+    if not text.strip().isdigit() or len(text.strip()) > 9:
+        raise InvalidInput(f"{field} is a whole number", code="invalid_number", field=field)
+    return int(text)
+
+
+def _seconds(text: str | None) -> int | None:
+    return int(parse_duration(text, field="throttle_for").total_seconds()) if text else None
 
 
 # -- incidents ---------------------------------------------------------------------------

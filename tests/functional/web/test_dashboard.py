@@ -410,3 +410,34 @@ def test_the_overview_counts_keys_by_environment(owner: Person, api: Api) -> Non
     }
     assert rows["live"].startswith("<td>2</td>") and rows["test"].startswith("<td>1</td>")
     assert rows["dev"].startswith("<td>0</td>")
+
+
+def test_per_rule_actions_and_the_throttle_are_set_on_the_policy_page(
+    owner: Person, people: PeopleFactory, api: Api
+) -> None:
+    from keyguard.monitoring import load_policy
+
+    saved = owner.post(
+        "/ui/alerts/policy", "/ui/alerts/policy", rule_key_spray="revoke",
+        rule_new_network="", throttle_per_minute="25", throttle_for="30m",
+    )  # fmt: skip
+    assert saved.status_code == 303, saved.text[:500]
+    with api.runtime.sessions() as session:
+        policy = load_policy(session, "default")
+    assert (policy.by_rule, policy.throttle_per_minute, policy.throttle_seconds) == (
+        {"key_spray": "revoke"},
+        25,
+        1800,
+    )
+    cleared = owner.post("/ui/alerts/policy", "/ui/alerts/policy", rule_key_spray="")
+    assert cleared.status_code == 303
+    with api.runtime.sessions() as session:
+        assert load_policy(session, "default").by_rule == {}
+    bad = owner.post("/ui/alerts/policy", "/ui/alerts/policy", rule_key_spray="explode")
+    assert bad.status_code == 400
+    owner.post("/ui/alerts/policy", "/ui/alerts/policy", rule_key_spray="quarantine")
+    viewer = people("viewer")
+    viewer.sign_in()
+    html = viewer.client.get("/ui/alerts/policy").text
+    assert "<code>key_spray</code>: quarantine" in html
+    assert "25 requests per minute for 1800 seconds" in html
