@@ -19,8 +19,9 @@ import pytest
 
 from tests.browser.conftest import SHOTS, Served, axe_violations, with_passkeys
 
-PAGES = ("/ui/", "/ui/keys", "/ui/alerts", "/ui/alerts/policy", "/ui/incidents", "/ui/review",
-         "/ui/audit", "/ui/webhooks", "/ui/users", "/ui/account")  # fmt: skip
+PAGES = ("/ui/", "/ui/keys", "/ui/alerts", "/ui/alerts/policy", "/ui/key-policy",
+         "/ui/incidents", "/ui/review", "/ui/audit", "/ui/webhooks", "/ui/users",
+         "/ui/account")  # fmt: skip
 KEY = re.compile(r"kg_(live|test|dev)_[0-9A-Za-z]{20,}")
 
 

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from keyguard.audit import list_events, verify_chain
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.incidents import MEDIA_TYPES, OpenRequest, render
-from keyguard.lifecycle import DEFAULT_GRACE
+from keyguard.lifecycle import DEFAULT_GRACE, get_tenant
 from keyguard.monitoring import (
     ACTIONS,
     MODES,
@@ -173,6 +173,38 @@ def _whole(text: str | None, field: str) -> int | None:
 
 def _seconds(text: str | None) -> int | None:
     return int(parse_duration(text, field="throttle_for").total_seconds()) if text else None
+
+
+# -- the tenant's key policy ------------------------------------------------------------
+
+
+@router.get("/ui/key-policy")
+def key_policy(request: Request, view: Session) -> Response:
+    """The tenant's limits on keys (read-only: set by the operator) and whether a revoked
+    key's queued mail is held."""
+    require(view, "keys:read")
+    runtime = web_state(request).runtime
+    with runtime.sessions() as session:
+        tenant = get_tenant(session, view.tenant_id or "")
+        limits = (tenant.max_key_lifetime_days, tenant.default_key_lifetime_days)
+    return page(
+        request, "key_policy.html", max_days=limits[0], default_days=limits[1],
+        hold=runtime.mail.domains.holds_revoked_mail(tenant.id), may_write=view.may("keys:write"),
+    )  # fmt: skip
+
+
+@router.post("/ui/key-policy")
+def set_key_policy(request: Request, view: Session, fields: Form) -> Response:
+    """Holding a revoked key's mail is what a revocation does to it: sensitive."""
+    check_csrf(request, view, fields)
+    require(view, "keys:write")
+    recently_authenticated(request, view, "/ui/key-policy")
+    if fields.get("hold_revoked_mail") not in ("on", "off"):
+        raise InvalidInput("hold_revoked_mail is on or off", field="hold_revoked_mail")
+    web_state(request).runtime.mail.domains.set_hold_revoked_mail(
+        view.tenant_id or "", fields["hold_revoked_mail"] == "on", f"user:{view.user_id}"
+    )
+    return RedirectResponse("/ui/key-policy?done=saved", status_code=303)
 
 
 # -- incidents ---------------------------------------------------------------------------
