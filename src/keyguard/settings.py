@@ -13,6 +13,7 @@ import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -117,6 +118,12 @@ class Settings(BaseSettings):
     github_keys_file: Path | None = None
     public_revoke_per_minute: int = Field(default=10, ge=1, le=10_000)
 
+    # The dashboard's address as people's browsers see it (docs/dashboard.md), e.g.
+    # https://keys.example.com: the passkeys' relying party id (its host name) and origin, the
+    # origin forms must come from, and the base of set-up and invitation links. Unset: taken
+    # from each request (loopback, `make run`). https only in live mode.
+    public_url: str | None = Field(default=None, max_length=300)
+
     # Where Keyguard's own secrets live (docs/secrets.md): the `[secrets]` block.
     secrets: SecretsSettings = SecretsSettings()
 
@@ -172,6 +179,31 @@ class Settings(BaseSettings):
             raise ValueError(
                 "review_unused_days must be at most usage_retention_days: a review reads raw "
                 "usage events, and a use older than their retention would look like none"
+            )
+        return self
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("public_url must be an absolute URL such as https://keys.example.com")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("public_url must hold no credentials, query or fragment")
+        if parts.path not in ("", "/"):
+            raise ValueError("public_url must be an origin (the dashboard is always at /ui/)")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @model_validator(mode="after")
+    def _public_url_https_when_live(self) -> Settings:
+        # A passkey, a session cookie and a signing secret over plain http are readable and
+        # replayable by anyone on the path: live mode refuses to start with such an address.
+        if self.mode == "live" and self.public_url and self.public_url.startswith("http://"):
+            raise ValueError(
+                f"public_url {self.public_url} is plain http: live mode needs https "
+                "(end TLS at the proxy and give its https address)"
             )
         return self
 

@@ -19,8 +19,9 @@ import pytest
 
 from tests.browser.conftest import SHOTS, Served, axe_violations, with_passkeys
 
-PAGES = ("/ui/", "/ui/keys", "/ui/alerts", "/ui/alerts/policy", "/ui/incidents", "/ui/review",
-         "/ui/audit", "/ui/webhooks", "/ui/users", "/ui/account")  # fmt: skip
+PAGES = ("/ui/", "/ui/keys", "/ui/alerts", "/ui/alerts/policy", "/ui/key-policy",
+         "/ui/incidents", "/ui/review", "/ui/audit", "/ui/webhooks", "/ui/users",
+         "/ui/account")  # fmt: skip
 KEY = re.compile(r"kg_(live|test|dev)_[0-9A-Za-z]{20,}")
 
 
@@ -256,3 +257,31 @@ def test_pages_fit_a_phone_screen(chromium: Any, served: Served) -> None:
         _shot(page, "phone-key-detail")
     finally:
         context.close()
+
+
+def test_a_new_webhooks_signing_secret_is_shown_once_and_gone_after_reload(
+    page: Any, served: Served
+) -> None:
+    _sign_up_with_passkey(page, served, "webhooks.owner@example.com")
+    page.goto(f"{served.url}/ui/webhooks")
+    page.get_by_role("link", name="Add an endpoint").click()
+    page.wait_for_url("**/ui/webhooks/new")
+    _accessible(page)
+    page.get_by_label(re.compile(r"^URL")).fill("https://hooks.example.com/keyguard")
+    page.get_by_label("key.revoked").check()
+    page.get_by_role("button", name="Add the endpoint").click()
+    page.wait_for_selector("#new-secret")
+    secret = str(page.locator("#new-secret").input_value())
+    assert re.fullmatch(r"whsec_[A-Za-z0-9+/=]{32}", secret)
+    assert "We will never show this secret again" in page.content()
+    assert page.get_by_role("button", name="Copy to clipboard").is_visible()
+    _accessible(page)
+    page.reload()  # re-posts the spent form: no second endpoint, no secret shown again
+    page.wait_for_load_state()
+    assert page.url.endswith("/ui/webhooks?notice=shown-once")
+    assert "shown once" in page.content()
+    assert page.locator("#webhooks tbody tr").count() == 1
+    assert "https://hooks.example.com/keyguard" in page.locator("#webhooks").inner_text()
+    _nothing_secret_left(page, secret)
+    _accessible(page)
+    assert secret not in served.server.log()

@@ -22,9 +22,12 @@ Invite = Annotated[
     bool, typer.Option("--invite", help="E-mail the set-up link instead of printing it.")
 ]
 BaseUrl = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--url", help="The dashboard's address, for the link.", envvar="KEYGUARD_DASHBOARD_URL"
+        "--url",
+        help="The dashboard's address, for the link (default: KEYGUARD_PUBLIC_URL, else "
+        "http://localhost:8080).",
+        envvar="KEYGUARD_DASHBOARD_URL",
     ),
 ]
 DEFAULT_URL = "http://localhost:8080"
@@ -38,13 +41,14 @@ def add(
     role: Annotated[str, typer.Option(help="owner, admin, developer or viewer.")] = "viewer",
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     invite: Invite = False,
-    url: BaseUrl = DEFAULT_URL,
+    url: BaseUrl = None,
     json_output: Json = False,
 ) -> None:
     """Give a person a role in a tenant; a new person gets a one-time set-up link."""
     from keyguard.lifecycle import OPERATOR
 
     runtime = state(ctx).runtime
+    url = _base(runtime, url)
     link = _link(url, "{token}")
     with errors_as_exit():
         invitation = runtime.users.add(
@@ -106,13 +110,14 @@ def reset(
     ctx: typer.Context,
     email: Email,
     invite: Invite = False,
-    url: BaseUrl = DEFAULT_URL,
+    url: BaseUrl = None,
     json_output: Json = False,
 ) -> None:
     """Forget a person's factors (lost device, suspected takeover); a new set-up link."""
     from keyguard.lifecycle import OPERATOR
 
     runtime = state(ctx).runtime
+    url = _base(runtime, url)
     with errors_as_exit():
         invitation = runtime.users.reset(OPERATOR.id, email)
         if invite:
@@ -128,7 +133,7 @@ def announce_dashboard(runtime: Any, host: str, port: int, tls: bool) -> None:
     log = structlog.get_logger("keyguard.serve")
     shown = "localhost" if host in ("127.0.0.1", "::1", "localhost") else host
     shown = f"[{shown}]" if ":" in shown else shown
-    url = f"{'https' if tls else 'http'}://{shown}:{port}"
+    url = runtime.settings.public_url or f"{'https' if tls else 'http'}://{shown}:{port}"
     log.info(f"Dashboard: {url}/ui/", dashboard_url=f"{url}/ui/")
     if not runtime.users.list():
         log.info(
@@ -136,6 +141,11 @@ def announce_dashboard(runtime: Any, host: str, port: int, tls: bool) -> None:
             f"`keyguard users add YOU@EXAMPLE.COM --role owner --url {url}` and open its link",
             first_owner=f"keyguard users add YOU@EXAMPLE.COM --role owner --url {url}",
         )
+
+
+def _base(runtime: Any, url: str | None) -> str:
+    """--url, else the configured public URL, else `make run`'s address."""
+    return url or runtime.settings.public_url or DEFAULT_URL
 
 
 def _link(url: str, token: str) -> str:

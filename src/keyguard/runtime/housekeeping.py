@@ -8,7 +8,8 @@ last-used times and batched usage events, sweeps expired rate-limit counters and
 the live throttles (the rate overrides the detector set). The worker's process also rolls
 usage up by the hour, purges what is past its retention, runs the online detector (one
 among all nodes holds its lease), delivers webhooks from their outbox, scans for keys about
-to expire (keyguard.webhooks) and builds the weekly access-review digest (keyguard.review).
+to expire (keyguard.webhooks), builds the weekly access-review digest (keyguard.review) and
+purges timed-out dashboard sessions and dead set-up links (keyguard.users).
 On exit it writes what is left.
 """
 
@@ -37,6 +38,8 @@ SWEEP_SECONDS: Final = 60.0
 EXPIRY_SCAN_SECONDS: Final = 300.0
 # Throttles reach every process within a second: one indexed scan of a tiny table.
 OVERRIDE_SECONDS: Final = 1.0
+# Dashboard sessions time out after 30 minutes idle: purging every ten is tidy enough.
+USERS_PURGE_SECONDS: Final = 600.0
 
 
 def periodic_jobs(runtime: Runtime, *, maintenance: bool) -> list[tuple[float, Job]]:
@@ -57,6 +60,9 @@ def periodic_jobs(runtime: Runtime, *, maintenance: bool) -> list[tuple[float, J
         # week is up: the audit log remembers the last one, so a restart neither skips nor
         # repeats a digest.
         jobs.append((runtime.settings.review_digest_check_seconds, runtime.review_digest.run))
+        # Timed-out dashboard sessions and dead set-up links (keyguard.users); opening a
+        # session also purges, but a quiet dashboard would keep its last sessions forever.
+        jobs.append((USERS_PURGE_SECONDS, runtime.users.purge_expired))
     return jobs
 
 

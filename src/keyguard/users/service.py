@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard import audit
@@ -196,6 +196,20 @@ class UserService(SignIn):
 
     # -- set-up --------------------------------------------------------------------------
 
+    def purge_expired(self) -> int:
+        """The worker's housekeeping: delete timed-out dashboard sessions and forget the
+        digests of set-up links past their 72 hours (already refused, so nothing changes for
+        anyone; the person stays pending until `reset` gives a new link). How many rows."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            links = session.execute(
+                update(User)
+                .where(User.setup_token_hash.is_not(None), User.setup_expires_at < now)
+                .values(setup_token_hash=None)
+            )
+            forgotten = int(links.rowcount)  # type: ignore[attr-defined]  # DML results carry rowcount
+        return self.web.purge() + forgotten
+
     def setup_user(self, token: str) -> UserView:
         with self._sessions() as session:
             return _user_view(session, self._by_setup_token(session, token))
@@ -339,5 +353,5 @@ def _user_view(session: Session, user: User) -> UserView:
     return UserView(
         id=user.id, email=user.email, name=user.name, roles=roles,
         passkeys=_passkeys(session, user.id), totp=user.totp_enabled,
-        pending_setup=user.setup_token_hash is not None, created_at=user.created_at,
+        pending_setup=user.setup_expires_at is not None, created_at=user.created_at,
     )  # fmt: skip

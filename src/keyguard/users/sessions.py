@@ -68,17 +68,23 @@ class Sessions:
             session.flush()
             return token, _view(session, row, token)
 
-    def _purge(self, session: Session, now: datetime) -> None:
+    def purge(self) -> int:
+        """Delete every timed-out session now (the worker's housekeeping); how many."""
+        with self._sessions.begin() as session:
+            return self._purge(session, self._clock())
+
+    def _purge(self, session: Session, now: datetime) -> int:
         """Delete timed-out sessions as new ones open: a client that never sends its cookie
         back (a bot on the sign-in page) cannot grow the table without bound."""
         policy, table = self.policy, WebSession
-        session.execute(
+        done = session.execute(
             delete(table).where(
                 (table.user_id.is_(None) & (table.created_at < now - policy.pending))
                 | (table.last_seen_at < now - policy.idle)
                 | (table.created_at < now - policy.absolute)
             )
         )
+        return int(done.rowcount)  # type: ignore[attr-defined]  # DML results carry rowcount
 
     def current(self, token: str | None) -> SessionView | None:
         """The live session of `token` (touched), or None when unknown or timed out."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from keyguard.runtime import Runtime
-from keyguard.web import auth, keys, pages, static
+from keyguard.web import auth, keys, pages, static, webhooks
 from keyguard.web.state import WebState
 
 
 def mount_dashboard(app: FastAPI, runtime: Runtime) -> None:
-    app.state.dashboard = WebState(runtime=runtime, live=runtime.settings.mode == "live")
-    for router in (static.router, auth.router, keys.router, pages.router):
+    settings = runtime.settings
+    app.state.dashboard = WebState(
+        runtime=runtime, live=settings.mode == "live", public_url=settings.public_url
+    )
+    for router in (static.router, auth.router, keys.router, webhooks.router, pages.router):
         app.include_router(router)

@@ -35,11 +35,10 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
 def relying(request: Request) -> Relying:
-    """Passkeys belong to the host name the browser shows; the origin is checked exactly."""
-    return Relying(
-        rp_id=request.url.hostname or "localhost",
-        origin=f"{request.url.scheme}://{request.url.netloc}",
-    )
+    """Passkeys belong to the host name the browser shows; the origin is checked exactly.
+    Both come from the public URL when one is set, so a proxy's Host or scheme does not."""
+    state = web_state(request)
+    return Relying(rp_id=state.host(request), origin=state.origin(request))
 
 
 def _pending(request: Request) -> tuple[SessionView, str | None]:

@@ -71,7 +71,7 @@ async def form(request: Request) -> dict[str, str]:
 
 def check_csrf(request: Request, view: SessionView | None, fields: dict[str, str]) -> None:
     origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.url.netloc}"
+    own = web_state(request).origin(request)
     if origin is not None and origin != own:
         raise PermissionDenied("this form came from another site", code="csrf_refused")
     given = fields.get("csrf", "")

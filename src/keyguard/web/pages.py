@@ -1,5 +1,5 @@
 """The dashboard's other pages: overview, alerts, incidents (and their reports), the audit
-log with the chain's status, access review, webhooks and contacts, users, the account.
+log with the chain's status, access review, users, the account (webhooks: web/webhooks.py).
 
 Each route checks the same scope the API route over the same service requires, then calls
 that service as the person's Actor; another tenant's or environment's thing is `not_found`.
@@ -7,6 +7,7 @@ that service as the person's Actor; another tenant's or environment's thing is `
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import timedelta
 from typing import Annotated, Final
@@ -18,16 +19,19 @@ from starlette.responses import RedirectResponse, Response
 from keyguard.audit import list_events, verify_chain
 from keyguard.errors import InvalidInput, NotFound
 from keyguard.incidents import MEDIA_TYPES, OpenRequest, render
-from keyguard.lifecycle import DEFAULT_GRACE
+from keyguard.lifecycle import DEFAULT_GRACE, get_tenant
 from keyguard.monitoring import (
     ACTIONS,
     MODES,
     SEVERITIES,
     AlertFilter,
+    EngineConfig,
+    default_rules,
     load_policy,
     save_policy,
     updated,
 )
+from keyguard.policy import parse_duration
 from keyguard.users import ROLE_NAMES, ROLES
 from keyguard.web.auth import relying
 from keyguard.web.deps import Form, Session, check_csrf, recently_authenticated, require
@@ -111,8 +115,15 @@ def response_policy(request: Request, view: Session) -> Response:
         policy = load_policy(session, view.tenant_id)
     return page(
         request, "policy.html", policy=policy, modes=MODES, actions=ACTIONS,
-        severities=SEVERITIES, may_write=view.may("alerts:write") and view.may("keys:write"),
+        severities=SEVERITIES, rules=rule_names(),
+        may_write=view.may("alerts:write") and view.may("keys:write"),
     )  # fmt: skip
+
+
+@functools.cache
+def rule_names() -> tuple[str, ...]:
+    """The detector's rules, each of which may have its own action over its severity's."""
+    return tuple(rule.name for rule in default_rules(EngineConfig(), {}))
 
 
 @router.post("/ui/alerts/policy")
@@ -127,9 +138,73 @@ def set_response_policy(request: Request, view: Session, fields: Form) -> Respon
     with runtime.sessions.begin() as session:
         current = load_policy(session, tenant)
         by_severity = {s: fields.get(f"severity_{s}", current.by_severity[s]) for s in SEVERITIES}
-        policy = updated(current, mode=fields.get("mode") or None, by_severity=by_severity)
+        policy = updated(
+            current,
+            mode=fields.get("mode") or None,
+            by_severity=by_severity,
+            by_rule=_by_rule(fields, current.by_rule),
+            throttle_per_minute=_whole(fields.get("throttle_per_minute"), "throttle_per_minute"),
+            throttle_seconds=_seconds(fields.get("throttle_for")),
+        )
         save_policy(session, runtime.clock(), f"user:{view.user_id}", tenant, policy)
     return RedirectResponse("/ui/alerts/policy?done=saved", status_code=303)
+
+
+def _by_rule(fields: dict[str, str], current: dict[str, str]) -> dict[str, str]:
+    """A rule's own action where the form gives one; empty: its severity's (no override)."""
+    chosen = dict(current)
+    for name in rule_names():
+        if f"rule_{name}" in fields:
+            action = fields[f"rule_{name}"]
+            if action:
+                chosen[name] = action  # checked by updated(), as the CLI's are
+            else:
+                chosen.pop(name, None)
+    return chosen
+
+
+def _whole(text: str | None, field: str) -> int | None:
+    if not text:
+        return None
+    if not text.strip().isdigit() or len(text.strip()) > 9:
+        raise InvalidInput(f"{field} is a whole number", code="invalid_number", field=field)
+    return int(text)
+
+
+def _seconds(text: str | None) -> int | None:
+    return int(parse_duration(text, field="throttle_for").total_seconds()) if text else None
+
+
+# -- the tenant's key policy ------------------------------------------------------------
+
+
+@router.get("/ui/key-policy")
+def key_policy(request: Request, view: Session) -> Response:
+    """The tenant's limits on keys (read-only: set by the operator) and whether a revoked
+    key's queued mail is held."""
+    require(view, "keys:read")
+    runtime = web_state(request).runtime
+    with runtime.sessions() as session:
+        tenant = get_tenant(session, view.tenant_id or "")
+        limits = (tenant.max_key_lifetime_days, tenant.default_key_lifetime_days)
+    return page(
+        request, "key_policy.html", max_days=limits[0], default_days=limits[1],
+        hold=runtime.mail.domains.holds_revoked_mail(tenant.id), may_write=view.may("keys:write"),
+    )  # fmt: skip
+
+
+@router.post("/ui/key-policy")
+def set_key_policy(request: Request, view: Session, fields: Form) -> Response:
+    """Holding a revoked key's mail is what a revocation does to it: sensitive."""
+    check_csrf(request, view, fields)
+    require(view, "keys:write")
+    recently_authenticated(request, view, "/ui/key-policy")
+    if fields.get("hold_revoked_mail") not in ("on", "off"):
+        raise InvalidInput("hold_revoked_mail is on or off", field="hold_revoked_mail")
+    web_state(request).runtime.mail.domains.set_hold_revoked_mail(
+        view.tenant_id or "", fields["hold_revoked_mail"] == "on", f"user:{view.user_id}"
+    )
+    return RedirectResponse("/ui/key-policy?done=saved", status_code=303)
 
 
 # -- incidents ---------------------------------------------------------------------------
@@ -245,39 +320,6 @@ def apply_finding(request: Request, view: Session, fields: Form, finding_id: Fin
     return RedirectResponse(f"/ui/keys/{applied.key.id}?done=review", status_code=303)
 
 
-# -- webhooks and security contacts ------------------------------------------------------
-
-
-@router.get("/ui/webhooks")
-def webhooks(request: Request, view: Session) -> Response:
-    require(view, "webhooks:write")
-    service = web_state(request).runtime.webhooks
-    tenant = view.tenant_id or ""
-    endpoints = service.endpoints(view.actor(), tenant)
-    contacts = service.contacts(view.actor(), tenant)
-    return page(request, "webhooks.html", endpoints=endpoints, contacts=contacts)
-
-
-@router.post("/ui/contacts")
-def add_contact(request: Request, view: Session, fields: Form) -> Response:
-    check_csrf(request, view, fields)
-    require(view, "webhooks:write")
-    web_state(request).runtime.webhooks.add_contact(
-        view.actor(), view.tenant_id or "", fields.get("email", "")
-    )
-    return RedirectResponse("/ui/webhooks?done=contact", status_code=303)
-
-
-@router.post("/ui/contacts/remove")
-def remove_contact(request: Request, view: Session, fields: Form) -> Response:
-    check_csrf(request, view, fields)
-    require(view, "webhooks:write")
-    web_state(request).runtime.webhooks.remove_contact(
-        view.actor(), view.tenant_id or "", fields.get("contact", "")
-    )
-    return RedirectResponse("/ui/webhooks?done=removed", status_code=303)
-
-
 # -- users and the account ---------------------------------------------------------------
 
 
@@ -295,7 +337,7 @@ def add_user(request: Request, view: Session, fields: Form) -> Response:
     check_csrf(request, view, fields)
     recently_authenticated(request, view, "/ui/users")
     service = web_state(request).runtime.users
-    base = f"{request.url.scheme}://{request.url.netloc}/ui/setup?token="
+    base = f"{web_state(request).origin(request)}/ui/setup?token="
     invite = fields.get("invite") == "yes"
     invitation = service.add(
         f"user:{view.user_id}", email=fields.get("email", ""), tenant_id=view.tenant_id or "",

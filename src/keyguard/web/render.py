@@ -22,6 +22,7 @@ NAV: Final = (
     ("/ui/", "Overview", "keys:read"),
     ("/ui/keys", "Keys", "keys:read"),
     ("/ui/alerts", "Alerts", "alerts:read"),
+    ("/ui/key-policy", "Key policy", "keys:read"),
     ("/ui/incidents", "Incidents", "keys:read"),
     ("/ui/review", "Access review", "keys:read"),
     ("/ui/audit", "Audit log", "audit:read"),

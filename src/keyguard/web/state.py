@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import cast
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
@@ -16,12 +17,26 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 class WebState:
     runtime: Runtime
     live: bool  # live mode: Secure cookies everywhere, HSTS
+    # Settings.public_url: the address browsers see, whatever a proxy did to Host or scheme.
+    public_url: str | None = None
 
     def secure_cookies(self, request: Request) -> bool:
         """Secure cookies, except in dev mode over plain HTTP on loopback (`make run`)."""
-        if self.live or request.url.scheme == "https":
+        if self.live or self.origin(request).startswith("https://"):
             return True
-        return (request.url.hostname or "") not in LOOPBACK_HOSTS
+        return self.host(request) not in LOOPBACK_HOSTS
+
+    def origin(self, request: Request) -> str:
+        """The dashboard's origin as the browser sees it: the public URL, else the request's."""
+        if self.public_url is not None:
+            return self.public_url
+        return f"{request.url.scheme}://{request.url.netloc}"
+
+    def host(self, request: Request) -> str:
+        """The host name passkeys are bound to (the WebAuthn relying party id)."""
+        if self.public_url is not None:
+            return urlsplit(self.public_url).hostname or "localhost"
+        return request.url.hostname or "localhost"
 
 
 def web_state(request: Request) -> WebState:

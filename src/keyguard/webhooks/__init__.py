@@ -4,7 +4,8 @@ Public surface::
 
     emit(session, now, tenant_id, event_type, data)   # outbox rows, in the caller's transaction
     Notifier(mail)      emit + plain-text mail to the security contacts (the lifecycle's events)
-    WebhookService      endpoints (create / list / remove / rotate_secret / deliveries), contacts
+    WebhookService      endpoints (create / list / set_enabled / remove / rotate_secret /
+                        deliveries), contacts
     WebhookDeliverer    the delivery worker's round (run), its outcomes counter
     ExpiryScan          key.expiring, once per key, N days before expiry
     Backoff             the retry schedule

@@ -126,7 +126,11 @@ class WebhookDeliverer:
         query = (
             select(WebhookMessage, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
-            .where(WebhookMessage.state == "pending", WebhookMessage.next_attempt_at <= now)
+            .where(
+                WebhookMessage.state == "pending",
+                WebhookMessage.next_attempt_at <= now,
+                WebhookEndpoint.enabled.is_(True),  # a disabled endpoint's messages wait
+            )
             .order_by(WebhookMessage.next_attempt_at, WebhookMessage.created_at, WebhookMessage.id)
             .limit(self._batch)
             .with_for_update(skip_locked=True, of=WebhookMessage)

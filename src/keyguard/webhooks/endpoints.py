@@ -171,6 +171,23 @@ class WebhookService:
                 session, now, actor.id, "webhook.removed", tenant_id=tenant_id, target=row.id
             )
 
+    def set_enabled(
+        self, actor: Actor, tenant_id: str, endpoint_id: str, *, enabled: bool
+    ) -> EndpointView:
+        """Pause or resume an endpoint: a disabled one is queued no new event and its queued
+        messages wait (the deliverer skips them) until it is enabled again."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = self._endpoint(session, actor, tenant_id, endpoint_id)
+            if row.enabled != enabled:
+                row.enabled = enabled
+                audit.record(
+                    session, now, actor.id,
+                    "webhook.enabled" if enabled else "webhook.disabled",
+                    tenant_id=tenant_id, target=row.id,
+                )  # fmt: skip
+            return _view(row)
+
     def rotate_secret(self, actor: Actor, tenant_id: str, endpoint_id: str) -> CreatedEndpoint:
         """A new signing secret, used from the next attempt on; the previous one signs beside
         it for SECRET_OVERLAP, then stops."""

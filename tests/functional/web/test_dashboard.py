@@ -87,6 +87,8 @@ def test_every_page_shows_that_staff_never_ask_for_a_key(owner: Person) -> None:
         "/ui/",
         "/ui/keys",
         "/ui/alerts",
+        "/ui/alerts/policy",
+        "/ui/key-policy",
         "/ui/incidents",
         "/ui/audit",
         "/ui/review",
@@ -410,3 +412,58 @@ def test_the_overview_counts_keys_by_environment(owner: Person, api: Api) -> Non
     }
     assert rows["live"].startswith("<td>2</td>") and rows["test"].startswith("<td>1</td>")
     assert rows["dev"].startswith("<td>0</td>")
+
+
+def test_per_rule_actions_and_the_throttle_are_set_on_the_policy_page(
+    owner: Person, people: PeopleFactory, api: Api
+) -> None:
+    from keyguard.monitoring import load_policy
+
+    saved = owner.post(
+        "/ui/alerts/policy", "/ui/alerts/policy", rule_key_spray="revoke",
+        rule_new_network="", throttle_per_minute="25", throttle_for="30m",
+    )  # fmt: skip
+    assert saved.status_code == 303, saved.text[:500]
+    with api.runtime.sessions() as session:
+        policy = load_policy(session, "default")
+    assert (policy.by_rule, policy.throttle_per_minute, policy.throttle_seconds) == (
+        {"key_spray": "revoke"},
+        25,
+        1800,
+    )
+    cleared = owner.post("/ui/alerts/policy", "/ui/alerts/policy", rule_key_spray="")
+    assert cleared.status_code == 303
+    with api.runtime.sessions() as session:
+        assert load_policy(session, "default").by_rule == {}
+    bad = owner.post("/ui/alerts/policy", "/ui/alerts/policy", rule_key_spray="explode")
+    assert bad.status_code == 400
+    owner.post("/ui/alerts/policy", "/ui/alerts/policy", rule_key_spray="quarantine")
+    viewer = people("viewer")
+    viewer.sign_in()
+    html = viewer.client.get("/ui/alerts/policy").text
+    assert "<code>key_spray</code>: quarantine" in html
+    assert "25 requests per minute for 1800 seconds" in html
+
+
+def test_the_key_policy_page_shows_the_limits_and_sets_the_hold_after_a_factor(
+    owner: Person, people: PeopleFactory, clock: ManualClock, api: Api
+) -> None:
+    html = owner.client.get("/ui/key-policy").text
+    assert "365 days" in html and "90 days" in html and "held, not sent" in html
+    saved = owner.post("/ui/key-policy", "/ui/key-policy", hold_revoked_mail="off")
+    assert saved.status_code == 303
+    assert api.runtime.mail.domains.holds_revoked_mail("default") is False
+    with api.runtime.sessions() as session:
+        actor = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "mail.hold_revoked_mail_cleared")
+        ).one()
+    assert actor == f"user:{owner.user_id}"
+    clock.advance(timedelta(minutes=6))
+    stale = owner.post("/ui/key-policy", "/ui/key-policy", hold_revoked_mail="on")
+    assert stale.status_code == 303 and stale.headers["location"].startswith("/ui/reauth")
+    viewer = people("viewer")
+    viewer.sign_in()
+    page = viewer.client.get("/ui/key-policy").text
+    assert "Mail of a revoked key" in page and 'action="/ui/key-policy"' not in page
+    assert viewer.post("/ui/key-policy", "/ui/", hold_revoked_mail="on").status_code == 403
+    assert api.runtime.mail.domains.holds_revoked_mail("default") is False

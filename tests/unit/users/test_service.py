@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from keyguard.audit import AuditEvent, verify_chain
 from keyguard.clock import ManualClock
@@ -234,3 +234,39 @@ def test_timed_out_sessions_are_deleted_as_new_ones_open(
     runtime.users.web.open_pending("192.0.2.1")
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebSession)) == 1
+
+
+def test_the_purge_removes_only_timed_out_sessions_and_dead_setup_links(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    from keyguard.users.models import User, WebSession
+
+    user_id = _member(runtime)
+    old_link = runtime.users.add(
+        OPERATOR.id, email="late@example.com", tenant_id=DEFAULT_TENANT, role_name="viewer"
+    )
+    clock.advance(timedelta(hours=71, minutes=30))
+    fresh_link = runtime.users.add(
+        OPERATOR.id, email="new@example.com", tenant_id=DEFAULT_TENANT, role_name="viewer"
+    )
+    runtime.users.web.open(user_id, None, strong=True)  # left idle from here on
+    runtime.users.web.open_pending("192.0.2.1")  # a sign-in left half-way
+    clock.advance(timedelta(minutes=5))
+    live, _ = runtime.users.web.open(user_id, None, strong=True)  # (opening purges: nothing yet)
+    clock.advance(timedelta(minutes=15))
+    assert runtime.users.web.current(live) is not None  # in use: never idle for long
+    clock.advance(timedelta(minutes=16))  # old_link is past its 72 hours, fresh_link is not
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 3
+    assert runtime.users.purge_expired() == 3  # stale, the half-way sign-in, old_link
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 1
+        links = dict(list(session.execute(select(User.email, User.setup_token_hash))))
+    assert runtime.users.web.current(live) is not None
+    assert links["late@example.com"] is None and links["new@example.com"] is not None
+    assert runtime.users.setup_user(fresh_link.token).email == "new@example.com"
+    late = [u for u in runtime.users.list(DEFAULT_TENANT) if u.email == "late@example.com"]
+    assert late[0].pending_setup  # still to set up: `reset` gives a new link
+    with pytest.raises(AuthenticationFailed):
+        runtime.users.setup_user(old_link.token)
+    assert runtime.users.purge_expired() == 0

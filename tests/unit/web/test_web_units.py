@@ -4,6 +4,7 @@ chart's escaping, and the headers of live mode."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from starlette.requests import Request
@@ -19,7 +20,7 @@ from keyguard.web.state import WebState
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
 
 
-def _request(url: str, *, origin: str | None = None) -> Request:
+def _request(url: str, *, origin: str | None = None, public_url: str | None = None) -> Request:
     scheme, rest = url.split("://", 1)
     host = rest.split("/", 1)[0]
     headers = [(b"host", host.encode())] + ([(b"origin", origin.encode())] if origin else [])
@@ -31,8 +32,16 @@ def _request(url: str, *, origin: str | None = None) -> Request:
             "path": "/ui/",
             "headers": headers,
             "query_string": b"",
+            "app": _App(WebState(runtime=None, live=False, public_url=public_url)),  # type: ignore[arg-type]  # not read
         }
     )
+
+
+class _App:
+    """What web_state() reads of the app: app.state.dashboard."""
+
+    def __init__(self, dashboard: WebState) -> None:
+        self.state = SimpleNamespace(dashboard=dashboard)
 
 
 def _view(csrf: str = "c" * 64) -> SessionView:
@@ -92,6 +101,33 @@ def test_the_csrf_check_refuses_a_wrong_token_and_a_foreign_origin() -> None:
         )
     with pytest.raises(PermissionDenied):
         check_csrf(_request("http://localhost:8080/ui/"), None, {"csrf": ""})
+
+
+def test_with_a_public_url_forms_must_come_from_it_whatever_the_request_says() -> None:
+    view = _view()
+    public = "https://keys.example.test"
+    behind = _request("http://127.0.0.1:8080/ui/", origin=public, public_url=public)
+    check_csrf(behind, view, {"csrf": view.csrf})
+    with pytest.raises(PermissionDenied):
+        check_csrf(
+            _request(
+                "http://127.0.0.1:8080/ui/", origin="http://127.0.0.1:8080", public_url=public
+            ),
+            view,
+            {"csrf": view.csrf},
+        )
+
+
+def test_a_public_url_names_the_passkey_host_and_makes_cookies_secure() -> None:
+    state = WebState(runtime=None, live=False, public_url="https://keys.example.test")  # type: ignore[arg-type]  # not read
+    request = _request("http://127.0.0.1:8080/ui/")
+    assert (state.host(request), state.origin(request)) == (
+        "keys.example.test",
+        "https://keys.example.test",
+    )
+    assert state.secure_cookies(request) is True
+    plain = WebState(runtime=None, live=False)  # type: ignore[arg-type]  # not read
+    assert (plain.host(request), plain.origin(request)) == ("127.0.0.1", "http://127.0.0.1:8080")
 
 
 def test_the_chart_is_svg_with_a_text_alternative() -> None:

@@ -222,3 +222,20 @@ def captured() -> Iterator[io.StringIO]:
         root.removeHandler(handler)
         root.setLevel(old_level)
         structlog.reset_defaults()
+
+
+def test_a_disabled_endpoint_is_queued_nothing_new_and_its_queue_waits(
+    runtime: Runtime, clock: ManualClock, secret: str
+) -> None:
+    receiver = Receiver(204)
+    deliverer = _deliverer(runtime, clock, receiver)
+    endpoint_id = runtime.webhooks.endpoints(OPERATOR, "default")[0].id
+    create_key(runtime)  # queued while enabled
+    view = runtime.webhooks.set_enabled(OPERATOR, "default", endpoint_id, enabled=False)
+    assert view.enabled is False
+    create_key(runtime)  # not queued: the endpoint is disabled
+    assert deliverer.run() == 0
+    assert _message(runtime).state == "pending"
+    runtime.webhooks.set_enabled(OPERATOR, "default", endpoint_id, enabled=True)
+    assert deliverer.run() == 1
+    assert (_message(runtime).state, len(receiver.requests)) == ("delivered", 1)

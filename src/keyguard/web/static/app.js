@@ -83,5 +83,5 @@ document.addEventListener("click", (event) => {
   const said = document.getElementById("copied");
   navigator.clipboard.writeText(field.value).then(
     () => { if (said) said.textContent = "Copied. Paste it into your secret store now."; },
-    () => { field.select(); if (said) said.textContent = "Select the key and copy it by hand."; });
+    () => { field.select(); if (said) said.textContent = "Select it and copy it by hand."; });
 });
