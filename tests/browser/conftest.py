@@ -41,7 +41,10 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# for as long as it is open, and every later test in the same worker that calls asyncio.run()
+# would fail. It is closed when the browser tests' module ends.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     reason = _unavailable()
     if reason is not None:
