@@ -71,16 +71,23 @@ class SignIn:
                 return user.id
         raise self._failure(email, ip, "password+totp")
 
-    def sign_in_recovery(self, email: str, code: str, *, ip: str | None) -> str:
-        """A recovery code instead of the second factor (with the password); spent on use."""
+    def sign_in_recovery(self, email: str, code: str, *, password: str = "", ip: str | None) -> str:
+        """A recovery code instead of the second factor, spent on use. An account with a
+        password needs it too (the code replaces the lost device, not the password); for a
+        passkey-only account the code replaces the passkey. The password is checked, or the
+        same dummy work done, either way, so the answer's time tells nothing."""
         email = email.strip().lower()
         self._throttle(email, ip)
         now = self._clock()
         wanted = factors.digest(factors.normalize_recovery_code(code))
         with self._sessions.begin() as session:
             user = session.scalar(select(User).where(User.email == email))
+            stored = user.password_hash if user is not None else None
+            password_ok = factors.check_password(stored, password) or (
+                user is not None and stored is None
+            )
             row = None
-            if user is not None:
+            if user is not None and password_ok:
                 row = session.scalar(select(RecoveryCode).where(
                     RecoveryCode.user_id == user.id, RecoveryCode.code_hash == wanted,
                     RecoveryCode.used_at.is_(None),

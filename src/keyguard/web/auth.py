@@ -108,7 +108,10 @@ def login_recovery(request: Request, fields: Form) -> Response:
     users = web_state(request).runtime.users
     try:
         user_id = users.sign_in_recovery(
-            fields.get("email", ""), fields.get("recovery_code", ""), ip=client_ip(request)
+            fields.get("email", ""),
+            fields.get("recovery_code", ""),
+            password=fields.get("password", ""),
+            ip=client_ip(request),
         )
     except AuthenticationFailed as failed:
         return _login_again(request, failed.message)

@@ -314,6 +314,16 @@ def test_a_recovery_code_signs_in_but_sensitive_actions_ask_again(
         "/ui/login/recovery",
         data={"csrf": token, "email": "r@example.com", "recovery_code": codes[0]},
     )
+    assert answer.status_code == 401  # not without the password: the sign-in page again
+    answer = person.client.post(
+        "/ui/login/recovery",
+        data={
+            "csrf": person.csrf(),
+            "email": "r@example.com",
+            "password": PASSWORD,
+            "recovery_code": codes[0],
+        },
+    )
     assert (answer.status_code, answer.headers["location"]) == (303, "/ui/account?recovered=1")
     assert person.client.get("/ui/keys/new").headers["location"].startswith("/ui/reauth")
 

@@ -129,12 +129,30 @@ def test_a_recovery_code_signs_in_once_and_is_not_a_reauthentication(runtime: Ru
     codes = runtime.users.setup_password(
         invitation.token, password=PASSWORD, totp_secret=SEED, code=totp_code(SEED, runtime.clock())
     )
-    assert (
-        runtime.users.sign_in_recovery("a@example.com", codes[0].upper(), ip=None)
-        == invitation.user.id
+    signed_in = runtime.users.sign_in_recovery(
+        "a@example.com", codes[0].upper(), password=PASSWORD, ip=None
     )
+    assert signed_in == invitation.user.id
     with pytest.raises(AuthenticationFailed):
-        runtime.users.sign_in_recovery("a@example.com", codes[0], ip=None)
+        runtime.users.sign_in_recovery("a@example.com", codes[0], password=PASSWORD, ip=None)
+
+
+def test_a_recovery_code_does_not_replace_the_password_of_an_account_that_has_one(
+    runtime: Runtime,
+) -> None:
+    invitation = runtime.users.add(
+        OPERATOR.id, email="a@example.com", tenant_id=DEFAULT_TENANT, role_name="viewer"
+    )
+    codes = runtime.users.setup_password(
+        invitation.token, password=PASSWORD, totp_secret=SEED, code=totp_code(SEED, runtime.clock())
+    )
+    for wrong in ("", "not the password"):
+        with pytest.raises(AuthenticationFailed):
+            runtime.users.sign_in_recovery("a@example.com", codes[0], password=wrong, ip=None)
+    # The refusals spent nothing: the code still works with the password.
+    assert runtime.users.sign_in_recovery(
+        "a@example.com", codes[0], password=PASSWORD, ip=None
+    ) == invitation.user.id  # fmt: skip
 
 
 def test_a_session_acts_as_its_role_in_its_tenant(runtime: Runtime) -> None:
