@@ -7,6 +7,7 @@ skipped, or fails under KEYGUARD_REQUIRE_SERVICES=1 (CI).
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -40,7 +41,7 @@ class PrivateRedis:
         self._process = subprocess.Popen(
             [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self._workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_real_clock_env(),
         )  # fmt: skip
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + STARTUP_DEADLINE
@@ -83,3 +84,9 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(binary, tmp_path).start()
     yield server
     server.stop()
+
+
+def _real_clock_env() -> dict[str, str]:
+    """The server runs on the real clock, like the shared Redis: under a suite run with the
+    date moved (libfaketime's LD_PRELOAD), a faked redis-server never answers."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
