@@ -59,15 +59,7 @@ class SignIn:
             user = session.scalar(select(User).where(User.email == email))
             ok = factors.check_password(user.password_hash if user else None, password)
             if user is not None and ok and self._totp_ok(session, user, code, now):
-                self._record_all(
-                    session,
-                    now,
-                    f"user:{user.id}",
-                    "user.signed_in",
-                    user,
-                    method="password+totp",
-                    ip=ip,
-                )
+                self._signed_in(session, now, user, "password+totp", ip)
                 return user.id
         raise self._failure(email, ip, "password+totp")
 
@@ -94,15 +86,7 @@ class SignIn:
                 ))  # fmt: skip
             if user is not None and row is not None:
                 row.used_at = now
-                self._record_all(
-                    session,
-                    now,
-                    f"user:{user.id}",
-                    "user.signed_in",
-                    user,
-                    method="recovery_code",
-                    ip=ip,
-                )
+                self._signed_in(session, now, user, "recovery_code", ip)
                 return user.id
         raise self._failure(email, ip, "recovery_code")
 
@@ -131,15 +115,7 @@ class SignIn:
                 if count is not None:
                     row.sign_count, row.last_used_at = count, now
                     user = self._user(session, row.user_id)
-                    self._record_all(
-                        session,
-                        now,
-                        f"user:{user.id}",
-                        "user.signed_in",
-                        user,
-                        method="passkey",
-                        ip=ip,
-                    )
+                    self._signed_in(session, now, user, "passkey", ip)
                     return user.id
         raise self._failure(None, ip, "passkey")
 
@@ -220,6 +196,14 @@ class SignIn:
             return False  # a code is good once: a replayed one is refused
         user.totp_last_step = step
         return True
+
+    def _signed_in(
+        self, session: Session, now: datetime, user: User, method: str, ip: str | None
+    ) -> None:
+        """Audit a sign-in, as the person who signed in, by the method they used."""
+        self._record_all(
+            session, now, f"user:{user.id}", "user.signed_in", user, method=method, ip=ip
+        )
 
     def _record_all(
         self, session: Session, now: datetime, by: str, action: str, user: User, **data: Any
