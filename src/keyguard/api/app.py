@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from keyguard.api import problems
 from keyguard.api.auth import TrustedProxies
+from keyguard.api.direct import DirectHandler, direct_routes
 from keyguard.api.enforcement import PUBLIC_EXTRA, SCOPE_EXTRA, EnforcedRoute, required_scope
 from keyguard.api.metrics import Metrics
 from keyguard.api.middleware import KeyguardMiddleware
@@ -63,6 +64,10 @@ ROUTERS.extend([incidents.router, leaks.router])  # compromise response (docs/in
 ROUTERS.append(webhooks.router)  # webhook endpoints and delivery logs (keyguard.webhooks)
 ROUTERS.append(alerts.router)  # online detection's alerts (docs/monitoring.md)
 ROUTERS.append(review.router)  # access review (docs/review.md)
+
+# The hot routes KeyguardMiddleware serves without FastAPI's routing (keyguard.api.direct),
+# by operation id; each is also a FastAPI route, for the OpenAPI document.
+DIRECT_HANDLERS: Final[dict[str, DirectHandler]] = {**verify.DIRECT}
 
 SECURITY_SCHEMES: Final = {
     "bearer": {
@@ -123,9 +128,11 @@ def create_app(
     )
     app.state.keyguard = api
     problems.install(app)
-    for router in [*(ROUTERS if routers is None else routers), *extra_routers]:
+    mounted = [*(ROUTERS if routers is None else routers), *extra_routers]
+    for router in mounted:
         _check_router(router)
         app.include_router(router)
+    api.direct = direct_routes(mounted, DIRECT_HANDLERS)
     mount_dashboard(app, runtime)  # the dashboard at /ui/ (docs/dashboard.md)
     app.add_middleware(KeyguardMiddleware, api=api)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]  # FastAPI's documented override

@@ -97,7 +97,11 @@ class KeyguardMiddleware:
             if refusal is not None:
                 await refusal(scope, receive, send_with_headers)
             else:
-                await self.app(scope, self._limited(scope, receive), send_with_headers)
+                # A direct route (keyguard.api.direct) by exact method and path; the rest
+                # through FastAPI. Under a root path FastAPI's own matching decides.
+                direct = self.api.direct.get((scope["method"], scope["path"]))
+                app = self.app if direct is None or scope.get("root_path") else direct
+                await app(scope, self._limited(scope, receive), send_with_headers)
         except Exception:
             context.status = context.status or 500
             raise

@@ -8,7 +8,7 @@ chooses an error status.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -264,10 +264,30 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return problem_response(500, "internal_error", "an unexpected error occurred")
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+# The errors a route may raise and the handler that answers each; anything else reaches
+# `internal_error` through Starlette's outermost middleware (which also re-raises it).
+HANDLERS: Final[dict[type[Exception], Handler]] = {
+    KeyguardError: keyguard_error,
+    RequestValidationError: validation_error,
+    StarletteHTTPException: http_error,
+    OperationalError: database_unavailable,
+}
+ANSWERED: Final = tuple(HANDLERS)
+
+
+async def answer(request: Request, exc: Exception) -> Response:
+    """The problem answer to one of the ANSWERED errors, as the installed handlers give it
+    (for a route served outside FastAPI's exception middleware: keyguard.api.direct)."""
+    for cls in type(exc).__mro__:
+        handler = HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem JSON."""
-    app.add_exception_handler(KeyguardError, keyguard_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(OperationalError, database_unavailable)
+    for cls, handler in HANDLERS.items():
+        app.add_exception_handler(cls, handler)
     app.add_exception_handler(Exception, internal_error)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from keyguard.api.auth import TrustedProxies
 from keyguard.api.metrics import Metrics
 from keyguard.runtime import Runtime
+
+if TYPE_CHECKING:
+    from keyguard.api.direct import DirectRoute
 
 
 @dataclass
@@ -19,3 +22,5 @@ class ApiState:
     max_body_bytes: int
     hsts: bool = False
     owns_runtime: bool = False
+    # (method, path) → the route KeyguardMiddleware serves directly (keyguard.api.direct).
+    direct: dict[tuple[str, str], DirectRoute] = field(default_factory=dict)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Final, Literal, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -28,8 +28,9 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from keyguard.api.context import Principal, api_state, context_of
+from keyguard.api.direct import DirectHandler, json_body
 from keyguard.api.documented import JSON_BODY
-from keyguard.api.enforcement import EnforcedRoute, require_scope
+from keyguard.api.enforcement import EnforcedRoute, authorize, require_scope
 from keyguard.api.schemas import KeyPublic
 from keyguard.errors import InvalidInput
 from keyguard.keys import MAX_KEY_LENGTH
@@ -40,6 +41,7 @@ from keyguard.verification import Allowed, Decision, Denied, Owner
 router = APIRouter(route_class=EnforcedRoute, tags=["verification"])
 
 PATH = "/v1/keys/verify"
+SCOPE = "keys:verify"
 
 
 class VerifyRequest(BaseModel):
@@ -88,9 +90,24 @@ class VerifyAnswer(BaseModel):
 async def verify_key(
     body: VerifyRequest,
     request: Request,
-    principal: Annotated[Principal, require_scope("keys:verify")],
+    principal: Annotated[Principal, require_scope(SCOPE)],
 ) -> Response:
     """Verify a presented key against a scope, a client IP and an environment."""
+    return await _verified(request, principal, body)
+
+
+async def verify_directly(request: Request) -> Response:
+    """The same route as `verify_key`, as KeyguardMiddleware serves it (keyguard.api.direct):
+    authorised first, then the body read and validated, then the same answer."""
+    principal = await authorize(request, SCOPE)
+    return await _verified(request, principal, await json_body(request, VerifyRequest))
+
+
+# Served directly, by operation id (create_app; keyguard.api.direct says why).
+DIRECT: Final[dict[str, DirectHandler]] = {"keys_verify": verify_directly}
+
+
+async def _verified(request: Request, principal: Principal, body: VerifyRequest) -> Response:
     if body.scope is not None and body.scope not in SCOPES:
         raise InvalidInput(f"unknown scope {body.scope!r}", code="unknown_scope", field="scope")
     api = api_state(request)
@@ -100,15 +117,16 @@ async def verify_key(
         body.key, scope=body.scope, ip=ip, env=body.env, owner=owner
     )
     answer = _answer(decision)
+    context = context_of(request)
     api.runtime.usage.submit(
         _event(
             decision=decision,
             answer=answer,
             body=body,
             ip=ip,
-            ts=context_of(request).ts,
+            ts=context.ts,
             principal=principal,
-            request_id=context_of(request).request_id,
+            request_id=context.request_id,
         )
     )
     # Rendered here: FastAPI would validate the model it was just built from again, then

@@ -1,0 +1,129 @@
+"""Direct routes: the gateway's hot path, served without FastAPI's per-request machinery.
+
+`POST /v1/keys/verify` is called once per request a gateway admits, so its cost is added to
+every request of every service behind it. Through FastAPI, more than half of that cost was
+FastAPI's own per-request work — matching the path against the included routers one after
+the other, solving the dependency graph, reading the body through its own layers — and not
+Keyguard's (docs/benchmarks.md, "Request path and workers"). A direct route keeps the rest:
+
+- it is still declared as an EnforcedRoute with its models, so the OpenAPI document, the
+  scope check at start-up and `routes=` in tests are unchanged;
+- KeyguardMiddleware dispatches it by exact method and path, inside the same middleware:
+  the same request context, body limit, headers, metric, access log line and usage event;
+- the handler authorises through the same `authorize` (the gate every door shares) before
+  it reads the body, and validates the body with the route's own pydantic model;
+- its errors become problem JSON through the same handlers FastAPI's exception middleware
+  calls (`problems.answer`), and anything unexpected propagates to the same outer handler.
+
+`json_body` reproduces what FastAPI does with a JSON body (which content types it parses,
+which errors it reports at which location), so that a client sees the same answers either
+way; tests/functional/api run against both paths.
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from keyguard.api import problems
+from keyguard.api.enforcement import EnforcedRoute
+from keyguard.errors import ConfigurationError
+
+Model = TypeVar("Model", bound=BaseModel)
+DirectHandler = Callable[[Request], Awaitable[Response]]
+# What FastAPI answers when a body cannot be read or decoded (problems maps it to
+# malformed_json).
+UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectRoute:
+    """One route served directly: its EnforcedRoute (limits, metric label, models) and the
+    handler that answers it."""
+
+    route: EnforcedRoute
+    handler: DirectHandler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # What FastAPI's router would have set: the body limit, the metric's route label and
+        # the problem handlers read the matched route from the scope.
+        scope["route"] = self.route
+        request = Request(scope, receive)
+        try:
+            response = await self.handler(request)
+        except problems.ANSWERED as exc:
+            response = await problems.answer(request, exc)
+        await response(scope, receive, send)
+
+
+def direct_routes(
+    routers: Iterable[APIRouter], handlers: Mapping[str, DirectHandler]
+) -> dict[tuple[str, str], DirectRoute]:
+    """The routes among `routers` that have a direct handler (by operation id), keyed by
+    (method, path). Only static paths: a direct route is matched exactly."""
+    found: dict[tuple[str, str], DirectRoute] = {}
+    for router in routers:
+        for route in router.routes:
+            handler = handlers.get(getattr(route, "operation_id", None) or "")
+            if handler is None:
+                continue
+            if not isinstance(route, EnforcedRoute) or "{" in route.path:
+                where = getattr(route, "path", "?")
+                raise ConfigurationError(f"{where}: a direct route is a static EnforcedRoute")
+            for method in route.methods or ():
+                found[(method, route.path)] = DirectRoute(route, handler)
+    return found
+
+
+async def json_body(request: Request, model: type[Model]) -> Model:
+    """The request's JSON body as `model`, refused exactly as FastAPI refuses it: an unreadable
+    body is a 400, a missing one or a non-JSON content type a validation error of the body
+    (which problems turns into 422, or 415 for the content type), fields at ("body", …)."""
+    try:
+        raw = await request.body()
+    except HTTPException:
+        raise  # the body limit (PayloadTooLarge)
+    except Exception as exc:  # a client that went away mid-body: FastAPI's answer
+        raise HTTPException(400, UNPARSEABLE_BODY) from exc
+    if not raw:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    data: Any = raw  # not declared as JSON: validated as bytes, refused as not an object
+    if _is_json(request.headers.get("content-type")):
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            invalid = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
+            raise RequestValidationError([invalid]) from exc
+        except ValueError as exc:  # not UTF-8
+            raise HTTPException(400, UNPARSEABLE_BODY) from exc
+    try:
+        # from_attributes as FastAPI validates a body field: the same error for a non-object.
+        return model.model_validate(data, from_attributes=True)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        raise RequestValidationError(errors) from exc
+
+
+def _is_json(content_type: str | None) -> bool:
+    """FastAPI's rule: `application/json` or `application/*+json`; none at all is not JSON."""
+    if content_type is None:
+        return False
+    if content_type == "application/json":  # what nearly every client sends
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
