@@ -9,6 +9,7 @@ send one.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from typing import Final
@@ -110,6 +111,7 @@ def key_in_query(query_string: bytes) -> bool:
     return "kg_" in text and scrub(text) != text
 
 
+@functools.lru_cache(maxsize=4096)  # per request, and the same few peers again and again
 def _parse(text: str) -> IPAddress | None:
     try:
         return _unmapped(ipaddress.ip_address(text.strip().strip("[]")))
