@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/http.py [--duration 10] [--connections 32] [--rounds 2]
                                    [--postgres URL] [--load wrk|raw|python] [--pin]
-                                   [--workers N]
+                                   [--workers N] [--api-node]
 
 A bare FastAPI app (the yardstick: a hello-world GET and a POST with a pydantic body, on the
 same uvicorn settings) and Keyguard (one server process, SQLite unless --postgres) serve:
@@ -20,7 +20,10 @@ one figure that does not depend on what else runs). The ratios are Keyguard agai
 app, by throughput and by CPU per request. The endpoints alternate over `--rounds` rounds so
 that background noise hits all alike; `--pin` puts the server on CPU 0 and the load generator
 on CPU 1. `--workers N` serves Keyguard with N worker processes (keyguard.api.workers) and
-sums their CPU.
+sums their CPU. By default the first one also runs the delivery worker, maintenance and the
+online detector (the embedded default: one process does everything), which consume the
+usage events the load produces; `--api-node` serves as stateless API nodes do beside a
+separate `keyguard worker`.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the other imports
@@ -435,7 +438,12 @@ def run(args: argparse.Namespace) -> None:
     key = prepare(work / "data", database_url)
     port, bare_port = _free_port(), _free_port()
     base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
-    servers = [_start_server(port, work / "data", database_url, n) for n in range(args.workers)]
+    # --api-node: every worker as an API node whose delivery, maintenance and detection run in
+    # a `keyguard worker` elsewhere (as worker 1… of `serve --workers N` always are).
+    first = 1 if args.api_node else 0
+    servers = [
+        _start_server(port, work / "data", database_url, first + n) for n in range(args.workers)
+    ]
     bare = _start_server(bare_port, None, "", 0)
     auth = {"Authorization": f"Bearer {key}"}
     verify_body = json.dumps({"key": key, "scope": "keys:read", "ip": "203.0.113.7"})
@@ -505,6 +513,11 @@ def main() -> None:
     parser.add_argument("--postgres", help="benchmark on this PostgreSQL URL instead of SQLite")
     parser.add_argument("--load", choices=["wrk", "raw", "python"], default=None)
     parser.add_argument("--workers", type=int, default=1, help="Keyguard worker processes")
+    parser.add_argument(
+        "--api-node",
+        action="store_true",
+        help="no delivery worker, maintenance or detector in the served processes",
+    )
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load-process", action="store_true", help=argparse.SUPPRESS)

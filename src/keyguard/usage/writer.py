@@ -21,7 +21,6 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from itertools import groupby
 from operator import attrgetter
 from typing import Any, cast
 
@@ -228,12 +227,12 @@ class UsageWriter:
             with self._sessions.begin() as session:
                 connection = session.connection()
                 plain, wide = self._plain_insert(connection.dialect)
-                if wide.copies(connection):  # one COPY for the batch, every column
-                    wide.execute(connection, batch)
-                else:
-                    for is_plain, run in groupby(batch, key=lambda record: record.plain):
-                        # consecutive runs: the batch's order is kept
-                        (plain if is_plain else wide).execute(connection, list(run))
+                # One statement shape for the whole batch, in its order: the plain one when
+                # no row has an optional column, else every column (a row without them
+                # stores NULL there, as the plain shape does). Runs of each shape would make
+                # one statement per row of verifications, whose two events alternate.
+                uniform = wide.copies(connection) or not all(r.plain for r in batch)
+                (wide if uniform else plain).execute(connection, batch)
         except (OperationalError, DBAPIError) as exc:
             self.failures += 1
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
