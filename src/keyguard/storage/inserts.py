@@ -1,0 +1,92 @@
+"""Multi-row INSERTs compiled once per dialect, for rows whose values are already converted.
+
+`insert(table)` with a list of dicts makes SQLAlchemy look the statement up in its compile
+cache and run every column's bind processing for every row, on each execute: for the outbox
+rows of a batch of mail that was a quarter of the acceptance's CPU. `RowsInsert` compiles the
+statement once (positional parameters on every driver: `?` on sqlite3, `%s` on psycopg, with
+SQLAlchemy's type casts kept), hands out each column's conversion so that callers convert a
+value shared by many rows (a batch's `now`) once, and sends a chunk of rows as one statement.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy import JSON, Connection, Dialect, Table, insert
+
+Convert = Callable[[Any], Any]
+_JSON: Final = msgspec.json.Encoder()
+# 100 rows x 21 columns stays far below SQLite's 32,766 bound variables and PostgreSQL's 65,535.
+ROWS_PER_STATEMENT: Final = 100
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+class RowsInsert:
+    """`INSERT INTO table (columns…) VALUES (…), (…), …` for rows given as tuples in
+    `columns` order, every value already converted with `convert(column)`."""
+
+    def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect) -> None:
+        compiled = (
+            insert(table)
+            .inline()
+            .compile(dialect=_positional(dialect), column_keys=list(columns))
+        )
+        if list(compiled.positiontup or ()) != list(columns):
+            raise ValueError(f"columns must be given in the table's order: {compiled.positiontup}")
+        self.columns = tuple(columns)
+        self.dialect = dialect
+        self._head, _, self._row = compiled.string.partition(" VALUES ")
+        self._sql: dict[int, str] = {}
+        self._converts: dict[str, Convert] = {}
+        for name in columns:
+            impl = table.c[name].type.dialect_impl(dialect)
+            process = _json_text if isinstance(impl, JSON) else impl.bind_processor(dialect)
+            self._converts[name] = _null_stays_null(process) if process else _unchanged
+
+    def convert(self, column: str) -> Convert:
+        """The dialect's conversion of a Python value for `column` (None stays SQL NULL)."""
+        return self._converts[column]
+
+    def execute(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert the rows in the connection's transaction, one statement per chunk."""
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            flat = tuple(value for row in chunk for value in row)
+            connection.exec_driver_sql(self._statement(len(chunk)), flat)
+
+    def _statement(self, count: int) -> str:
+        sql = self._sql.get(count)
+        if sql is None:
+            sql = self._sql[count] = f"{self._head} VALUES {', '.join([self._row] * count)}"
+        return sql
+
+
+@functools.lru_cache(maxsize=64)  # a few tables, one dialect per engine (tests make many)
+def rows_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> RowsInsert:
+    """The compiled insert of `columns` of `table` for this engine's dialect."""
+    return RowsInsert(table, columns, dialect)
+
+
+def _positional(dialect: Dialect) -> Dialect:
+    """A dialect like `dialect` that compiles positional parameters (psycopg takes both)."""
+    if dialect.positional:
+        return dialect
+    return type(dialect)(paramstyle="format")
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns take their text: SQLite stores it, PostgreSQL casts it (`%s::JSONB`, as
+    SQLAlchemy compiles the column). msgspec encodes lists and dicts of plain values several
+    times faster than the `json` module SQLAlchemy's own conversion calls."""
+    return _JSON.encode(value).decode()
+
+
+def _null_stays_null(convert: Convert) -> Convert:
+    """None is SQL NULL for every column (a JSON column would otherwise store `null`)."""
+    return lambda value: None if value is None else convert(value)
