@@ -41,6 +41,7 @@ class RowsInsert:
             raise ValueError(f"columns must be given in the table's order: {compiled.positiontup}")
         self.columns = tuple(columns)
         self.dialect = dialect
+        self._multi_row = bool(dialect.positional)
         self._head, _, self._row = compiled.string.partition(" VALUES ")
         self._sql: dict[int, str] = {}
         self._converts: dict[str, Convert] = {}
@@ -54,7 +55,14 @@ class RowsInsert:
         return self._converts[column]
 
     def execute(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert the rows in the connection's transaction, one statement per chunk."""
+        """Insert the rows in the connection's transaction: on sqlite3 one statement per
+        chunk; psycopg parses a statement's placeholders anew when it is too long for its
+        cache, so there the one-row statement goes to executemany, which psycopg pipelines."""
+        if not rows:
+            return
+        if not self._multi_row:
+            connection.exec_driver_sql(self._statement(1), list(rows))
+            return
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             flat = tuple(value for row in chunk for value in row)
