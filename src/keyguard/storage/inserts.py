@@ -11,11 +11,13 @@ value shared by many rows (a batch's `now`) once, and sends a chunk of rows as o
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
 import msgspec
 from sqlalchemy import JSON, Connection, Dialect, Table, insert
+from sqlalchemy.exc import DBAPIError
 
 Convert = Callable[[Any], Any]
 _JSON: Final = msgspec.json.Encoder()
@@ -60,13 +62,17 @@ class RowsInsert:
         cache, so there the one-row statement goes to executemany, which psycopg pipelines."""
         if not rows:
             return
-        if not self._multi_row:
-            connection.exec_driver_sql(self._statement(1), list(rows))
-            return
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start : start + ROWS_PER_STATEMENT]
-            flat = tuple(value for row in chunk for value in row)
-            connection.exec_driver_sql(self._statement(len(chunk)), flat)
+        with _driver_cursor(connection) as cursor:
+            if not self._multi_row:
+                if len(rows) == 1:  # executemany would open and sync a pipeline for one row
+                    cursor.execute(self._statement(1), tuple(rows[0]))
+                else:
+                    cursor.executemany(self._statement(1), list(rows))
+                return
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                chunk = rows[start : start + ROWS_PER_STATEMENT]
+                flat = tuple(value for row in chunk for value in row)
+                cursor.execute(self._statement(len(chunk)), flat)
 
     def _statement(self, count: int) -> str:
         sql = self._sql.get(count)
@@ -79,6 +85,33 @@ class RowsInsert:
 def rows_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> RowsInsert:
     """The compiled insert of `columns` of `table` for this engine's dialect."""
     return RowsInsert(table, columns, dialect)
+
+
+@contextmanager
+def _driver_cursor(connection: Connection) -> Iterator[Any]:
+    """A cursor of the connection's driver connection, in its transaction.
+
+    The rows are plain, converted values: SQLAlchemy's statement execution (context, result
+    set-up, events) cost as much as the driver's for a send's three small INSERTs. Driver
+    errors come out as SQLAlchemy would raise them (IntegrityError, OperationalError…), and a
+    lost connection is invalidated, as SQLAlchemy does."""
+    driver = connection.connection.dbapi_connection
+    assert driver is not None  # noqa: S101 - a checked-out connection always has one
+    dialect = connection.dialect
+    cursor = driver.cursor()
+    try:
+        yield cursor
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, driver, cursor)
+        error = DBAPIError.instance(
+            None, None, exc, dialect.loaded_dbapi.Error, dialect=dialect,
+            connection_invalidated=lost,
+        )  # fmt: skip
+        if lost:
+            connection.invalidate(exc)
+        raise error from exc
+    finally:
+        cursor.close()
 
 
 def _positional(dialect: Dialect) -> Dialect:
