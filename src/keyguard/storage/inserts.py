@@ -88,21 +88,44 @@ def rows_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Row
 
 
 @contextmanager
+def together(connection: Connection) -> Iterator[None]:
+    """The statements of RowsInsert.execute inside go to the database in one round trip
+    where the driver can (psycopg's pipeline mode; every one still checked, errors raised
+    at the end of the block), one after the other elsewhere (sqlite3 has no round trips)."""
+    driver = connection.connection.dbapi_connection
+    if connection.dialect.driver != "psycopg" or driver is None:
+        yield
+        return
+    with _errors_of(connection), driver.pipeline():  # type: ignore[attr-defined]  # psycopg's Connection
+        yield
+
+
+@contextmanager
 def _driver_cursor(connection: Connection) -> Iterator[Any]:
     """A cursor of the connection's driver connection, in its transaction.
 
     The rows are plain, converted values: SQLAlchemy's statement execution (context, result
-    set-up, events) cost as much as the driver's for a send's three small INSERTs. Driver
-    errors come out as SQLAlchemy would raise them (IntegrityError, OperationalError…), and a
-    lost connection is invalidated, as SQLAlchemy does."""
+    set-up, events) cost as much as the driver's for a send's three small INSERTs."""
     driver = connection.connection.dbapi_connection
     assert driver is not None  # noqa: S101 - a checked-out connection always has one
-    dialect = connection.dialect
     cursor = driver.cursor()
     try:
-        yield cursor
+        with _errors_of(connection):
+            yield cursor
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _errors_of(connection: Connection) -> Iterator[None]:
+    """Driver errors as SQLAlchemy raises them (IntegrityError, OperationalError…); a lost
+    connection is invalidated, as SQLAlchemy does."""
+    dialect = connection.dialect
+    try:
+        yield
     except dialect.loaded_dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, driver, cursor)
+        driver = connection.connection.dbapi_connection
+        lost = dialect.is_disconnect(exc, driver, None)
         error = DBAPIError.instance(
             None, None, exc, dialect.loaded_dbapi.Error, dialect=dialect,
             connection_invalidated=lost,
@@ -110,8 +133,6 @@ def _driver_cursor(connection: Connection) -> Iterator[Any]:
         if lost:
             connection.invalidate(exc)
         raise error from exc
-    finally:
-        cursor.close()
 
 
 def _positional(dialect: Dialect) -> Dialect:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from keyguard.mail.models import QuotaUsage
 from keyguard.runtime import Runtime
-from keyguard.storage import RowsInsert, rows_insert
+from keyguard.storage import RowsInsert, rows_insert, together
 
 QUOTAS = cast(Table, QuotaUsage.__table__)
 COLUMNS = ("key_id", "day", "used")
@@ -38,3 +38,17 @@ def test_a_duplicate_key_raises_sqlalchemys_integrity_error(runtime: Runtime) ->
 def test_columns_out_of_the_tables_order_are_refused(runtime: Runtime) -> None:
     with pytest.raises(ValueError, match="order"):
         RowsInsert(QUOTAS, ("day", "key_id", "used"), runtime.engine.dialect)
+
+
+def test_an_error_inside_together_surfaces_as_sqlalchemys_at_the_latest_on_leaving(
+    runtime: Runtime,
+) -> None:
+    row = ("key_1", "2026-12-04", 1)
+    with pytest.raises(IntegrityError), runtime.sessions.begin() as session:
+        connection = session.connection()
+        statement = rows_insert(QUOTAS, COLUMNS, connection.dialect)
+        with together(connection):  # psycopg: pipelined, the error comes at the sync
+            statement.execute(connection, [row])
+            statement.execute(connection, [row])
+    with runtime.sessions() as session:
+        assert session.execute(select(*QUOTAS.c)).all() == []

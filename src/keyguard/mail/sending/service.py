@@ -31,6 +31,7 @@ from keyguard.mail.content.raw import prepare_raw
 from keyguard.mail.schemas import BatchIn, MessageIn, SendIn
 from keyguard.mail.sending import idempotency, outbox, policy, quota
 from keyguard.mail.usage import Caller, event_for, record, store
+from keyguard.storage import together
 from keyguard.usage import UsageRecord
 
 Notify = Callable[[], None]
@@ -279,18 +280,19 @@ class SendingService:
         if any(isinstance(r, KeyguardError) for r in attempt.results) and not attempt.partial:
             raise _Refused
         accepted = [r for r in attempt.results if isinstance(r, Prepared)]
-        queued = outbox.enqueue(
-            session,
-            tenant_id=key.tenant_id,
-            env=key.env,
-            key_id=key.id,
-            tenant=tenant,
-            messages=accepted,
-            now=attempt.now,
-        )
-        states = {q.id: q.state for q in queued}
-        outcome = SendOutcome(attempt.batch, tuple(_items(attempt.results, states)))
-        store(session, self._accept_events(attempt, accepted, outcome))
+        with together(session.connection()):  # the outbox rows and the usage event: one trip
+            queued = outbox.enqueue(
+                session,
+                tenant_id=key.tenant_id,
+                env=key.env,
+                key_id=key.id,
+                tenant=tenant,
+                messages=accepted,
+                now=attempt.now,
+            )
+            states = {q.id: q.state for q in queued}
+            outcome = SendOutcome(attempt.batch, tuple(_items(attempt.results, states)))
+            store(session, self._accept_events(attempt, accepted, outcome))
         return outcome
 
     def _spend_quota(self, session: Session, attempt: _Attempt) -> None:
