@@ -6,12 +6,11 @@ actions, so each one appends an audit event in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
-from collections.abc import Iterable
-
-from sqlalchemy import Row, bindparam, delete, literal, select, union_all
+from sqlalchemy import CompoundSelect, Row, bindparam, delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from keyguard import audit
@@ -34,7 +33,7 @@ _POLICY: Final = union_all(
 
 
 # The first read of every send: the policy and which of its recipients are suppressed.
-_POLICY_AND_SUPPRESSED: Final = union_all(
+_POLICY_AND_SUPPRESSED: Final[CompoundSelect[str, str]] = union_all(
     *_POLICY.selects,
     select(literal("suppressed"), Suppression.address).where(
         Suppression.tenant_id == bindparam("tenant_id"),
@@ -57,14 +56,16 @@ def policy_and_suppressed(
     wanted = sorted(set(rules))
     first, rest = wanted[: suppressions.CHUNK], wanted[suppressions.CHUNK :]
     parameters = {"tenant_id": tenant_id, "env": env, "wanted": first}
-    rows = session.execute(_POLICY_AND_SUPPRESSED, parameters).all()
+    # On the session's connection: a Core statement of plain columns needs nothing of the
+    # ORM's execution (entities, identity map), which cost as much as the query here.
+    rows = session.connection().execute(_POLICY_AND_SUPPRESSED, parameters).all()
     blocked = {value for kind, value in rows if kind == "suppressed"}
     if rest:
         blocked |= suppressions.suppressed_among(session, tenant_id, env, rest)
     return _policy(rows), blocked
 
 
-def _policy(rows: Iterable[Row[tuple[str, str]]]) -> TenantMailPolicy:
+def _policy(rows: Iterable[Row[str, str]]) -> TenantMailPolicy:
     found: dict[str, set[str]] = {"domain": set(), "internal": set()}
     for kind, value in rows:
         if kind in found:

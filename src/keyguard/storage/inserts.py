@@ -1,11 +1,13 @@
-"""Multi-row INSERTs compiled once per dialect, for rows whose values are already converted.
+"""INSERTs compiled once per dialect, for rows whose values are already converted.
 
 `insert(table)` with a list of dicts makes SQLAlchemy look the statement up in its compile
 cache and run every column's bind processing for every row, on each execute: for the outbox
 rows of a batch of mail that was a quarter of the acceptance's CPU. `RowsInsert` compiles the
 statement once (positional parameters on every driver: `?` on sqlite3, `%s` on psycopg, with
 SQLAlchemy's type casts kept), hands out each column's conversion so that callers convert a
-value shared by many rows (a batch's `now`) once, and sends a chunk of rows as one statement.
+value shared by many rows (a batch's `now`) once, and gives the rows to the driver's cursor:
+on sqlite3 a chunk of rows is one multi-row statement, psycopg pipelines an executemany.
+`together` sends several such INSERTs to PostgreSQL in one round trip.
 """
 
 from __future__ import annotations
@@ -35,9 +37,7 @@ class RowsInsert:
 
     def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect) -> None:
         compiled = (
-            insert(table)
-            .inline()
-            .compile(dialect=_positional(dialect), column_keys=list(columns))
+            insert(table).inline().compile(dialect=_positional(dialect), column_keys=list(columns))
         )
         if list(compiled.positiontup or ()) != list(columns):
             raise ValueError(f"columns must be given in the table's order: {compiled.positiontup}")
@@ -96,7 +96,7 @@ def together(connection: Connection) -> Iterator[None]:
     if connection.dialect.driver != "psycopg" or driver is None:
         yield
         return
-    with _errors_of(connection), driver.pipeline():  # type: ignore[attr-defined]  # psycopg's Connection
+    with _errors_of(connection), driver.pipeline():
         yield
 
 
@@ -139,7 +139,8 @@ def _positional(dialect: Dialect) -> Dialect:
     """A dialect like `dialect` that compiles positional parameters (psycopg takes both)."""
     if dialect.positional:
         return dialect
-    return type(dialect)(paramstyle="format")
+    # Every SQLAlchemy dialect takes `paramstyle`; the Dialect interface does not say so.
+    return type(dialect)(paramstyle="format")  # type: ignore[call-arg]
 
 
 def _json_text(value: Any) -> str:

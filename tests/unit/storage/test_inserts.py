@@ -26,11 +26,23 @@ def test_rows_are_inserted_in_chunks_and_read_back(runtime: Runtime) -> None:
     assert [tuple(row) for row in stored] == rows
 
 
-def test_a_duplicate_key_raises_sqlalchemys_integrity_error(runtime: Runtime) -> None:
+def insert_twice(runtime: Runtime, *, together_: bool) -> None:
+    """The same row twice in one transaction: as one call, or as two inside `together`."""
     row = ("key_1", "2026-12-04", 1)
-    with pytest.raises(IntegrityError), runtime.sessions.begin() as session:
+    with runtime.sessions.begin() as session:
         connection = session.connection()
-        rows_insert(QUOTAS, COLUMNS, connection.dialect).execute(connection, [row, row])
+        statement = rows_insert(QUOTAS, COLUMNS, connection.dialect)
+        if not together_:
+            statement.execute(connection, [row, row])
+            return
+        with together(connection):  # psycopg: pipelined, the error comes at the sync
+            statement.execute(connection, [row])
+            statement.execute(connection, [row])
+
+
+def test_a_duplicate_key_raises_sqlalchemys_integrity_error(runtime: Runtime) -> None:
+    with pytest.raises(IntegrityError):
+        insert_twice(runtime, together_=False)
     with runtime.sessions() as session:  # rolled back as a whole; the session is usable
         assert session.execute(select(*QUOTAS.c)).all() == []
 
@@ -43,12 +55,7 @@ def test_columns_out_of_the_tables_order_are_refused(runtime: Runtime) -> None:
 def test_an_error_inside_together_surfaces_as_sqlalchemys_at_the_latest_on_leaving(
     runtime: Runtime,
 ) -> None:
-    row = ("key_1", "2026-12-04", 1)
-    with pytest.raises(IntegrityError), runtime.sessions.begin() as session:
-        connection = session.connection()
-        statement = rows_insert(QUOTAS, COLUMNS, connection.dialect)
-        with together(connection):  # psycopg: pipelined, the error comes at the sync
-            statement.execute(connection, [row])
-            statement.execute(connection, [row])
+    with pytest.raises(IntegrityError):
+        insert_twice(runtime, together_=True)
     with runtime.sessions() as session:
         assert session.execute(select(*QUOTAS.c)).all() == []

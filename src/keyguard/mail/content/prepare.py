@@ -191,9 +191,7 @@ def _content(
     return subject, text, html
 
 
-def _addresses(
-    values: Sequence[str], field: str, known: Mapping[str, Address]
-) -> list[Address]:
+def _addresses(values: Sequence[str], field: str, known: Mapping[str, Address]) -> list[Address]:
     # `field` only names the field in an error, so a known parse is the same for every field
     return [known.get(value) or parse_address(value, field) for value in values]
 
