@@ -184,15 +184,6 @@ class SendingService:
                 for recipient in recipients:
                     policy.check_not_suppressed(recipient, blocked)
                 quota.spend(session, key.id, key.restrictions.daily_quota, len(recipients), now)
-                [queued] = outbox.enqueue(
-                    session,
-                    tenant_id=key.tenant_id,
-                    env=key.env,
-                    key_id=key.id,
-                    tenant=tenant,
-                    messages=[prepared],
-                    now=now,
-                )
                 accepted = event_for(
                     caller,
                     now=now,
@@ -202,7 +193,17 @@ class SendingService:
                     recipients=recipients,
                     extra={"messages": 1},
                 )
-                store(session, [accepted])
+                with together(session.connection()):
+                    [queued] = outbox.enqueue(
+                        session,
+                        tenant_id=key.tenant_id,
+                        env=key.env,
+                        key_id=key.id,
+                        tenant=tenant,
+                        messages=[prepared],
+                        now=now,
+                    )
+                    store(session, [accepted])
         except KeyguardError as error:
             self.refused[error.code] += 1
             self.record_denial(caller, error, sender=sender, recipients=recipients)
