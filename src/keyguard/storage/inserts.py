@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any, Final
 
 import msgspec
@@ -71,7 +72,7 @@ class RowsInsert:
                 return
             for start in range(0, len(rows), ROWS_PER_STATEMENT):
                 chunk = rows[start : start + ROWS_PER_STATEMENT]
-                flat = tuple(value for row in chunk for value in row)
+                flat = tuple(chain.from_iterable(chunk))
                 cursor.execute(self._statement(len(chunk)), flat)
 
     def _statement(self, count: int) -> str:

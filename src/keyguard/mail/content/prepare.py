@@ -93,10 +93,10 @@ def prepare(
     parsed: Mapping[str, Address] | None = None,
 ) -> Prepared:
     """`parsed`: addresses the caller has parsed already (by their text), to parse once."""
-    subject, text, html = _content(item, templates)
-    sender = parse_address(item.sender, "from")
-    policy.check_sender(restrictions, tenant, sender)
     known = parsed or {}
+    subject, text, html = _content(item, templates)
+    sender = known.get(item.sender) or parse_address(item.sender, "from")
+    policy.check_sender(restrictions, tenant, sender)
     to, cc = _addresses(item.to, "to", known), _addresses(item.cc, "cc", known)
     recipients = unique_recipients([*to, *cc, *_addresses(item.bcc, "bcc", known)])
     for recipient in recipients:

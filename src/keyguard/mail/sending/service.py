@@ -257,8 +257,7 @@ class SendingService:
         # Recipients are parsed before the first read, so that the suppression lookup
         # travels with the tenant's policy (one round trip instead of two); prepare() reuses
         # these parses and still refuses the addresses that did not parse.
-        parsed = _parsed_recipients(attempt.items)
-        rules = {rule for r in parsed.values() for rule in (r.key, f"@{r.domain}")}
+        parsed, rules = _parsed_addresses(attempt.items)
         tenant, blocked = domains.policy_and_suppressed(session, key.tenant_id, key.env, rules)
         refs = {item.template for item in attempt.items if item.template}
         loaded = templates.load_for_send(session, key.tenant_id, key.env, refs)
@@ -442,17 +441,23 @@ def _check_suppressions(attempt: _Attempt, blocked: set[str]) -> None:
                 attempt.results[index] = error
 
 
-def _parsed_recipients(items: Sequence[MessageIn]) -> dict[str, Address]:
-    """Every recipient address of the request that parses, by its text."""
+def _parsed_addresses(items: Sequence[MessageIn]) -> tuple[dict[str, Address], set[str]]:
+    """Every address of the request that parses, by its text (a batch's messages mostly share
+    their sender: parsed once), and the suppression rules of its recipients."""
     parsed: dict[str, Address] = {}
+    rules: set[str] = set()
     for message in items:
-        for value in (*message.to, *message.cc, *message.bcc):
+        for value in (message.sender, *message.to, *message.cc, *message.bcc):
             if value not in parsed:
                 try:
                     parsed[value] = parse_address(value)
                 except KeyguardError:
                     continue
-    return parsed
+        for value in (*message.to, *message.cc, *message.bcc):
+            address = parsed.get(value)
+            if address is not None:
+                rules.update((address.key, f"@{address.domain}"))
+    return parsed, rules
 
 
 def _sender_of(message: MessageIn) -> Address | None:
