@@ -103,8 +103,8 @@ def enqueue(
 ) -> list[Enqueued]:
     """Insert outbox rows and their first event, in the caller's transaction.
 
-    One compiled multi-row INSERT per table: the values every row shares (who, when) are
-    converted once per call, the others once per row (see storage.inserts)."""
+    One compiled INSERT per table (multi-row on SQLite): the values every row shares (who,
+    when) are converted once per call, the others once per row (see storage.inserts)."""
     if not messages:
         return []
     connection = session.connection()
