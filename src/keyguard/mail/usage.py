@@ -11,16 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyguard.errors import KeyguardError
 from keyguard.mail.addresses import Address
+from keyguard.storage import rows_insert
 from keyguard.usage import UsageEvent, UsageRecord, key_columns
 from keyguard.verification import KeySnapshot
 
 StatusOf = Callable[[KeyguardError], int]
 _TABLE = UsageEvent.metadata.tables[UsageEvent.__tablename__]
+# UsageRecord.columns(), in the table's order (`id` is the database's).
+_COLUMNS = tuple(column.name for column in _TABLE.c if column.name != "id")
 
 
 def _default_status(_error: KeyguardError) -> int:
@@ -79,10 +81,16 @@ def event_for(
 
 
 def store(session: Session, events: Iterable[UsageRecord]) -> None:
-    """Insert events in the caller's transaction (a plain INSERT: no ORM unit of work)."""
-    rows = [event.columns() for event in events]
-    if rows:
-        session.execute(insert(_TABLE), rows)
+    """Insert events in the caller's transaction: one compiled multi-row INSERT, every
+    column (an absent optional one is SQL NULL, as the usage writer stores it)."""
+    values = [event.columns() for event in events]
+    if not values:
+        return
+    connection = session.connection()
+    statement = rows_insert(_TABLE, _COLUMNS, connection.dialect)
+    converts = [(name, statement.convert(name)) for name in _COLUMNS]
+    rows = [tuple(convert(row[name]) for name, convert in converts) for row in values]
+    statement.execute(connection, rows)
 
 
 def record(sessions: sessionmaker[Session], events: Iterable[UsageRecord]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -89,3 +89,18 @@ def test_any_text_body_round_trips(text: str) -> None:
     got = body.get_content().replace("\r\n", "\n")
     assert got.rstrip("\n") == expected.rstrip("\n")
     assert max(len(line) for line in data.split(b"\r\n")) <= 998
+
+
+def test_the_same_instant_in_two_zones_gets_each_its_own_date_header() -> None:
+    paris = NOW.astimezone(timezone(timedelta(hours=1)))
+    assert paris == NOW  # one instant: equal datetimes, but not one header
+    assert parsed(compose(composition()))["Date"] == "Fri, 27 Nov 2026 10:00:00 +0000"
+    assert parsed(compose(composition(date=paris)))["Date"] == "Fri, 27 Nov 2026 11:00:00 +0100"
+
+
+def test_only_a_line_over_998_octets_makes_ascii_text_quoted_printable() -> None:
+    long_line = parsed(compose(composition(text="x" * 999)))
+    short_lines = parsed(compose(composition(text="x\n" * 600)))
+    assert long_line["Content-Transfer-Encoding"] == "quoted-printable"
+    assert short_lines["Content-Transfer-Encoding"] == "7bit"
+    assert long_line.get_content().rstrip("\r\n") == "x" * 999

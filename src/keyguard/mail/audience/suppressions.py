@@ -14,7 +14,7 @@ from keyguard.mail.addresses import normalize_recipient_rule
 from keyguard.mail.models import Suppression
 from keyguard.mail.partition import Page, Partition, keyset_page
 
-_CHUNK: Final = 500  # keeps IN lists well below every driver's parameter limit
+CHUNK: Final = 500  # keeps IN lists well below every driver's parameter limit
 # Built once: every send runs it, and building it cost more than running it.
 _SUPPRESSED: Final = select(Suppression.address).where(
     Suppression.tenant_id == bindparam("tenant_id"),
@@ -29,8 +29,8 @@ def suppressed_among(
     """Which of these lowercase addresses are suppressed."""
     wanted = sorted(set(addresses))
     found: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
         found.update(
             session.scalars(_SUPPRESSED, {"tenant_id": tenant_id, "env": env, "wanted": chunk})
         )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from typing import Final
 from urllib.parse import quote
@@ -58,7 +59,7 @@ def compose(message: Composition) -> bytes:
         *([header("Cc", format_addresses(message.cc))] if message.cc else []),
         *([header("Reply-To", format_address(message.reply_to))] if message.reply_to else []),
         header("Subject", message.subject),
-        header("Date", format_datetime(message.date)),
+        header("Date", _date(message.date, message.date.utcoffset())),
         header("Message-ID", message.message_id),
         "MIME-Version: 1.0",
         *(header(name, value) for name, value in message.headers),
@@ -121,12 +122,24 @@ def _text_part(subtype: str, text: str) -> tuple[list[str], str]:
     normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     data = normalized.encode("utf-8")
     content_type = f"Content-Type: text/{subtype}; charset=utf-8"
-    if normalized.isascii() and all(len(line) <= 998 for line in normalized.split("\n")):
+    if normalized.isascii() and _lines_fit(normalized):
         return [content_type, "Content-Transfer-Encoding: 7bit"], normalized.replace("\n", CRLF)
     encoded = binascii.b2a_qp(data, istext=True).decode("ascii")
     return [content_type, "Content-Transfer-Encoding: quoted-printable"], encoded.replace(
         "\n", CRLF
     )
+
+
+def _lines_fit(text: str) -> bool:
+    """No line longer than SMTP's 998 octets (a short text has none)."""
+    return len(text) <= 998 or max(map(len, text.split("\n"))) <= 998
+
+
+@functools.lru_cache(maxsize=16)  # a batch's messages share their date
+def _date(when: datetime, _offset: timedelta | None) -> str:
+    # Keyed by the offset as well: the same instant in two zones is one equal datetime,
+    # but two different headers.
+    return format_datetime(when)
 
 
 def _attachment_part(attachment: Attachment) -> tuple[list[str], str]:

@@ -90,12 +90,15 @@ def prepare(
     tenant: policy.TenantMailPolicy,
     templates: Mapping[str, TemplateContent],
     now: datetime,
+    parsed: Mapping[str, Address] | None = None,
 ) -> Prepared:
+    """`parsed`: addresses the caller has parsed already (by their text), to parse once."""
+    known = parsed or {}
     subject, text, html = _content(item, templates)
-    sender = parse_address(item.sender, "from")
+    sender = known.get(item.sender) or parse_address(item.sender, "from")
     policy.check_sender(restrictions, tenant, sender)
-    to, cc = _addresses(item.to, "to"), _addresses(item.cc, "cc")
-    recipients = unique_recipients([*to, *cc, *_addresses(item.bcc, "bcc")])
+    to, cc = _addresses(item.to, "to", known), _addresses(item.cc, "cc", known)
+    recipients = unique_recipients([*to, *cc, *_addresses(item.bcc, "bcc", known)])
     for recipient in recipients:
         policy.check_recipient(restrictions, recipient)
     reply_to = parse_address(item.reply_to, "reply_to") if item.reply_to else None
@@ -188,8 +191,9 @@ def _content(
     return subject, text, html
 
 
-def _addresses(values: Sequence[str], field: str) -> list[Address]:
-    return [parse_address(value, field) for value in values]
+def _addresses(values: Sequence[str], field: str, known: Mapping[str, Address]) -> list[Address]:
+    # `field` only names the field in an error, so a known parse is the same for every field
+    return [known.get(value) or parse_address(value, field) for value in values]
 
 
 def _attachments(items: Sequence[AttachmentIn]) -> list[Attachment]:

@@ -31,6 +31,7 @@ from keyguard.lifecycle import ROTATED_REASON, ApiKey, Tenant
 from keyguard.mail.content.prepare import Prepared
 from keyguard.mail.models import CLAIMABLE_STATES, DUE, DeliveryEvent, Message
 from keyguard.mail.sending.policy import TenantMailPolicy, delivery_targets
+from keyguard.storage import rows_insert
 
 _MESSAGES: Final = Message.metadata.tables[Message.__tablename__]
 _EVENTS: Final = DeliveryEvent.metadata.tables[DeliveryEvent.__tablename__]
@@ -80,6 +81,15 @@ class RetryPolicy:
         return min(raw, self.ceiling) * (0.8 + 0.4 * jitter)
 
 
+# What enqueue writes, in the tables' column order (the other columns start NULL).
+_QUEUED_COLUMNS: Final = (
+    "id", "tenant_id", "env", "key_id", "campaign_id", "sender", "recipients", "rcpt",
+    "subject", "sandboxed", "size", "mime", "state", "attempts", "next_attempt_at",
+    "created_at", "updated_at",
+)  # fmt: skip
+_FIRST_EVENT_COLUMNS: Final = ("message_id", "ts", "type")
+
+
 def enqueue(
     session: Session,
     *,
@@ -91,40 +101,47 @@ def enqueue(
     now: datetime,
     campaign_id: str | None = None,
 ) -> list[Enqueued]:
-    """Insert outbox rows and their first event, in the caller's transaction."""
+    """Insert outbox rows and their first event, in the caller's transaction.
+
+    One compiled INSERT per table (multi-row on SQLite): the values every row shares (who,
+    when) are converted once per call, the others once per row (see storage.inserts)."""
+    if not messages:
+        return []
+    connection = session.connection()
+    rows_sql = rows_insert(_MESSAGES, _QUEUED_COLUMNS, connection.dialect)
+    events_sql = rows_insert(_EVENTS, _FIRST_EVENT_COLUMNS, connection.dialect)
+    to_json, to_flag = rows_sql.convert("recipients"), rows_sql.convert("sandboxed")
+    at = rows_sql.convert("created_at")(now)
+    event_at = events_sql.convert("ts")(now)
+    shared = (tenant_id, env, key_id, campaign_id)
     rows, events, result = [], [], []
     for message in messages:
         rcpt, sandboxed = delivery_targets(env, message.recipients, tenant)
         state = "queued" if rcpt else "sandboxed"
         rows.append(
-            {
-                "id": message.id,
-                "tenant_id": tenant_id,
-                "env": env,
-                "key_id": key_id,
-                "campaign_id": campaign_id,
-                "sender": message.sender.addr,
-                "recipients": [r.addr for r in message.recipients],
-                "rcpt": rcpt,
-                "subject": message.subject[:MAX_SUBJECT_STORED],
-                "sandboxed": sandboxed,
-                "size": len(message.mime),
-                "mime": message.mime,
-                "state": state,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (
+                message.id,
+                *shared,
+                message.sender.addr,
+                to_json([r.addr for r in message.recipients]),
+                to_json(rcpt),
+                message.subject[:MAX_SUBJECT_STORED],
+                to_flag(sandboxed),
+                len(message.mime),
+                message.mime,
+                state,
+                0,
+                at,
+                at,
+                at,
+            )
         )
-        events.append(_event(message.id, now, state))
+        events.append((message.id, event_at, state))
         if sandboxed and rcpt:
-            events.append(_event(message.id, now, "sandboxed"))
+            events.append((message.id, event_at, "sandboxed"))
         result.append(Enqueued(message.id, state))
-    if rows:
-        # Plain INSERTs of the tables: the rows are complete, the ORM has nothing to add.
-        session.execute(insert(_MESSAGES), rows)
-        session.execute(insert(_EVENTS), events)
+    rows_sql.execute(connection, rows)
+    events_sql.execute(connection, events)
     return result
 
 

@@ -2,15 +2,15 @@
 
 Counting in the same transaction as the outbox rows means a rolled-back send consumes
 nothing and a committed one is counted exactly once. The counter row is locked while it is
-read and raised (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
-writers), so concurrent requests cannot both spend the last recipients.
+read and raised (on PostgreSQL by the upsert that reads it, which updates the row; SQLite's
+BEGIN IMMEDIATE already serialises writers), so concurrent requests cannot both spend the last recipients.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -46,16 +46,17 @@ class QuotaWindow:
 
 
 def open_window(session: Session, key_id: str, limit: int, now: datetime) -> QuotaWindow:
-    """Lock today's counter row (creating it) and return what is left."""
+    """Lock today's counter row (creating it) and return what is left.
+
+    One statement: the upsert's no-op update locks an existing row (as FOR UPDATE would; a
+    concurrent first send of the day waits for the other's insert) and returns its count."""
     day = now.date().isoformat()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(QuotaUsage).values(key_id=key_id, day=day, used=0).on_conflict_do_nothing()
-    )
+    upsert = insert(QuotaUsage).values(key_id=key_id, day=day, used=0)
     used = session.scalars(
-        select(QuotaUsage.used)
-        .where(QuotaUsage.key_id == key_id, QuotaUsage.day == day)
-        .with_for_update()
+        upsert.on_conflict_do_update(
+            index_elements=[QuotaUsage.key_id, QuotaUsage.day], set_={"used": QuotaUsage.used}
+        ).returning(QuotaUsage.used)
     ).one()
     midnight = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=now.tzinfo)
     return QuotaWindow(key_id, day, limit, used, (midnight - now).total_seconds())

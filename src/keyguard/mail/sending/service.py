@@ -31,6 +31,7 @@ from keyguard.mail.content.raw import prepare_raw
 from keyguard.mail.schemas import BatchIn, MessageIn, SendIn
 from keyguard.mail.sending import idempotency, outbox, policy, quota
 from keyguard.mail.usage import Caller, event_for, record, store
+from keyguard.storage import together
 from keyguard.usage import UsageRecord
 
 Notify = Callable[[], None]
@@ -168,7 +169,10 @@ class SendingService:
         key, now = caller.key, self._clock()
         try:
             with self._sessions.begin() as session:
-                tenant = domains.tenant_policy(session, key.tenant_id)
+                rules = {rule for r in recipients for rule in (r.key, f"@{r.domain}")}
+                tenant, blocked = domains.policy_and_suppressed(
+                    session, key.tenant_id, key.env, rules
+                )
                 prepared = prepare_raw(
                     data,
                     sender=sender,
@@ -177,20 +181,9 @@ class SendingService:
                     tenant=tenant,
                     now=now,
                 )
-                rules = {rule for r in recipients for rule in (r.key, f"@{r.domain}")}
-                blocked = suppressions.suppressed_among(session, key.tenant_id, key.env, rules)
                 for recipient in recipients:
                     policy.check_not_suppressed(recipient, blocked)
                 quota.spend(session, key.id, key.restrictions.daily_quota, len(recipients), now)
-                [queued] = outbox.enqueue(
-                    session,
-                    tenant_id=key.tenant_id,
-                    env=key.env,
-                    key_id=key.id,
-                    tenant=tenant,
-                    messages=[prepared],
-                    now=now,
-                )
                 accepted = event_for(
                     caller,
                     now=now,
@@ -200,7 +193,17 @@ class SendingService:
                     recipients=recipients,
                     extra={"messages": 1},
                 )
-                store(session, [accepted])
+                with together(session.connection()):
+                    [queued] = outbox.enqueue(
+                        session,
+                        tenant_id=key.tenant_id,
+                        env=key.env,
+                        key_id=key.id,
+                        tenant=tenant,
+                        messages=[prepared],
+                        now=now,
+                    )
+                    store(session, [accepted])
         except KeyguardError as error:
             self.refused[error.code] += 1
             self.record_denial(caller, error, sender=sender, recipients=recipients)
@@ -251,7 +254,11 @@ class SendingService:
 
     def _accept(self, session: Session, attempt: _Attempt) -> SendOutcome:
         key = attempt.caller.key
-        tenant = domains.tenant_policy(session, key.tenant_id)
+        # Recipients are parsed before the first read, so that the suppression lookup
+        # travels with the tenant's policy (one round trip instead of two); prepare() reuses
+        # these parses and still refuses the addresses that did not parse.
+        parsed, rules = _parsed_addresses(attempt.items)
+        tenant, blocked = domains.policy_and_suppressed(session, key.tenant_id, key.env, rules)
         refs = {item.template for item in attempt.items if item.template}
         loaded = templates.load_for_send(session, key.tenant_id, key.env, refs)
         for item in attempt.items:
@@ -263,48 +270,30 @@ class SendingService:
                         tenant=tenant,
                         templates=loaded,
                         now=attempt.now,
+                        parsed=parsed,
                     )
                 )
             except KeyguardError as error:
                 attempt.results.append(error)
-        self._check_suppressions(session, attempt)
+        _check_suppressions(attempt, blocked)
         self._spend_quota(session, attempt)
         if any(isinstance(r, KeyguardError) for r in attempt.results) and not attempt.partial:
             raise _Refused
         accepted = [r for r in attempt.results if isinstance(r, Prepared)]
-        queued = outbox.enqueue(
-            session,
-            tenant_id=key.tenant_id,
-            env=key.env,
-            key_id=key.id,
-            tenant=tenant,
-            messages=accepted,
-            now=attempt.now,
-        )
-        states = {q.id: q.state for q in queued}
-        outcome = SendOutcome(attempt.batch, tuple(_items(attempt.results, states)))
-        store(session, self._accept_events(attempt, accepted, outcome))
+        with together(session.connection()):  # the outbox rows and the usage event: one trip
+            queued = outbox.enqueue(
+                session,
+                tenant_id=key.tenant_id,
+                env=key.env,
+                key_id=key.id,
+                tenant=tenant,
+                messages=accepted,
+                now=attempt.now,
+            )
+            states = {q.id: q.state for q in queued}
+            outcome = SendOutcome(attempt.batch, tuple(_items(attempt.results, states)))
+            store(session, self._accept_events(attempt, accepted, outcome))
         return outcome
-
-    def _check_suppressions(self, session: Session, attempt: _Attempt) -> None:
-        key = attempt.caller.key
-        wanted = {
-            rule
-            for p in attempt.results
-            if isinstance(p, Prepared)
-            for r in p.recipients
-            for rule in (r.key, f"@{r.domain}")
-        }
-        blocked = suppressions.suppressed_among(session, key.tenant_id, key.env, wanted)
-        if not blocked:
-            return
-        for index, result in enumerate(attempt.results):
-            if isinstance(result, Prepared):
-                try:
-                    for recipient in result.recipients:
-                        policy.check_not_suppressed(recipient, blocked)
-                except KeyguardError as error:
-                    attempt.results[index] = error
 
     def _spend_quota(self, session: Session, attempt: _Attempt) -> None:
         key = attempt.caller.key
@@ -436,6 +425,39 @@ def _items(
             status = (states or {}).get(result.id, "queued")
             items.append(ItemResult(index, result.id, status))
     return items
+
+
+def _check_suppressions(attempt: _Attempt, blocked: set[str]) -> None:
+    """Refuse the prepared messages with a suppressed recipient (`blocked`: the suppressed
+    rules among every recipient of the request)."""
+    if not blocked:
+        return
+    for index, result in enumerate(attempt.results):
+        if isinstance(result, Prepared):
+            try:
+                for recipient in result.recipients:
+                    policy.check_not_suppressed(recipient, blocked)
+            except KeyguardError as error:
+                attempt.results[index] = error
+
+
+def _parsed_addresses(items: Sequence[MessageIn]) -> tuple[dict[str, Address], set[str]]:
+    """Every address of the request that parses, by its text (a batch's messages mostly share
+    their sender: parsed once), and the suppression rules of its recipients."""
+    parsed: dict[str, Address] = {}
+    rules: set[str] = set()
+    for message in items:
+        for value in (message.sender, *message.to, *message.cc, *message.bcc):
+            if value not in parsed:
+                try:
+                    parsed[value] = parse_address(value)
+                except KeyguardError:
+                    continue
+        for value in (*message.to, *message.cc, *message.bcc):
+            address = parsed.get(value)
+            if address is not None:
+                rules.update((address.key, f"@{address.domain}"))
+    return parsed, rules
 
 
 def _sender_of(message: MessageIn) -> Address | None:
