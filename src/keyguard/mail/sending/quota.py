@@ -3,7 +3,8 @@
 Counting in the same transaction as the outbox rows means a rolled-back send consumes
 nothing and a committed one is counted exactly once. The counter row is locked while it is
 read and raised (on PostgreSQL by the upsert that reads it, which updates the row; SQLite's
-BEGIN IMMEDIATE already serialises writers), so concurrent requests cannot both spend the last recipients.
+BEGIN IMMEDIATE already serialises writers), so concurrent requests cannot both spend the
+last recipients.
 """
 
 from __future__ import annotations
