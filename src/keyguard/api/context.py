@@ -125,7 +125,9 @@ def api_state(request: Request) -> ApiState:
     return cast("ApiState", request.app.state.keyguard)
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain-def dependency in its thread pool, a thread hop
+    # (wake-up, lock hand-over) per request for what is an attribute read.
     return api_state(request).runtime
 
 
