@@ -17,7 +17,7 @@ Keyguard's (docs/benchmarks.md, "Request path and workers"). A direct route keep
 
 `json_body` reproduces what FastAPI does with a JSON body (which content types it parses,
 which errors it reports at which location), so that a client sees the same answers either
-way; tests/functional/api run against both paths.
+way; tests/functional/api/test_direct_routes.py sends the same requests both ways.
 """
 
 from __future__ import annotations
