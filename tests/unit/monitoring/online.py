@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from keyguard.monitoring import Alert, DetectorCursor, Event, StoredAlert, replay
 from keyguard.runtime import Runtime
@@ -50,9 +51,13 @@ def store(runtime: Runtime, events: Iterable[Event], *, watched: bool = True) ->
     (its cursor exists), so they are new to it; a detector's very first start would begin
     after them."""
     if watched:
-        with runtime.sessions.begin() as session:
-            if session.get(DetectorCursor, "usage") is None:
-                session.add(DetectorCursor(name="usage", last_event_id=0, events=0, skipped_ids=0))
+        try:
+            with runtime.sessions.begin() as session:
+                if session.get(DetectorCursor, "usage") is None:
+                    cursor = DetectorCursor(name="usage", last_event_id=0, events=0, skipped_ids=0)
+                    session.add(cursor)
+        except IntegrityError:
+            pass  # a running server's detector made its cursor in between: watched all the same
     for e in events:
         runtime.usage.submit(record_of(e))
     runtime.usage.flush()
