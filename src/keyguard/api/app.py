@@ -55,10 +55,12 @@ from keyguard.settings import Settings
 from keyguard.smtp import MailTasks
 from keyguard.web import mount_dashboard
 
-# The routers create_app mounts, in this order (verify before keys: /v1/keys/verify is not
-# a key id). A feature appends its own.
-ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, keys.router, audit.router]
-ROUTERS.extend([mail.router, mail_data.router])  # the email service (docs/mail.md)
+# The routers create_app mounts, in this order: FastAPI tries them one after the other, so a
+# request pays for every route mounted before its own. The hot paths first — verify (also
+# before keys: /v1/keys/verify is not a key id), then mail (its send route first). A feature
+# appends its own.
+ROUTERS: Final[list[APIRouter]] = [ops.router, verify.router, mail.router, keys.router]
+ROUTERS.extend([audit.router, mail_data.router])  # mail_data: the email service's data
 ROUTERS.append(usage.router)  # usage history (docs/usage.md)
 ROUTERS.extend([incidents.router, leaks.router])  # compromise response (docs/incidents.md)
 ROUTERS.append(webhooks.router)  # webhook endpoints and delivery logs (keyguard.webhooks)
