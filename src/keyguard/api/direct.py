@@ -105,7 +105,7 @@ async def json_body(request: Request, model: type[Model]) -> Model:
         except json.JSONDecodeError as exc:
             invalid = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
             raise RequestValidationError([invalid]) from exc
-        except ValueError as exc:  # not UTF-8
+        except Exception as exc:  # not UTF-8, nested past the recursion limit: FastAPI's 400
             raise HTTPException(400, UNPARSEABLE_BODY) from exc
     try:
         # from_attributes as FastAPI validates a body field: the same error for a non-object.

@@ -91,6 +91,7 @@ CASES: dict[str, tuple[dict[str, str], bytes | None]] = {
     "json with parameters": ({"Content-Type": "application/json; charset=utf-8"}, b'{"key": 1}'),
     "not UTF-8": (JSON, b'{"key": "\xff\xfe"}'),
     "an array": (JSON, b"[]"),
+    "nested past the recursion limit": (JSON, b"[" * 200_000 + b"]" * 200_000),
     "an unknown field": (JSON, b'{"key": "x", "extra": 1}'),
     "a missing field": (JSON, b'{"scope": "mail:send"}'),
     "an unknown scope": (JSON, b'{"key": "x", "scope": "mail:sendd"}'),
