@@ -20,7 +20,7 @@ from keyguard.runtime import Runtime
 from keyguard.settings import Settings
 from tests.conftest import TEST_PEPPER
 from tests.functional.cli import Cli
-from tests.unit.monitoring.online import replayed, store, stored, trace
+from tests.unit.monitoring.online import replayed, steady_after_trace, store, stored, trace
 
 
 @pytest.fixture
@@ -99,7 +99,10 @@ def _cursor(service: Runtime) -> int:
 def test_a_detector_killed_mid_stream_resumes_exactly(
     cli: Cli, service: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = trace(_created(cli), "default")
+    key_id = _created(cli)
+    # The trace's alerts come by event 340; the steady tail after them leaves room for the
+    # kill to land mid-stream even when this process is slow to see the cursor pass 340.
+    events = trace(key_id, "default") + steady_after_trace(key_id, "default", 1500)
     store(service, events)
     monkeypatch.setenv("KEYGUARD_DETECTOR_LEASE_SECONDS", "1")  # the dead one's lease
     env = {

@@ -37,6 +37,12 @@ def trace(key_id: str = "key_a", tenant: str = "tenant_1") -> list[Event]:
     return [shifted(e) for e in events]
 
 
+def steady_after_trace(key_id: str, tenant: str, count: int) -> list[Event]:
+    """`count` more events of the trace's steady use, after its end (half an hour apart)."""
+    same = {"key_id": key_id, "tenant": tenant}
+    return [shifted(event(7 * 24.0 + 26 + h * 0.5, **same)) for h in range(count)]
+
+
 def record_of(e: Event) -> UsageRecord:
     return UsageRecord(
         ts=e.ts, method=e.method, path=e.path, outcome=e.outcome, status=e.status,
