@@ -22,7 +22,6 @@ way; tests/functional/api/test_direct_routes.py sends the same requests both way
 
 from __future__ import annotations
 
-import email.message
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -99,7 +98,7 @@ async def json_body(request: Request, model: type[Model]) -> Model:
         missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
         raise RequestValidationError([missing])
     data: Any = raw  # not declared as JSON: validated as bytes, refused as not an object
-    if _is_json(request.headers.get("content-type")):
+    if problems.is_json(request.headers.get("content-type")):
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -113,17 +112,3 @@ async def json_body(request: Request, model: type[Model]) -> Model:
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
         raise RequestValidationError(errors) from exc
-
-
-def _is_json(content_type: str | None) -> bool:
-    """FastAPI's rule: `application/json` or `application/*+json`; none at all is not JSON."""
-    if content_type is None:
-        return False
-    if content_type == "application/json":  # what nearly every client sends
-        return True
-    message = email.message.Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json")
-    )

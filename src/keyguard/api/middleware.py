@@ -203,25 +203,20 @@ class AccessLog:
         self._logger = logger
         writer = getattr(logger, "_logger", None)  # make_logger's lazy proxy holds it
         # structlog's WriteLogger keeps its stream's write, flush and lock (shared by every
-        # writer of that stream) as attributes; without them, one `msg` (write + flush) a line.
+        # writer of that stream) as attributes; without them, the logger's own pipeline.
         parts: list[Any] = [getattr(writer, n, None) for n in ("_lock", "_write", "_flush")]
         buffered = isinstance(writer, structlog.WriteLogger) and all(parts)
         self._buffered: tuple[Any, ...] | None = tuple(parts) if buffered else None
-        self._writer = writer if isinstance(writer, structlog.WriteLogger) else None
         self._context = dict(getattr(logger, "_initial_values", None) or {})
         self._dumps = json.JSONEncoder(default=repr).encode
         self._flush_due = False
 
     def request(self, fields: dict[str, Any]) -> None:
-        writer = self._writer
-        if writer is None:
+        if self._buffered is None:  # a stand-in, or a structlog without those attributes
             self._logger.info("request", **fields)
             return
         line = {**self._context, **fields, "event": "request", "level": "info"}
         line["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        if self._buffered is None:
-            writer.msg(self._dumps(line))  # writes and flushes
-            return
         lock, write, _ = self._buffered
         with lock:
             write(self._dumps(line) + "\n")

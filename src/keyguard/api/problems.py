@@ -242,11 +242,18 @@ def _not_json(request: Request, errors: Sequence[Any]) -> bool:
         return False
     if not any(e.get("loc", ("",))[0] == "body" for e in errors):
         return False
+    return not is_json(content_type)
+
+
+def is_json(content_type: str | None) -> bool:
+    """The media types FastAPI parses as JSON: `application/json` and `application/*+json`
+    (parameters aside); no Content-Type at all is not JSON."""
+    if content_type is None:
+        return False
     media = content_type.partition(";")[0].strip().lower()
-    json_like = media == "application/json" or (
+    return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
-    return not json_like
 
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:
