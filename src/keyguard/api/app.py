@@ -69,7 +69,7 @@ ROUTERS.append(review.router)  # access review (docs/review.md)
 
 # The hot routes KeyguardMiddleware serves without FastAPI's routing (keyguard.api.direct),
 # by operation id; each is also a FastAPI route, for the OpenAPI document.
-DIRECT_HANDLERS: Final[dict[str, DirectHandler]] = {**verify.DIRECT}
+DIRECT_HANDLERS: Final[dict[str, DirectHandler]] = {**verify.DIRECT, **mail.DIRECT}
 
 SECURITY_SCHEMES: Final = {
     "bearer": {

@@ -23,13 +23,13 @@ way; tests/functional/api/test_direct_routes.py sends the same requests both way
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -39,6 +39,7 @@ from keyguard.api.enforcement import EnforcedRoute
 from keyguard.errors import ConfigurationError
 
 Model = TypeVar("Model", bound=BaseModel)
+Body = TypeVar("Body")
 DirectHandler = Callable[[Request], Awaitable[Response]]
 # What FastAPI answers when a body cannot be read or decoded (problems maps it to
 # malformed_json).
@@ -84,10 +85,24 @@ def direct_routes(
     return found
 
 
-async def json_body(request: Request, model: type[Model]) -> Model:
-    """The request's JSON body as `model`, refused exactly as FastAPI refuses it: an unreadable
-    body is a 400, a missing one or a non-JSON content type a validation error of the body
-    (which problems turns into 422, or 415 for the content type), fields at ("body", …)."""
+@overload
+async def json_body(
+    request: Request, model: type[Model], *, errors: Sequence[Any] = ()
+) -> Model: ...
+@overload
+async def json_body(
+    request: Request, model: TypeAdapter[Body], *, errors: Sequence[Any] = ()
+) -> Body: ...
+async def json_body(
+    request: Request, model: type[Model] | TypeAdapter[Body], *, errors: Sequence[Any] = ()
+) -> Any:
+    """The request's JSON body as `model` (a pydantic model, or a TypeAdapter for a union),
+    refused exactly as FastAPI refuses it: an unreadable body is a 400, a missing one or a
+    non-JSON content type a validation error of the body (which problems turns into 422, or
+    415 for the content type), fields at ("body", …).
+
+    `errors` are the route's other parameters' validation errors (a header's): FastAPI
+    reports them in one answer with the body's, but not with a body that is not JSON."""
     try:
         raw = await request.body()
     except HTTPException:
@@ -96,7 +111,7 @@ async def json_body(request: Request, model: type[Model]) -> Model:
         raise HTTPException(400, UNPARSEABLE_BODY) from exc
     if not raw:
         missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
-        raise RequestValidationError([missing])
+        raise RequestValidationError([*errors, missing])
     data: Any = raw  # not declared as JSON: validated as bytes, refused as not an object
     if problems.is_json(request.headers.get("content-type")):
         try:
@@ -108,7 +123,14 @@ async def json_body(request: Request, model: type[Model]) -> Model:
             raise HTTPException(400, UNPARSEABLE_BODY) from exc
     try:
         # from_attributes as FastAPI validates a body field: the same error for a non-object.
-        return model.model_validate(data, from_attributes=True)
+        body: Any = (
+            model.validate_python(data, from_attributes=True)
+            if isinstance(model, TypeAdapter)
+            else model.model_validate(data, from_attributes=True)
+        )
     except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
-        raise RequestValidationError(errors) from exc
+        found = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        raise RequestValidationError([*errors, *found]) from exc
+    if errors:
+        raise RequestValidationError(list(errors))
+    return body

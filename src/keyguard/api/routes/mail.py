@@ -7,16 +7,18 @@ queues the mail (or, for a refusal, right after it), and tell enforcement so wit
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request
-from pydantic import Discriminator, Tag
-from starlette.responses import JSONResponse
+from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
 
 from keyguard.api import problems
 from keyguard.api.context import Principal, RuntimeDep, api_state, context_of, mark_usage_recorded
+from keyguard.api.direct import DirectHandler, json_body
 from keyguard.api.documented import JSON_BODY, NOT_FOUND
-from keyguard.api.enforcement import EnforcedRoute, require_scope
+from keyguard.api.enforcement import EnforcedRoute, authorize, require_scope
 from keyguard.errors import InvalidInput, RateLimited
 from keyguard.logging import scrub
 from keyguard.mail import (
@@ -28,6 +30,7 @@ from keyguard.mail import (
     Partition,
     SendOutcome,
 )
+from keyguard.runtime import Runtime
 from keyguard.usage import NOWHERE
 
 router = APIRouter(route_class=EnforcedRoute, tags=["mail"])
@@ -45,19 +48,27 @@ def _kind(value: Any) -> str:
     return "batch" if isinstance(value, dict) and "messages" in value else "message"
 
 
-SendBody = Annotated[
+SendIn = Annotated[
     Annotated[BatchIn, Tag("batch")] | Annotated[MessageIn, Tag("message")],
     Discriminator(_kind),
-    Body(description='One message, or `{"messages": [...]}` with up to 1,000.'),
 ]
+SendBody = Annotated[
+    SendIn, Body(description='One message, or `{"messages": [...]}` with up to 1,000.')
+]
+IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key",
+        alias=IDEMPOTENCY_HEADER,
         max_length=MAX_IDEMPOTENCY_KEY_CHARS,
         description="Retries with the same key and body get the first answer again.",
     ),
 ]
+# The same two parameters as the direct route validates them (keyguard.api.direct).
+SEND_BODY: Final = TypeAdapter[BatchIn | MessageIn](SendIn)
+IDEMPOTENCY_KEY: Final = TypeAdapter[str | None](
+    Annotated[str | None, Field(max_length=MAX_IDEMPOTENCY_KEY_CHARS)]
+)
 MessageStatus = Literal["queued", "sending", "sent", "deferred", "dead", "sandboxed"]
 
 
@@ -102,12 +113,48 @@ def send(
     runtime: RuntimeDep,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Queue one message or a batch. 202 means the messages are durably in the outbox.
 
     A batch is all-or-nothing unless it says `"partial": true`; then each item's answer says
     whether it was queued (with its id) or rejected (with its code).
     """
+    return _sent(request, principal, runtime, body, idempotency_key)
+
+
+async def send_directly(request: Request) -> Response:
+    """The same route as `send`, as KeyguardMiddleware serves it (keyguard.api.direct):
+    authorised, then the header and the body validated together as FastAPI does, then the
+    same synchronous send in the thread pool (it waits on the database)."""
+    principal = await authorize(request, "mail:send")
+    idempotency_key, errors = _idempotency_key(request)
+    body = await json_body(request, SEND_BODY, errors=errors)
+    runtime = api_state(request).runtime
+    return await run_in_threadpool(_sent, request, principal, runtime, body, idempotency_key)
+
+
+# Served directly, by operation id (create_app; keyguard.api.direct says why): every message
+# an application sends over HTTP comes through here.
+DIRECT: Final[dict[str, DirectHandler]] = {"mail_send": send_directly}
+
+
+def _idempotency_key(request: Request) -> tuple[str | None, list[Any]]:
+    """The header as FastAPI's Header parameter reads it, or its validation errors."""
+    value = request.headers.get(IDEMPOTENCY_HEADER)
+    try:
+        return IDEMPOTENCY_KEY.validate_python(value), []
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False)
+        return None, [{**e, "loc": ("header", IDEMPOTENCY_HEADER, *e["loc"])} for e in errors]
+
+
+def _sent(
+    request: Request,
+    principal: Principal,
+    runtime: Runtime,
+    body: BatchIn | MessageIn,
+    idempotency_key: str | None,
+) -> Response:
     _refuse_key_as_idempotency_key(idempotency_key)
     caller = caller_of(principal, request, "mail:send")
     mark_usage_recorded(request)  # the service writes this request's usage event(s)
