@@ -411,3 +411,34 @@ def test_concurrent_sends_never_spend_more_than_the_quota(
         thread.join()
     assert sorted(refused) == [False] * 5 + [True] * 3
     assert len(outbox_ids(runtime)) == 5
+
+
+def test_many_concurrent_sends_keep_every_answer_and_share_transactions_on_sqlite(
+    runtime: Runtime, mail: MailService, make_caller: MakeCaller
+) -> None:
+    callers = [make_caller() for _ in range(4)]
+    start = threading.Barrier(16)
+    outcomes: list[SendOutcome] = []
+
+    def sender(number: int) -> None:
+        start.wait()
+        for round_ in range(5):
+            caller = callers[(number + round_) % len(callers)]
+            wrong = (number * 5 + round_) % 7 == 0  # a sender domain the tenant does not have
+            letter = message(**({"from": "x@other.example"} if wrong else {}))
+            outcomes.append(mail.sending.send(caller, letter))
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    accepted = [o for o in outcomes if not o.refused]
+    assert len(outcomes) == 80 and len(accepted) == 80 - 12  # 12 of the 80 numbers are 0 mod 7
+    assert {refused_code(o) for o in outcomes if o.refused} == {"denied_sender"}
+    assert outbox_ids(runtime) == sorted(o.items[0].id for o in accepted)  # type: ignore[misc]
+    outcomes_recorded = sorted(outcome for outcome, _ in usage(runtime))
+    assert outcomes_recorded == ["denied_sender"] * 12 + ["ok"] * 68
+    groups = getattr(mail.sending.writes, "groups", None)
+    if runtime.engine.dialect.name == "sqlite":
+        assert groups is not None and groups < 68  # some sends shared a transaction

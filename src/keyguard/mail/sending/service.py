@@ -32,6 +32,7 @@ from keyguard.mail.schemas import BatchIn, MessageIn, SendIn
 from keyguard.mail.sending import idempotency, outbox, policy, quota
 from keyguard.mail.usage import Caller, event_for, record, store
 from keyguard.storage import together
+from keyguard.storage.group_commit import transactions_for
 from keyguard.usage import UsageRecord
 
 Notify = Callable[[], None]
@@ -109,6 +110,8 @@ class SendingService:
         self, sessions: sessionmaker[Session], clock: Clock, on_accepted: Notify | None = None
     ) -> None:
         self._sessions = sessions
+        # Sends' write transactions: shared by concurrent sends on SQLite (group commit).
+        self.writes = transactions_for(sessions)
         self._clock = clock
         self._listeners: list[Notify] = [on_accepted] if on_accepted else []
         # Accepted messages by status (queued, sandboxed) and refusals by code, for /metrics.
@@ -134,11 +137,15 @@ class SendingService:
             replay = self._replay(caller, idempotency_key, request_hash, attempt.now)
             if replay is not None:
                 return SendOutcome(attempt.batch, replayed_body=replay)
+
+        def accept(session: Session) -> SendOutcome:
+            outcome = self._accept(session, attempt)
+            if idempotency_key is not None and request_hash is not None:
+                self._remember(session, attempt, idempotency_key, request_hash, outcome)
+            return outcome
+
         try:
-            with self._sessions.begin() as session:
-                outcome = self._accept(session, attempt)
-                if idempotency_key is not None and request_hash is not None:
-                    self._remember(session, attempt, idempotency_key, request_hash, outcome)
+            outcome = self.writes.run(accept)
         except _Refused:
             outcome = SendOutcome(attempt.batch, tuple(_items(attempt.results)), refused=True)
             record(self._sessions, self._refusal_events(attempt, outcome))
@@ -167,43 +174,45 @@ class SendingService:
     ) -> outbox.Enqueued:
         """SMTP submission: the client's MIME, the envelope's sender and recipients."""
         key, now = caller.key, self._clock()
-        try:
-            with self._sessions.begin() as session:
-                rules = {rule for r in recipients for rule in (r.key, f"@{r.domain}")}
-                tenant, blocked = domains.policy_and_suppressed(
-                    session, key.tenant_id, key.env, rules
-                )
-                prepared = prepare_raw(
-                    data,
-                    sender=sender,
-                    recipients=recipients,
-                    restrictions=key.restrictions,
+
+        def accept(session: Session) -> outbox.Enqueued:
+            rules = {rule for r in recipients for rule in (r.key, f"@{r.domain}")}
+            tenant, blocked = domains.policy_and_suppressed(session, key.tenant_id, key.env, rules)
+            prepared = prepare_raw(
+                data,
+                sender=sender,
+                recipients=recipients,
+                restrictions=key.restrictions,
+                tenant=tenant,
+                now=now,
+            )
+            for recipient in recipients:
+                policy.check_not_suppressed(recipient, blocked)
+            quota.spend(session, key.id, key.restrictions.daily_quota, len(recipients), now)
+            accepted = event_for(
+                caller,
+                now=now,
+                outcome="ok",
+                status=caller.accepted_status,
+                sender=sender,
+                recipients=recipients,
+                extra={"messages": 1},
+            )
+            with together(session.connection()):
+                [queued] = outbox.enqueue(
+                    session,
+                    tenant_id=key.tenant_id,
+                    env=key.env,
+                    key_id=key.id,
                     tenant=tenant,
+                    messages=[prepared],
                     now=now,
                 )
-                for recipient in recipients:
-                    policy.check_not_suppressed(recipient, blocked)
-                quota.spend(session, key.id, key.restrictions.daily_quota, len(recipients), now)
-                accepted = event_for(
-                    caller,
-                    now=now,
-                    outcome="ok",
-                    status=caller.accepted_status,
-                    sender=sender,
-                    recipients=recipients,
-                    extra={"messages": 1},
-                )
-                with together(session.connection()):
-                    [queued] = outbox.enqueue(
-                        session,
-                        tenant_id=key.tenant_id,
-                        env=key.env,
-                        key_id=key.id,
-                        tenant=tenant,
-                        messages=[prepared],
-                        now=now,
-                    )
-                    store(session, [accepted])
+                store(session, [accepted])
+            return queued
+
+        try:
+            queued = self.writes.run(accept)
         except KeyguardError as error:
             self.refused[error.code] += 1
             self.record_denial(caller, error, sender=sender, recipients=recipients)
