@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,15 +44,19 @@ class OwnTransaction:
 
 
 class _Waiting(Generic[T]):
-    """One caller's work, and what became of it."""
+    """One caller's work, what became of it, and the lock its caller sleeps on."""
 
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("done", "error", "result", "wake", "work")
 
     def __init__(self, work: Callable[[Session], T]) -> None:
         self.work = work
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
+        # Held from the start; released once, to wake its caller: the cheapest primitive
+        # that one thread can wait on and another release.
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
     def outcome(self) -> T:
         if self.error is not None:
@@ -61,19 +65,24 @@ class _Waiting(Generic[T]):
 
 
 class GroupCommit:
-    """Concurrent callers share one transaction, each in its own savepoint (SQLite)."""
+    """Concurrent callers share one transaction, each in its own savepoint (SQLite).
+
+    One caller at a time leads. A caller that finds a leader queues and sleeps. When the
+    leader's transaction ends it wakes the callers whose work it held and hands the lead to
+    the first caller still queued, who runs every queued caller's work in the next
+    transaction. Each caller is woken once: no thundering herd on a shared condition."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._changed = threading.Condition()
-        self._waiting: list[_Waiting[object]] = []
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiting[Any]] = []
         self._leading = False
         self.groups = 0  # transactions committed or failed, for tests and benchmarks
 
     @property
     def queued(self) -> int:
         """Callers waiting for the next transaction."""
-        with self._changed:
+        with self._lock:
             return len(self._waiting)
 
     @property
@@ -83,23 +92,26 @@ class GroupCommit:
 
     def run(self, work: Callable[[Session], T]) -> T:
         mine = _Waiting(work)
-        with self._changed:
-            self._waiting.append(mine)  # type: ignore[arg-type]  # outcome() is typed by run
-            while self._leading and not mine.done:
-                self._changed.wait()
-            if mine.done:  # a leader ran it (and committed, or failed) meanwhile
+        with self._lock:
+            if self._leading:
+                self._waiting.append(mine)
+                follow = True
+            else:
+                self._leading, follow = True, False
+                group = [mine]
+        if follow:
+            mine.wake.acquire()  # done by a leader, or handed the lead
+            if mine.done:
                 return mine.outcome()
-            self._leading = True
-            group, self._waiting = self._waiting, []
+            with self._lock:  # the lead: every caller queued by now, this one first
+                group, self._waiting = self._waiting, []
         try:
             self._commit(group)
-        finally:
-            with self._changed:
-                self._leading = False
-                self._changed.notify_all()
+        finally:  # whatever happened, nobody of the group, nor the next, sleeps forever
+            self._hand_over(group, mine)
         return mine.outcome()
 
-    def _commit(self, group: list[_Waiting[object]]) -> None:
+    def _commit(self, group: list[_Waiting[Any]]) -> None:
         try:
             with self._sessions.begin() as session:
                 for waiting in group:
@@ -114,9 +126,20 @@ class GroupCommit:
                     waiting.result, waiting.error = None, exc
         finally:
             self.groups += 1
-            with self._changed:
-                for waiting in group:
-                    waiting.done = True
+
+    def _hand_over(self, group: list[_Waiting[Any]], mine: _Waiting[Any]) -> None:
+        with self._lock:
+            for waiting in group:
+                waiting.done = True
+            if self._waiting:
+                successor: _Waiting[Any] | None = self._waiting[0]
+            else:
+                successor, self._leading = None, False
+        for waiting in group:
+            if waiting is not mine:
+                waiting.wake.release()
+        if successor is not None:
+            successor.wake.release()
 
 
 def transactions_for(sessions: sessionmaker[Session]) -> Transactions:
