@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from keyguard.mail.models import QuotaUsage
 from keyguard.runtime import Runtime
-from keyguard.storage.group_commit import GroupCommit, OwnTransaction, transactions_for
+from keyguard.storage import GroupCommit, OwnTransaction, transactions_for
 
 QUOTAS = cast(Table, QuotaUsage.__table__)
 WAIT = 30.0  # seconds: a bound on every wait below, never a timing assertion

@@ -31,8 +31,7 @@ from keyguard.mail.content.raw import prepare_raw
 from keyguard.mail.schemas import BatchIn, MessageIn, SendIn
 from keyguard.mail.sending import idempotency, outbox, policy, quota
 from keyguard.mail.usage import Caller, event_for, record, store
-from keyguard.storage import together
-from keyguard.storage.group_commit import transactions_for
+from keyguard.storage import together, transactions_for
 from keyguard.usage import UsageRecord
 
 Notify = Callable[[], None]
