@@ -25,10 +25,11 @@ from operator import attrgetter
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyguard.storage import rows_insert
 from keyguard.usage.geo import IpLocator
 from keyguard.usage.models import UsageEvent
 from keyguard.usage.records import WIDTHS, UsageRecord
@@ -49,50 +50,35 @@ def _cut_to(width: int, value: str | None) -> str | None:
 
 
 class _PlainInsert:
-    """Rows go to the driver as plain values: SQLAlchemy compiles the statement and each
-    column's conversion once per dialect. `_PLAIN` takes the rows without optional columns
-    (nearly every HTTP request's), `_WIDE` the others.
-
-    With a positional driver (sqlite3) a chunk of rows is one multi-row INSERT: one statement
-    step, so the writer thread gives the GIL up and takes it back once per chunk instead of
-    once per row; under load each take-back costs the event loop a forced switch. Named-style
-    drivers (psycopg) get executemany, which they pipeline.
+    """Rows go to the driver as plain values, through the statement `RowsInsert` compiles
+    once per dialect (keyguard.storage.inserts: a chunk of rows is one multi-row INSERT on
+    sqlite3, so the writer thread gives the GIL up and takes it back once per chunk rather
+    than per row; psycopg pipelines an executemany). `_PLAIN` takes the rows without
+    optional columns (nearly every HTTP request's), `_WIDE` the others. On PostgreSQL the
+    rows are COPY'd instead (one round trip, no statement per row on the server).
     """
 
-    ROWS_PER_STATEMENT = 200  # x 20 columns: far below SQLite's 32,766 bound variables
     use_copy = True  # PostgreSQL (psycopg): COPY; bench/usage_ingest.py compares executemany
 
     def __init__(self, dialect: Dialect, columns: tuple[str, ...] = _PLAIN) -> None:
-        compiled = insert(_TABLE).inline().compile(dialect=dialect, column_keys=list(columns))
-        self.sql = compiled.string
-        self.positional = compiled.positional
-        self.names = list(compiled.positiontup or columns) if self.positional else list(columns)
+        # In the table's order, as RowsInsert takes them.
+        self.names = [c.name for c in _TABLE.columns if c.name in columns]
+        self._insert = rows_insert(_TABLE, tuple(self.names), dialect)
         self._values = attrgetter(*self.names)  # UsageRecord's attributes are the columns
-        # (position, conversion): the dialect's bind processing, and the cut to column widths
-        # (WIDTHS) so that one odd request cannot make a whole batch fail on PostgreSQL.
+        # (position, conversion): the dialect's, and the cut to column widths (WIDTHS) so
+        # that one odd request cannot make a whole batch fail on PostgreSQL.
         self._fixes: list[tuple[int, Callable[[Any], Any]]] = []
         for i, name in enumerate(self.names):
-            convert = _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if convert is not None:
-                self._fixes.append((i, _null_stays_null(convert)))
+            self._fixes.append((i, self._insert.convert(name)))
             if name in WIDTHS:
                 self._fixes.append((i, partial(_cut_to, WIDTHS[name])))
-        self._multi: dict[int, str] = {}
 
     def execute(self, connection: Connection, records: list[UsageRecord]) -> None:
         values = [self._row(record) for record in records]
         if self.copies(connection):
             self._copy(connection, values)
-            return
-        if not self.positional:
-            connection.exec_driver_sql(
-                self.sql, [dict(zip(self.names, v, strict=True)) for v in values]
-            )
-            return
-        for start in range(0, len(values), self.ROWS_PER_STATEMENT):
-            chunk = values[start : start + self.ROWS_PER_STATEMENT]
-            flat = tuple(value for row in chunk for value in row)
-            connection.exec_driver_sql(self._rows_sql(len(chunk)), flat)
+        else:
+            self._insert.execute(connection, values)
 
     def copies(self, connection: Connection) -> bool:
         return self.use_copy and connection.dialect.driver == "psycopg"
@@ -121,17 +107,6 @@ class _PlainInsert:
         for i, fix in self._fixes:
             row[i] = fix(row[i])
         return row
-
-    def _rows_sql(self, count: int) -> str:
-        if count not in self._multi:
-            head, _, row = self.sql.partition(" VALUES ")
-            self._multi[count] = f"{head} VALUES {', '.join([row] * count)}"
-        return self._multi[count]
-
-
-def _null_stays_null(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """None is SQL NULL for every column (a JSON column would otherwise store `null`)."""
-    return lambda value: None if value is None else convert(value)
 
 
 class UsageWriter:
