@@ -17,6 +17,7 @@ different order could deadlock): there each call gets its own transaction (`OwnT
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
@@ -46,10 +47,13 @@ class OwnTransaction:
 class _Waiting(Generic[T]):
     """One caller's work, what became of it, and the lock its caller sleeps on."""
 
-    __slots__ = ("done", "error", "result", "wake", "work")
+    __slots__ = ("context", "done", "error", "result", "wake", "work")
 
     def __init__(self, work: Callable[[Session], T]) -> None:
         self.work = work
+        # The leader runs it in its caller's context (context variables: a request id for
+        # logging), not in the leader's own.
+        self.context = contextvars.copy_context()
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -117,7 +121,7 @@ class GroupCommit:
                 for waiting in group:
                     try:
                         with session.begin_nested():
-                            waiting.result = waiting.work(session)
+                            waiting.result = waiting.context.run(waiting.work, session)
                     except BaseException as exc:  # re-raised in its caller
                         waiting.error = exc
         except BaseException as exc:  # BEGIN or COMMIT failed: nothing kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -41,10 +42,13 @@ def _until(condition: Callable[[], bool]) -> None:
 
 
 def _grouped(
-    runtime: Runtime, works: list[Callable[[Session], str]]
+    runtime: Runtime,
+    works: list[Callable[[Session], str]],
+    before: Callable[[int], None] = lambda index: None,
 ) -> tuple[GroupCommit, list[str | BaseException]]:
     """The first work holds the first transaction until every other caller has queued
-    behind it; the others then share the second. Returns each caller's result or error."""
+    behind it; the others then share the second. Returns each caller's result or error.
+    `before(index)` runs in each caller's thread before it calls."""
     writes = GroupCommit(runtime.sessions)
     release = threading.Event()
     results: list[str | BaseException] = [RuntimeError("not run")] * (len(works) + 1)
@@ -54,6 +58,7 @@ def _grouped(
         return _insert("leader")(session)
 
     def call(index: int, work: Callable[[Session], str]) -> None:
+        before(index)
         try:
             results[index] = writes.run(work)
         except BaseException as exc:  # the test compares what each caller got
@@ -126,3 +131,23 @@ def test_sqlite_groups_and_other_databases_take_a_transaction_per_call(
     with pytest.raises(IntegrityError):
         writes.run(_insert("alone"))
     assert _stored(runtime) == ["alone"]
+
+
+def test_the_leader_runs_each_callers_work_in_that_callers_context(runtime: Runtime) -> None:
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="unset")
+    seen: dict[str, str] = {}
+
+    def noting(name: str) -> Callable[[Session], str]:
+        def work(session: Session) -> str:
+            seen[name] = caller.get()
+            return _insert(name)(session)
+
+        return work
+
+    def as_caller(index: int) -> None:
+        caller.set(f"caller {index}")
+
+    names = [f"key_{n}" for n in range(3)]
+    writes, _ = _grouped(runtime, [noting(n) for n in names], before=as_caller)
+    assert writes.groups == 2  # key_0…key_2 ran in one transaction, led by one of them
+    assert seen == {name: f"caller {i}" for i, name in enumerate(names, start=1)}
