@@ -9,6 +9,7 @@ for it (with `via`: the gateway's key), besides the gateway's own.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, cast
@@ -36,7 +37,7 @@ from keyguard.errors import InvalidInput
 from keyguard.keys import MAX_KEY_LENGTH
 from keyguard.policy import SCOPES
 from keyguard.usage import UsageRecord, key_columns
-from keyguard.verification import Allowed, Decision, Denied, Owner
+from keyguard.verification import Allowed, Decision, Denied, KeySnapshot, Owner
 
 router = APIRouter(route_class=EnforcedRoute, tags=["verification"])
 
@@ -116,12 +117,19 @@ async def _verified(request: Request, principal: Principal, body: VerifyRequest)
     decision = await api.runtime.gate.admit(
         body.key, scope=body.scope, ip=ip, env=body.env, owner=owner
     )
-    answer = _answer(decision)
+    # Rendered here: FastAPI would validate the model it was just built from again, then
+    # dump it (the documented schema stays `response_model`'s). The gateway's hot path.
+    if isinstance(decision, Allowed):
+        outcome, known, rendered = "ok", True, allowed_answer(decision.key)
+    else:
+        answer = _denied_answer(decision)
+        outcome, known, rendered = answer.outcome, answer.key is not None, answer.model_dump_json()
     context = context_of(request)
     api.runtime.usage.submit(
         _event(
             decision=decision,
-            answer=answer,
+            outcome=outcome,
+            known=known,
             body=body,
             ip=ip,
             ts=context.ts,
@@ -129,14 +137,24 @@ async def _verified(request: Request, principal: Principal, body: VerifyRequest)
             request_id=context.request_id,
         )
     )
-    # Rendered here: FastAPI would validate the model it was just built from again, then
-    # dump it (the documented schema stays `response_model`'s). The gateway's hot path.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return Response(rendered, media_type="application/json")
 
 
-def _answer(decision: Decision) -> VerifyAnswer:
-    if isinstance(decision, Allowed):
-        return VerifyAnswer(valid=True, outcome="ok", key=KeyPublic.of(decision.key))
+def allowed_answer(key: KeySnapshot) -> str:
+    """`VerifyAnswer(valid=True, outcome="ok", key=KeyPublic.of(key))` as JSON: most answers
+    a gateway gets, for the same few keys again and again."""
+    return f'{{"valid":true,"outcome":"ok","key":{_public_json(key)}}}'
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_json(key: KeySnapshot) -> str:
+    """A key's public metadata, rendered once per snapshot. Snapshots are immutable and
+    compared by every field: a key that changes in any way is a new snapshot, rendered
+    anew (and the verifier drops revoked keys' snapshots; this keeps at most 4,096)."""
+    return KeyPublic.of(key).model_dump_json()
+
+
+def _denied_answer(decision: Denied) -> VerifyAnswer:
     known = decision.key is not None and decision.outcome != "invalid_key"
     rate = decision.rate
     retry_after = max(1, math.ceil(rate.retry_after)) if rate and not rate.allowed else None
@@ -152,24 +170,26 @@ def _answer(decision: Decision) -> VerifyAnswer:
 def _event(
     *,
     decision: Decision,
-    answer: VerifyAnswer,
+    outcome: str,
+    known: bool,
     body: VerifyRequest,
     ip: str | None,
     ts: datetime,
     principal: Principal,
     request_id: str,
 ) -> UsageRecord:
-    key = decision.key if answer.key is not None else None
+    """The verified key's usage event (`known`: the answer named the key)."""
+    key = decision.key if known else None
     code = decision.problem_code if isinstance(decision, Denied) else None
     extra: dict[str, str] = {"via": principal.key.id}
-    if code and code != answer.outcome:
+    if code and code != outcome:
         extra["code"] = code
     return UsageRecord(
         **key_columns(key),
         ts=ts,
         method="POST",
         path=PATH,
-        outcome=answer.outcome,
+        outcome=outcome,
         status=200,
         ip=ip,
         scope=body.scope,
