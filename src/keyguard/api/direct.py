@@ -32,7 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyguard.api import problems
 from keyguard.api.enforcement import EnforcedRoute
@@ -68,10 +68,10 @@ class DirectRoute:
 
 def direct_routes(
     routers: Iterable[APIRouter], handlers: Mapping[str, DirectHandler]
-) -> dict[tuple[str, str], DirectRoute]:
+) -> dict[tuple[str, str], ASGIApp]:
     """The routes among `routers` that have a direct handler (by operation id), keyed by
     (method, path). Only static paths: a direct route is matched exactly."""
-    found: dict[tuple[str, str], DirectRoute] = {}
+    found: dict[tuple[str, str], ASGIApp] = {}
     for router in routers:
         for route in router.routes:
             handler = handlers.get(getattr(route, "operation_id", None) or "")

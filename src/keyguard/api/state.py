@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from starlette.types import ASGIApp
 
 from keyguard.api.auth import TrustedProxies
 from keyguard.api.metrics import Metrics
 from keyguard.runtime import Runtime
-
-if TYPE_CHECKING:
-    from keyguard.api.direct import DirectRoute
 
 
 @dataclass
@@ -22,5 +21,6 @@ class ApiState:
     max_body_bytes: int
     hsts: bool = False
     owns_runtime: bool = False
-    # (method, path) → the route KeyguardMiddleware serves directly (keyguard.api.direct).
-    direct: dict[tuple[str, str], DirectRoute] = field(default_factory=dict)
+    # (method, path) → the route KeyguardMiddleware serves directly (keyguard.api.direct's
+    # DirectRoute; the middleware only calls it as an ASGI app).
+    direct: dict[tuple[str, str], ASGIApp] = field(default_factory=dict)
