@@ -96,6 +96,11 @@ def _worker(tmp_path: Path, database_url: str, relay: str, n: int) -> subprocess
         )  # fmt: skip
 
 
+def _ready(tmp_path: Path, n: int) -> bool:
+    """Worker `n` has printed its ready line (its signal handlers are installed first)."""
+    return b"mail worker delivering to" in (tmp_path / f"worker-{n}.log").read_bytes()
+
+
 def test_two_worker_processes_deliver_every_message_exactly_once(
     runtime: Runtime, database_url: str, tmp_path: Path
 ) -> None:
@@ -104,7 +109,10 @@ def test_two_worker_processes_deliver_every_message_exactly_once(
         workers = [_worker(tmp_path, database_url, relay, n) for n in (0, 1)]
         try:
             deadline = time.monotonic() + DEADLINE
-            while _sent(runtime) < MESSAGES:
+            # Until all is sent and both are up: on a slow machine one worker can deliver
+            # everything while the other is still starting, and a SIGTERM before its
+            # handlers are in place would kill it rather than stop it.
+            while _sent(runtime) < MESSAGES or not all(_ready(tmp_path, n) for n in (0, 1)):
                 crashed = [w.args for w in workers if w.poll() is not None]
                 assert not crashed, (tmp_path / "worker-0.log").read_text()
                 assert time.monotonic() < deadline, f"{_sent(runtime)} of {MESSAGES} sent"
